@@ -1,0 +1,22 @@
+//! The Weft resource model: manifests, kinds, validation with field paths, and the
+//! pure function from a dataplane plus its mesh's resources to that proxy's configuration.
+//!
+//! This crate knows nothing about HTTP, SQL, protobuf or async runtimes, and builds for wasm32.
+
+pub mod dataplane;
+pub mod duration;
+pub mod effective;
+pub mod error;
+pub mod kind;
+pub mod manifest;
+pub mod mesh;
+pub mod name;
+pub mod proxy;
+pub mod resource;
+pub mod target;
+pub mod traffic_route;
+
+pub use error::{FieldError, ValidationErrors};
+pub use kind::Kind;
+pub use manifest::{Manifest, Metadata, API_VERSION};
+pub use resource::{Resource, Spec};
