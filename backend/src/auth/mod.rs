@@ -1,0 +1,31 @@
+//! Authentication: password login for users, Ed25519-signed JWTs for every API call.
+
+mod password;
+mod tokens;
+
+pub use password::{hash_password, verify_password};
+pub use tokens::{Authority, Claims};
+
+/// A password or other secret that never prints.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(value.to_string()))
+    }
+}
+
+/// Who made a request, from a verified token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: String,
+    pub platform_admin: bool,
+}

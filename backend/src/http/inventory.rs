@@ -1,0 +1,125 @@
+//! Read views: services of a mesh, zones, and the configuration a proxy receives.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use weft_api::inventory::{ServiceList, ServiceView, ZoneList, ZoneView};
+use weft_model::dataplane::{SERVICE_TAG, VERSION_TAG, ZONE_LABEL};
+use weft_model::effective::{MeshView, NamedDataplane, NamedRoute, proxy_config};
+use weft_model::proxy::ProxyConfig;
+use weft_model::{Kind, Resource, Spec};
+
+use super::AppState;
+use super::resources::require_mesh;
+use crate::error::{Error, Result};
+use crate::store::ZoneRow;
+
+/// Typed live resources of one kind in a mesh; rows that no longer validate are skipped with a warning.
+pub async fn typed(state: &AppState, kind: Kind, mesh: &str) -> Result<Vec<Resource>> {
+    let rows = state.store.list(kind, Some(mesh)).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| match row.to_resource() {
+            Ok(resource) => Some(resource),
+            Err(error) => {
+                tracing::warn!(%error, "skipping stored resource");
+                None
+            }
+        })
+        .collect())
+}
+
+/// Registered instances per (service, version) in a mesh.
+pub async fn instances(state: &AppState, mesh: &str) -> Result<BTreeMap<(String, Option<String>), usize>> {
+    let mut counts = BTreeMap::new();
+    for dataplane in typed(state, Kind::Dataplane, mesh).await? {
+        if let Spec::Dataplane(spec) = &dataplane.spec {
+            for inbound in &spec.networking.inbound {
+                if let Some(service) = inbound.tags.get(SERVICE_TAG) {
+                    let key = (service.clone(), inbound.tags.get(VERSION_TAG).cloned());
+                    *counts.entry(key).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    Ok(counts)
+}
+
+pub async fn services(State(state): State<AppState>, Path(mesh): Path<String>) -> Result<Json<ServiceList>> {
+    require_mesh(&state, &mesh).await?;
+    let mut services: BTreeMap<String, (BTreeSet<String>, usize, BTreeSet<String>)> = BTreeMap::new();
+    for dataplane in typed(&state, Kind::Dataplane, &mesh).await? {
+        let zone = dataplane.metadata.labels.get(ZONE_LABEL).cloned();
+        if let Spec::Dataplane(spec) = &dataplane.spec {
+            for inbound in &spec.networking.inbound {
+                let Some(service) = inbound.tags.get(SERVICE_TAG) else { continue };
+                let entry = services.entry(service.clone()).or_default();
+                entry.0.extend(inbound.tags.get(VERSION_TAG).cloned());
+                entry.1 += 1;
+                entry.2.extend(zone.clone());
+            }
+        }
+    }
+    let items = services
+        .into_iter()
+        .map(|(name, (versions, instances, zones))| ServiceView {
+            name,
+            versions: versions.into_iter().collect(),
+            instances,
+            zones: zones.into_iter().collect(),
+        })
+        .collect();
+    Ok(Json(ServiceList { items }))
+}
+
+fn zone_view(row: ZoneRow) -> ZoneView {
+    ZoneView {
+        name: row.name,
+        online: row.online,
+        version: (!row.version.is_empty()).then_some(row.version),
+        last_seen: jiff::Timestamp::from_millisecond(row.last_seen).ok().map(|ts| ts.to_string()),
+        dataplanes: row.dataplanes,
+    }
+}
+
+pub async fn zones(State(state): State<AppState>) -> Result<Json<ZoneList>> {
+    let items = state.store.zones().await?.into_iter().map(zone_view).collect();
+    Ok(Json(ZoneList { items }))
+}
+
+pub async fn zone(State(state): State<AppState>, Path(zone): Path<String>) -> Result<Json<ZoneView>> {
+    let row = state.store.zones().await?.into_iter().find(|row| row.name == zone);
+    row.map(|row| Json(zone_view(row)))
+        .ok_or_else(|| Error::NotFound(format!("zone {zone:?}")))
+}
+
+/// The configuration the proxy receives, computed with the same function the zone uses.
+pub async fn dataplane_config(
+    State(state): State<AppState>,
+    Path((mesh, name)): Path<(String, String)>,
+) -> Result<Json<ProxyConfig>> {
+    require_mesh(&state, &mesh).await?;
+    let dataplanes = typed(&state, Kind::Dataplane, &mesh).await?;
+    let routes = typed(&state, Kind::TrafficRoute, &mesh).await?;
+    let named_dataplanes: Vec<NamedDataplane<'_>> = dataplanes
+        .iter()
+        .filter_map(|resource| match &resource.spec {
+            Spec::Dataplane(spec) => Some(NamedDataplane::new(resource.name(), &resource.metadata.labels, spec)),
+            _ => None,
+        })
+        .collect();
+    let named_routes: Vec<NamedRoute<'_>> = routes
+        .iter()
+        .filter_map(|resource| match &resource.spec {
+            Spec::TrafficRoute(spec) => Some(NamedRoute { name: resource.name(), spec }),
+            _ => None,
+        })
+        .collect();
+    let proxy = named_dataplanes
+        .iter()
+        .find(|dataplane| dataplane.name == name)
+        .ok_or_else(|| Error::NotFound(format!("Dataplane {name:?}")))?;
+    let view = MeshView { mesh: &mesh, dataplanes: named_dataplanes.clone(), routes: named_routes };
+    Ok(Json(proxy_config(&view, proxy)))
+}

@@ -1,0 +1,32 @@
+//! Liveness, readiness and Prometheus metrics.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+
+use super::AppState;
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the store answers.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n"),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: store unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n")
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Ok(revision) = state.store.current_revision().await {
+        state.metrics.store_revision.set(i64::try_from(revision).unwrap_or(i64::MAX));
+    }
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.encode(),
+    )
+}

@@ -1,0 +1,158 @@
+//! weft-global: the global control plane.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod store;
+pub mod sync;
+pub mod traffic;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::{Authority, hash_password};
+use crate::config::Config;
+use crate::http::AppState;
+use crate::store::{Store, UserRow};
+use crate::traffic::{Thresholds, TrafficWindow};
+
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub const ADMIN_USER: &str = "admin";
+
+/// Sets the admin password from configuration, or generates and prints one the first time.
+async fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let existing = store.user(ADMIN_USER).await?;
+    let password = match (&config.admin_password, existing) {
+        (Some(password), _) if password.0.len() < 8 => anyhow::bail!("--admin-password must be at least 8 characters"),
+        (Some(password), _) => password.0.clone(),
+        (None, Some(_)) => return Ok(()),
+        (None, None) => {
+            let generated: String = {
+                use rand::Rng;
+                use rand::distributions::Alphanumeric;
+                rand::thread_rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+            };
+            eprintln!("\n  generated password of the admin user: {generated}\n  (set WEFT_ADMIN_PASSWORD to choose one)\n");
+            generated
+        }
+    };
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+    store
+        .upsert_user(&UserRow { username: ADMIN_USER.into(), password_hash: hash, platform_admin: true })
+        .await?;
+    Ok(())
+}
+
+/// Runs weft-global until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    }
+    let url = config.database_url();
+    let store = Store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", store::redact(&url)))?;
+    tracing::info!(backend = ?store.backend(), store_id = store.store_id(), "store ready");
+    store.all_zones_offline().await?;
+    ensure_admin(&store, &config).await?;
+    let authority = Arc::new(Authority::load(&store, config.token_ttl).await?);
+
+    let http_listener = TcpListener::bind(config.http_address)
+        .await
+        .with_context(|| format!("cannot listen on {} (--http-address)", config.http_address))?;
+    let grpc_listener = TcpListener::bind(config.grpc_address)
+        .await
+        .with_context(|| format!("cannot listen on {} (--grpc-address)", config.grpc_address))?;
+
+    let (shutdown_sender, shutdown_receiver) = watch::channel(false);
+    let traffic = Arc::new(TrafficWindow::new());
+    let metrics = Arc::new(metrics::Metrics::default());
+    let state = AppState {
+        store: store.clone(),
+        authority,
+        traffic: traffic.clone(),
+        metrics: metrics.clone(),
+        console_dir: Some(config.console_dir.clone()),
+        thresholds: Thresholds { failing: config.edge_failure_percent / 100.0 },
+        shutdown: shutdown_receiver.clone(),
+    };
+    if !config.console_dir.join("index.html").is_file() {
+        tracing::warn!(dir = %config.console_dir.display(), "console assets not found; / explains how to build them");
+    }
+
+    let sync = sync::SyncService::new(store.clone(), traffic, metrics, shutdown_receiver.clone());
+    let http_address = http_listener.local_addr()?;
+    let grpc_address = grpc_listener.local_addr()?;
+    tracing::info!(%http_address, %grpc_address, "weft-global listening");
+
+    let mut http_shutdown = shutdown_receiver.clone();
+    let http = axum::serve(http_listener, http::app(state)).with_graceful_shutdown(async move {
+        let _ = http_shutdown.wait_for(|stop| *stop).await;
+    });
+    let mut grpc_shutdown = shutdown_receiver.clone();
+    let grpc = tonic::transport::Server::builder()
+        .add_service(sync.into_server())
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(grpc_listener), async move {
+            let _ = grpc_shutdown.wait_for(|stop| *stop).await;
+        });
+
+    let http_task = tokio::spawn(async move { http.await });
+    let grpc_task = tokio::spawn(grpc);
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = shutdown_sender.send(true);
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        let _ = http_task.await;
+        let _ = grpc_task.await;
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!("connections still open after the grace period; exiting anyway");
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// Installs the tracing subscriber: human-readable text or JSON lines, filtered by RUST_LOG (default info).
+pub fn init_logging(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        config::LogFormat::Json => builder.json().init(),
+        config::LogFormat::Text => builder.init(),
+    }
+}

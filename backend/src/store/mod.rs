@@ -1,0 +1,177 @@
+//! The global store: one interface over SQLite (embedded default) and Postgres.
+//!
+//! Every write takes the next value of one store-wide revision counter, so "everything after
+//! revision N" is a complete, ordered change feed; deletions leave tombstones for the same reason.
+//! Write transactions touch the counter first: that takes SQLite's write lock (or Postgres'
+//! row lock) before anything is read, so concurrent writers queue instead of failing.
+
+mod resources;
+mod users;
+mod zones;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+use tokio::sync::watch;
+
+pub use resources::{StoredResource, ZoneChange, stamp_zone};
+pub use users::{SigningKeyRow, UserRow};
+pub use zones::ZoneRow;
+
+use crate::error::{Error, Result};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/global/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/global/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    store_id: String,
+    revision: watch::Sender<u64>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Store {
+    /// Connects, runs migrations and loads the store identity.
+    /// `url` is `postgres://…` or `sqlite://path` (created when missing).
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(Error::BadRequest(format!(
+                "unsupported database URL {:?}: use postgres://… or sqlite://path",
+                redact(url)
+            )));
+        };
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|error| Error::BadRequest(format!("invalid database URL: {error}")))?;
+        let pool_options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(4).after_connect(|connection, _| {
+                Box::pin(async move {
+                    connection.execute("PRAGMA journal_mode = WAL").await?;
+                    connection.execute("PRAGMA busy_timeout = 10000").await?;
+                    connection.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|error| Error::Internal(format!("migrations failed: {error}")))?;
+        sqlx::query("INSERT INTO store_meta (key, value) VALUES ('store_id', $1) ON CONFLICT (key) DO NOTHING")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .execute(&pool)
+            .await?;
+        let store_id: String = sqlx::query("SELECT value FROM store_meta WHERE key = 'store_id'")
+            .fetch_one(&pool)
+            .await?
+            .try_get("value")?;
+        let current: i64 = sqlx::query("SELECT value FROM revision_counter WHERE id = 1")
+            .fetch_one(&pool)
+            .await?
+            .try_get("value")?;
+        let (revision, _) = watch::channel(u64::try_from(current).unwrap_or(0));
+        Ok(Store { pool, backend, store_id, revision })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Random identity of this store, fixed at creation; tells zones when global's history restarted.
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+
+    /// Latest revision written through this process; wakes change-feed readers.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.revision.subscribe()
+    }
+
+    pub async fn current_revision(&self) -> Result<u64> {
+        let value: i64 = sqlx::query("SELECT value FROM revision_counter WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")?;
+        Ok(u64::try_from(value).unwrap_or(0))
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn published(&self, revision: u64) {
+        self.revision.send_if_modified(|current| {
+            if revision > *current {
+                *current = revision;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// Takes the next revision inside `transaction`; must be the transaction's first statement.
+async fn next_revision(transaction: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<u64> {
+    let value: i64 = sqlx::query("UPDATE revision_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+        .fetch_one(&mut **transaction)
+        .await?
+        .try_get("value")?;
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+/// Hides a password in a database URL for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact("postgres://weft:secret@db/weft"), "postgres://weft:***@db/weft");
+        assert_eq!(super::redact("postgres://weft@db/weft"), "postgres://weft@db/weft");
+        assert_eq!(super::redact("sqlite://weft.db"), "sqlite://weft.db");
+    }
+}

@@ -1,0 +1,111 @@
+//! Zones: which zone control planes exist, whether they are connected, and how far their sync got.
+
+use sqlx::Row;
+
+use super::{Store, now_millis};
+use crate::error::Result;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneRow {
+    pub name: String,
+    pub version: String,
+    pub online: bool,
+    pub last_seen: i64,
+    pub dataplanes: usize,
+}
+
+impl Store {
+    /// Records a zone connection and returns the zone revision to resume from:
+    /// 0 (send a snapshot) when the zone is new or its store was recreated.
+    pub async fn zone_connected(&self, name: &str, version: &str, zone_store_id: &str) -> Result<u64> {
+        let now = now_millis();
+        let mut transaction = self.pool.begin().await?;
+        let existing = sqlx::query("SELECT zone_store_id, zone_revision FROM zones WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *transaction)
+            .await?;
+        let resume = match existing {
+            Some(row) => {
+                let stored_id: String = row.try_get("zone_store_id")?;
+                let revision: i64 = row.try_get("zone_revision")?;
+                let resume = if stored_id == zone_store_id { revision } else { 0 };
+                sqlx::query(
+                    "UPDATE zones SET version = $1, zone_store_id = $2, zone_revision = $3, online = 1, last_seen = $4
+                     WHERE name = $5",
+                )
+                .bind(version)
+                .bind(zone_store_id)
+                .bind(resume)
+                .bind(now)
+                .bind(name)
+                .execute(&mut *transaction)
+                .await?;
+                resume
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO zones (name, version, zone_store_id, zone_revision, online, last_seen, created_at)
+                     VALUES ($1, $2, $3, 0, 1, $4, $4)",
+                )
+                .bind(name)
+                .bind(version)
+                .bind(zone_store_id)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
+                0
+            }
+        };
+        transaction.commit().await?;
+        Ok(u64::try_from(resume).unwrap_or(0))
+    }
+
+    pub async fn zone_seen(&self, name: &str) -> Result<()> {
+        sqlx::query("UPDATE zones SET last_seen = $1 WHERE name = $2")
+            .bind(now_millis())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn zone_disconnected(&self, name: &str) -> Result<()> {
+        sqlx::query("UPDATE zones SET online = 0, last_seen = $1 WHERE name = $2")
+            .bind(now_millis())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks every zone offline; at startup no zone stream is connected to this process yet.
+    pub async fn all_zones_offline(&self) -> Result<()> {
+        sqlx::query("UPDATE zones SET online = 0 WHERE online = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn zones(&self) -> Result<Vec<ZoneRow>> {
+        let rows = sqlx::query(
+            "SELECT z.name, z.version, z.online, z.last_seen,
+                    (SELECT COUNT(*) FROM resources r
+                      WHERE r.kind = 'Dataplane' AND r.zone = z.name AND r.deleted = 0) AS dataplanes
+             FROM zones z ORDER BY z.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let dataplanes: i64 = row.try_get("dataplanes")?;
+                Ok(ZoneRow {
+                    name: row.try_get("name")?,
+                    version: row.try_get("version")?,
+                    online: row.try_get::<i64, _>("online")? != 0,
+                    last_seen: row.try_get("last_seen")?,
+                    dataplanes: usize::try_from(dataplanes).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,101 @@
+//! Zone → global: the zone's dataplanes and its telemetry.
+
+use tonic::Streaming;
+use weft_api::proto::zone_message::Message as ZoneMessageKind;
+use weft_api::proto::{BatchKind, ResourceBatch, ZoneMessage};
+use weft_api::telemetry::from_proto;
+use weft_model::Kind;
+use weft_model::name::name_problem;
+use weft_model::resource::{Author, Resource};
+
+use crate::metrics::{Metrics, ZoneLabels};
+use crate::store::{Store, ZoneChange, now_millis};
+use crate::traffic::TrafficWindow;
+
+/// Converts a received batch, dropping (with a warning) anything a zone may not send.
+fn changes(zone: &str, batch: &ResourceBatch) -> Vec<ZoneChange> {
+    let mut out = Vec::with_capacity(batch.resources.len());
+    for wire in &batch.resources {
+        if wire.kind != Kind::Dataplane.name() {
+            tracing::warn!(zone, kind = %wire.kind, "zones may only register dataplanes; ignoring");
+            continue;
+        }
+        if wire.deleted {
+            out.push(ZoneChange::Delete { mesh: wire.mesh.clone(), name: wire.name.clone() });
+            continue;
+        }
+        let parsed = serde_json::from_str(&wire.manifest_json)
+            .map_err(|error| error.to_string())
+            .and_then(|value| Resource::from_value(value, Author::Zone).map_err(|errors| errors.to_string()));
+        match parsed {
+            Ok(mut resource) if resource.kind() == Kind::Dataplane => {
+                crate::store::stamp_zone(&mut resource, zone);
+                out.push(ZoneChange::Upsert(resource));
+            }
+            Ok(_) => tracing::warn!(zone, name = %wire.name, "manifest kind does not match; ignoring"),
+            Err(error) => tracing::warn!(zone, name = %wire.name, %error, "invalid dataplane from zone; ignoring"),
+        }
+    }
+    out
+}
+
+pub async fn receive(
+    store: &Store,
+    traffic: &TrafficWindow,
+    metrics: &Metrics,
+    zone: &str,
+    mut stream: Streaming<ZoneMessage>,
+) {
+    let mut snapshot: Vec<ZoneChange> = Vec::new();
+    let mut last_seen_written = 0i64;
+    loop {
+        let message = match stream.message().await {
+            Ok(Some(message)) => message,
+            Ok(None) => return,
+            Err(status) => {
+                tracing::info!(zone, %status, "zone stream ended");
+                return;
+            }
+        };
+        match message.message {
+            Some(ZoneMessageKind::Resources(batch)) => {
+                let kind = BatchKind::try_from(batch.kind).unwrap_or(BatchKind::Incremental);
+                let mut received = changes(zone, &batch);
+                let result = match kind {
+                    BatchKind::SnapshotPart => {
+                        snapshot.append(&mut received);
+                        Ok(())
+                    }
+                    BatchKind::SnapshotEnd => {
+                        snapshot.append(&mut received);
+                        let all = std::mem::take(&mut snapshot);
+                        tracing::info!(zone, dataplanes = all.len(), "zone snapshot received");
+                        store.apply_zone_changes(zone, &all, true, batch.revision).await
+                    }
+                    BatchKind::Incremental => store.apply_zone_changes(zone, &received, false, batch.revision).await,
+                };
+                if let Err(error) = result {
+                    // The zone resends from global's last recorded revision when it reconnects.
+                    tracing::warn!(zone, %error, "storing zone changes failed; closing the stream");
+                    return;
+                }
+            }
+            Some(ZoneMessageKind::Telemetry(batch)) => {
+                metrics.telemetry_reports.get_or_create(&ZoneLabels { zone: zone.to_string() }).inc();
+                let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
+                for report in batch.reports.iter().filter(|report| name_problem(&report.mesh).is_none()) {
+                    traffic.record(&report.mesh, now, report.edges.iter().map(from_proto));
+                }
+                let millis = now_millis();
+                if millis - last_seen_written > 5_000 {
+                    last_seen_written = millis;
+                    if let Err(error) = store.zone_seen(zone).await {
+                        tracing::warn!(zone, %error, "could not record zone heartbeat");
+                    }
+                }
+            }
+            Some(ZoneMessageKind::Hello(_)) => tracing::warn!(zone, "unexpected second hello; ignoring"),
+            None => {}
+        }
+    }
+}

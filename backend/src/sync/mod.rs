@@ -1,0 +1,142 @@
+//! Zone federation (gRPC, port 5685): each zone holds one `Sync` stream.
+//!
+//! Global → zone: a snapshot or everything after the zone's revision, then every change as it
+//! is committed (meshes, policies, other zones' dataplanes). Zone → global: the zone's own
+//! dataplanes from global's last known zone revision, and telemetry.
+
+mod inbound;
+mod outbound;
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::Stream;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use weft_api::proto::zone_message::Message as ZoneMessageKind;
+use weft_api::proto::zone_sync_server::ZoneSync;
+use weft_api::proto::{GlobalHello, GlobalMessage, ZoneMessage, global_message};
+use weft_model::name::Name;
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::traffic::TrafficWindow;
+
+pub use weft_api::proto::zone_sync_server::ZoneSyncServer;
+
+/// Largest message either side sends or accepts.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct SyncService {
+    store: Store,
+    traffic: Arc<TrafficWindow>,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+    /// Current stream generation per zone: only the newest stream may mark a zone offline.
+    sessions: Arc<Mutex<HashMap<String, u64>>>,
+    generations: Arc<AtomicU64>,
+}
+
+impl SyncService {
+    pub fn new(store: Store, traffic: Arc<TrafficWindow>, metrics: Arc<Metrics>, shutdown: watch::Receiver<bool>) -> Self {
+        SyncService {
+            store,
+            traffic,
+            metrics,
+            shutdown,
+            sessions: Arc::default(),
+            generations: Arc::default(),
+        }
+    }
+
+    pub fn into_server(self) -> ZoneSyncServer<SyncService> {
+        ZoneSyncServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+}
+
+type GlobalStream = Pin<Box<dyn Stream<Item = Result<GlobalMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ZoneSync for SyncService {
+    type SyncStream = GlobalStream;
+
+    async fn sync(&self, request: Request<Streaming<ZoneMessage>>) -> Result<Response<GlobalStream>, Status> {
+        let mut stream = request.into_inner();
+        let hello = match stream.message().await? {
+            Some(ZoneMessage { message: Some(ZoneMessageKind::Hello(hello)) }) => hello,
+            _ => return Err(Status::invalid_argument("the first message must be ZoneHello")),
+        };
+        let zone = Name::parse(&hello.zone)
+            .map_err(|problem| Status::invalid_argument(format!("invalid zone name {:?}: {problem}", hello.zone)))?
+            .to_string();
+        if hello.zone_store_id.is_empty() || hello.zone_store_id.len() > 64 {
+            return Err(Status::invalid_argument("zone_store_id must be 1 to 64 characters"));
+        }
+        let zone_revision = self
+            .store
+            .zone_connected(&zone, &hello.version, &hello.zone_store_id)
+            .await
+            .map_err(Status::from)?;
+        let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(zone.clone(), generation);
+        self.metrics.zones_connected.inc();
+        tracing::info!(zone = %zone, version = %hello.version, zone_revision, global_revision = hello.global_revision, "zone connected");
+
+        let (sender, receiver) = mpsc::channel::<Result<GlobalMessage, Status>>(8);
+        let greeting = GlobalMessage {
+            message: Some(global_message::Message::Hello(GlobalHello {
+                global_store_id: self.store.store_id().to_string(),
+                zone_revision,
+            })),
+        };
+        sender
+            .send(Ok(greeting))
+            .await
+            .map_err(|_| Status::cancelled("zone went away"))?;
+
+        let resume = (hello.global_store_id == self.store.store_id() && hello.global_revision > 0)
+            .then_some(hello.global_revision);
+        tokio::spawn(outbound::send_changes(
+            self.store.clone(),
+            zone.clone(),
+            resume,
+            sender,
+            self.shutdown.clone(),
+        ));
+        let service = self.clone();
+        tokio::spawn(async move {
+            inbound::receive(&service.store, &service.traffic, &service.metrics, &zone, stream).await;
+            service.disconnected(&zone, generation).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+impl SyncService {
+    async fn disconnected(&self, zone: &str, generation: u64) {
+        self.metrics.zones_connected.dec();
+        let newest = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let newest = sessions.get(zone) == Some(&generation);
+            if newest {
+                sessions.remove(zone);
+            }
+            newest
+        };
+        if newest {
+            if let Err(error) = self.store.zone_disconnected(zone).await {
+                tracing::warn!(zone, %error, "could not mark zone offline");
+            }
+            tracing::info!(zone, "zone disconnected");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Global → zone: snapshot or resume, then follow the change feed.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tonic::Status;
+use weft_api::proto::{BatchKind, GlobalMessage, Resource as WireResource, ResourceBatch, global_message};
+use weft_model::Kind;
+
+use crate::store::{Store, StoredResource};
+
+const BATCH_SIZE: u32 = 500;
+/// Fallback poll for writes made by other replicas sharing the same Postgres.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+type Sender = mpsc::Sender<Result<GlobalMessage, Status>>;
+
+/// A zone receives everything except its own dataplanes, of which it is the source.
+fn relevant(row: &StoredResource, zone: &str) -> bool {
+    !(row.kind == Kind::Dataplane && row.zone == zone)
+}
+
+fn to_wire(row: &StoredResource) -> WireResource {
+    WireResource {
+        kind: row.kind.name().to_string(),
+        mesh: row.mesh.clone(),
+        name: row.name.clone(),
+        revision: row.revision,
+        deleted: row.deleted,
+        manifest_json: if row.deleted {
+            String::new()
+        } else {
+            serde_json::to_string(&row.to_manifest()).unwrap_or_default()
+        },
+        zone: row.zone.clone(),
+    }
+}
+
+async fn send(sender: &Sender, kind: BatchKind, resources: Vec<WireResource>, revision: u64) -> bool {
+    let batch = ResourceBatch { kind: kind as i32, resources, revision };
+    let message = GlobalMessage { message: Some(global_message::Message::Resources(batch)) };
+    sender.send(Ok(message)).await.is_ok()
+}
+
+async fn snapshot(store: &Store, zone: &str, sender: &Sender) -> Result<Option<u64>, crate::error::Error> {
+    // Read the revision first: rows changed after it are sent again by the feed, which is harmless.
+    let revision = store.current_revision().await?;
+    let rows: Vec<WireResource> = store.live().await?.iter().filter(|row| relevant(row, zone)).map(to_wire).collect();
+    let mut chunks: Vec<Vec<WireResource>> = rows.chunks(BATCH_SIZE as usize).map(<[_]>::to_vec).collect();
+    let last = chunks.pop().unwrap_or_default();
+    for chunk in chunks {
+        if !send(sender, BatchKind::SnapshotPart, chunk, revision).await {
+            return Ok(None);
+        }
+    }
+    if !send(sender, BatchKind::SnapshotEnd, last, revision).await {
+        return Ok(None);
+    }
+    Ok(Some(revision))
+}
+
+pub async fn send_changes(store: Store, zone: String, resume: Option<u64>, sender: Sender, mut shutdown: watch::Receiver<bool>) {
+    let mut changes = store.subscribe();
+    let mut sent = match resume {
+        Some(revision) => revision,
+        None => match snapshot(&store, &zone, &sender).await {
+            Ok(Some(revision)) => {
+                tracing::info!(zone = %zone, revision, "snapshot sent to zone");
+                revision
+            }
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(zone = %zone, %error, "snapshot failed; closing the stream so the zone retries");
+                let _ = sender.send(Err(Status::unavailable("global store unavailable"))).await;
+                return;
+            }
+        },
+    };
+    let mut poll = tokio::time::interval(POLL_INTERVAL);
+    loop {
+        match store.changes_since(sent, BATCH_SIZE).await {
+            Ok(rows) if !rows.is_empty() => {
+                let full = rows.len() == BATCH_SIZE as usize;
+                let last = rows.last().map_or(sent, |row| row.revision);
+                let resources: Vec<WireResource> = rows.iter().filter(|row| relevant(row, &zone)).map(to_wire).collect();
+                if !send(&sender, BatchKind::Incremental, resources, last).await {
+                    return;
+                }
+                sent = last;
+                if full {
+                    continue;
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(zone = %zone, %error, "reading the change feed failed; will retry");
+            }
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = poll.tick() => {}
+            _ = sender.closed() => return,
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    let _ = sender.send(Err(Status::unavailable("global is shutting down"))).await;
+                    return;
+                }
+            }
+        }
+    }
+}

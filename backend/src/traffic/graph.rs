@@ -1,0 +1,143 @@
+//! Builds the traffic graph of a mesh from registered services and windowed edge counters.
+
+use std::collections::{BTreeMap, HashMap};
+
+use weft_api::graph::{EXTERNAL_NODE, Graph, GraphEdge, GraphNode, Health, node_id};
+use weft_api::telemetry::{EdgeCounters, EdgeKey};
+
+/// Edge health thresholds on the share of 5xx responses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// At or above this share an edge is failing (DESIGN: 10 %).
+    pub failing: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { failing: 0.10 }
+    }
+}
+
+fn health(counters: &EdgeCounters, thresholds: Thresholds) -> (f64, Health) {
+    if counters.requests == 0 {
+        return (0.0, Health::Idle);
+    }
+    let rate = counters.server_errors() as f64 / counters.requests as f64;
+    let health = if rate >= thresholds.failing {
+        Health::Failing
+    } else if rate > 0.0 {
+        Health::Degraded
+    } else {
+        Health::Healthy
+    };
+    (rate, health)
+}
+
+/// `instances` maps (service, version) of registered dataplanes to their count.
+pub fn build_graph(
+    mesh: &str,
+    window_seconds: u64,
+    generated_at: String,
+    instances: &BTreeMap<(String, Option<String>), usize>,
+    traffic: &HashMap<EdgeKey, EdgeCounters>,
+    thresholds: Thresholds,
+) -> Graph {
+    let mut nodes: BTreeMap<String, GraphNode> = BTreeMap::new();
+    for ((service, version), count) in instances {
+        let id = node_id(service, version.as_deref());
+        nodes.insert(
+            id.clone(),
+            GraphNode { id, service: service.clone(), version: version.clone(), instances: *count },
+        );
+    }
+    let mut add_node = |service: &str, version: &str| -> String {
+        if service.is_empty() {
+            nodes.entry(EXTERNAL_NODE.to_string()).or_insert_with(|| GraphNode {
+                id: EXTERNAL_NODE.to_string(),
+                service: EXTERNAL_NODE.to_string(),
+                version: None,
+                instances: 0,
+            });
+            return EXTERNAL_NODE.to_string();
+        }
+        let version = (!version.is_empty()).then(|| version.to_string());
+        let id = node_id(service, version.as_deref());
+        nodes.entry(id.clone()).or_insert_with(|| GraphNode {
+            id: id.clone(),
+            service: service.to_string(),
+            version,
+            instances: 0,
+        });
+        id
+    };
+    let seconds = window_seconds.max(1) as f64;
+    let mut edges: Vec<GraphEdge> = traffic
+        .iter()
+        .filter(|(_, counters)| counters.requests > 0)
+        .map(|(key, counters)| {
+            let source = add_node(&key.source_service, &key.source_version);
+            let target = add_node(&key.destination_service, &key.destination_version);
+            let (error_rate, health) = health(counters, thresholds);
+            GraphEdge {
+                source,
+                target,
+                requests_per_second: counters.requests as f64 / seconds,
+                error_rate,
+                p99_millis: counters.quantile_micros(0.99).map(|micros| micros / 1000.0),
+                health,
+            }
+        })
+        .collect();
+    edges.sort_by(|a, b| (&a.source, &a.target).cmp(&(&b.source, &b.target)));
+    Graph {
+        mesh: mesh.to_string(),
+        window_seconds,
+        generated_at,
+        nodes: nodes.into_values().collect(),
+        edges,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(source: (&str, &str), destination: (&str, &str)) -> EdgeKey {
+        EdgeKey {
+            source_service: source.0.into(),
+            source_version: source.1.into(),
+            destination_service: destination.0.into(),
+            destination_version: destination.1.into(),
+        }
+    }
+
+    fn counters(ok: u64, failed: u64) -> EdgeCounters {
+        let mut counters = EdgeCounters::default();
+        (0..ok).for_each(|_| counters.record(200, 2_000));
+        (0..failed).for_each(|_| counters.record(503, 2_000));
+        counters
+    }
+
+    #[test]
+    fn nodes_edges_and_health() {
+        let mut instances = BTreeMap::new();
+        instances.insert(("web".to_string(), Some("v1".to_string())), 1);
+        instances.insert(("orders".to_string(), None), 2);
+        let mut traffic = HashMap::new();
+        traffic.insert(key(("", ""), ("web", "v1")), counters(100, 0));
+        traffic.insert(key(("web", "v1"), ("catalog", "v2")), counters(95, 5));
+        traffic.insert(key(("web", "v1"), ("orders", "")), counters(80, 20));
+        let graph = build_graph("shop", 10, "now".into(), &instances, &traffic, Thresholds::default());
+        let ids: Vec<&str> = graph.nodes.iter().map(|node| node.id.as_str()).collect();
+        assert_eq!(ids, vec!["catalog/v2", "external", "orders", "web/v1"]);
+        let find = |source: &str, target: &str| {
+            graph.edges.iter().find(|e| e.source == source && e.target == target).unwrap().clone()
+        };
+        let ingress = find("external", "web/v1");
+        assert_eq!(ingress.requests_per_second, 10.0);
+        assert_eq!(ingress.health, Health::Healthy);
+        assert_eq!(find("web/v1", "catalog/v2").health, Health::Degraded);
+        assert_eq!(find("web/v1", "orders").health, Health::Failing);
+        assert!(ingress.p99_millis.unwrap() > 1.0);
+    }
+}

@@ -1,0 +1,8 @@
+//! Live traffic: a rolling window of per-edge counters at one-second resolution, per mesh,
+//! fed by zone telemetry, and the graph built from it. Nothing here needs Prometheus.
+
+mod graph;
+pub mod window;
+
+pub use graph::{Thresholds, build_graph};
+pub use window::TrafficWindow;

@@ -1,0 +1,46 @@
+//! Read views: lists of resources, services with their instances, zones.
+
+use serde::{Deserialize, Serialize};
+use weft_model::Manifest;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceList {
+    pub items: Vec<Manifest>,
+    pub total: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceView {
+    pub name: String,
+    /// Versions seen on the service's inbound tags, sorted; instances without a version are not listed.
+    pub versions: Vec<String>,
+    pub instances: usize,
+    pub zones: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceList {
+    pub items: Vec<ServiceView>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneView {
+    pub name: String,
+    pub online: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// RFC 3339; when global last heard from the zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    pub dataplanes: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneList {
+    pub items: Vec<ZoneView>,
+}

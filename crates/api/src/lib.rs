@@ -1,0 +1,19 @@
+//! Wire contracts of Weft: REST request and response bodies, error codes, telemetry counters,
+//! and, behind the `grpc` feature, the protobuf services between global, zones and proxies.
+//!
+//! Without `grpc` this crate has no async or network dependency, so the console uses it on wasm32.
+
+pub mod auth;
+pub mod error;
+pub mod graph;
+pub mod inventory;
+pub mod telemetry;
+
+#[cfg(feature = "grpc")]
+pub mod proto {
+    //! Generated protobuf types and tonic services (`weft.v1`).
+    #![allow(clippy::all, missing_docs, unreachable_pub)]
+    tonic::include_proto!("weft.v1");
+}
+
+pub use weft_model as model;
