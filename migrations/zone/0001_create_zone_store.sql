@@ -23,8 +23,9 @@ CREATE TABLE local_dataplanes (
     mesh     TEXT    NOT NULL,
     name     TEXT    NOT NULL,
     revision INTEGER NOT NULL,
-    deleted  BOOLEAN NOT NULL,
+    deleted  INTEGER NOT NULL,  -- 1 for tombstones
     manifest TEXT    NOT NULL,  -- JSON manifest; '' for tombstones
-    CONSTRAINT local_dataplanes_pkey PRIMARY KEY (mesh, name)
+    CONSTRAINT local_dataplanes_pkey PRIMARY KEY (mesh, name),
+    CONSTRAINT local_dataplanes_deleted_flag CHECK (deleted IN (0, 1))
 );
 CREATE UNIQUE INDEX local_dataplanes_revision_key ON local_dataplanes (revision);

@@ -103,6 +103,15 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, ValidationErrors> {
 /// Decodes `value` into `T`, reporting every field `T` does not know and the first type error,
 /// each with its full path under `prefix`.
 pub fn decode<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ValidationErrors> {
+    match decode_lenient(value, prefix) {
+        (Some(decoded), errors) if errors.is_empty() => Ok(decoded),
+        (_, errors) => Err(ValidationErrors(errors)),
+    }
+}
+
+/// Like [`decode`], but returns the value even when there were unknown fields, so the caller
+/// can validate it too and report every problem at once. `None` only on a type error.
+pub fn decode_lenient<T: DeserializeOwned>(value: Value, prefix: &str) -> (Option<T>, Vec<FieldError>) {
     let mut unknown = Vec::new();
     let mut track = serde_path_to_error::Track::new();
     let result = {
@@ -118,15 +127,14 @@ pub fn decode<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Vali
         })
         .collect();
     match result {
-        Ok(decoded) if errors.is_empty() => Ok(decoded),
-        Ok(_) => Err(ValidationErrors(errors)),
+        Ok(decoded) => (Some(decoded), errors),
         Err(error) => {
             let path = render_tracked(&track.path());
             errors.push(FieldError {
                 field: join(prefix, &path),
                 message: clean_serde_message(&error.to_string()),
             });
-            Err(ValidationErrors(errors))
+            (None, errors)
         }
     }
 }

@@ -3,9 +3,9 @@
 use serde_json::Value;
 
 use crate::dataplane::DataplaneSpec;
-use crate::error::{Errors, ValidationErrors};
+use crate::error::{Errors, FieldError, ValidationErrors};
 use crate::kind::Kind;
-use crate::manifest::{API_VERSION, Manifest, Metadata, decode};
+use crate::manifest::{API_VERSION, Manifest, Metadata, decode, decode_lenient};
 use crate::mesh::MeshSpec;
 use crate::traffic_route::TrafficRouteSpec;
 
@@ -25,14 +25,19 @@ impl Spec {
         }
     }
 
-    fn decode(kind: Kind, value: Value) -> Result<Spec, ValidationErrors> {
+    /// The decoded spec (when its types were right) and the unknown fields found.
+    fn decode(kind: Kind, value: Value) -> (Option<Spec>, Vec<FieldError>) {
         // An absent spec is an empty object, so required fields inside it are reported by name.
         let value = if value.is_null() { Value::Object(Default::default()) } else { value };
-        Ok(match kind {
-            Kind::Mesh => Spec::Mesh(decode(value, "spec")?),
-            Kind::Dataplane => Spec::Dataplane(decode(value, "spec")?),
-            Kind::TrafficRoute => Spec::TrafficRoute(decode(value, "spec")?),
-        })
+        fn typed<T: serde::de::DeserializeOwned>(value: Value, wrap: fn(T) -> Spec) -> (Option<Spec>, Vec<FieldError>) {
+            let (decoded, errors) = decode_lenient::<T>(value, "spec");
+            (decoded.map(wrap), errors)
+        }
+        match kind {
+            Kind::Mesh => typed(value, Spec::Mesh),
+            Kind::Dataplane => typed(value, Spec::Dataplane),
+            Kind::TrafficRoute => typed(value, Spec::TrafficRoute),
+        }
     }
 
     fn check(&self, errors: &mut Errors) {
@@ -94,16 +99,11 @@ impl Resource {
             (Some(_), false) => errors.add("metadata.mesh", format!("must not be set for {kind}")),
             _ => {}
         }
-        let spec = match Spec::decode(kind, manifest.spec) {
-            Ok(spec) => {
-                spec.check(&mut errors);
-                Some(spec)
-            }
-            Err(decode_errors) => {
-                errors.extend(decode_errors);
-                None
-            }
-        };
+        let (spec, decode_errors) = Spec::decode(kind, manifest.spec);
+        errors.extend(ValidationErrors(decode_errors));
+        if let Some(spec) = &spec {
+            spec.check(&mut errors);
+        }
         match (errors.finish(), spec) {
             (Ok(()), Some(spec)) => Ok(Resource { metadata: manifest.metadata, spec }),
             (Err(errors), _) => Err(errors),

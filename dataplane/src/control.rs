@@ -1,0 +1,152 @@
+//! The proxy's session with its zone: register, apply each config version (ack or reject it),
+//! send telemetry every second, say goodbye on shutdown. When the zone is unreachable the proxy
+//! keeps its last good config and retries with backoff.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+use weft_api::proto::dataplane_discovery_client::DataplaneDiscoveryClient;
+use weft_api::proto::{
+    ConfigAck, DataplaneHello, DataplaneMessage, Goodbye, TelemetryReport, ZoneToDataplane, dataplane_message,
+    zone_to_dataplane,
+};
+use weft_api::telemetry::to_proto;
+use weft_model::proxy::ProxyConfig;
+
+use crate::proxy::Proxy;
+
+const TELEMETRY_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+pub struct Control {
+    pub zone_address: String,
+    pub mesh: String,
+    pub manifest_json: String,
+    pub proxy: Arc<Proxy>,
+    /// True while a session with the zone is open.
+    pub connected: Arc<AtomicBool>,
+}
+
+enum Ended {
+    ZoneClosed,
+    ShutDown,
+}
+
+impl Control {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let result = self.session(&mut shutdown).await;
+            self.connected.store(false, Ordering::SeqCst);
+            match result {
+                Ok(Ended::ShutDown) => return,
+                Ok(Ended::ZoneClosed) => {
+                    tracing::info!("zone closed the session; reconnecting");
+                    backoff = Duration::from_millis(100);
+                }
+                Err(error) => tracing::warn!(zone = %self.zone_address, %error, "zone unreachable; keeping the last config and retrying"),
+            }
+            let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
+            tokio::select! {
+                _ = tokio::time::sleep(backoff + jitter) => {}
+                _ = stopped(&mut shutdown) => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn session(&self, shutdown: &mut watch::Receiver<bool>) -> Result<Ended, String> {
+        let endpoint = Endpoint::from_shared(self.zone_address.clone())
+            .map_err(|error| format!("invalid --zone-address: {error}"))?
+            .connect_timeout(Duration::from_secs(3))
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .keep_alive_while_idle(true);
+        let channel = tokio::select! {
+            channel = endpoint.connect() => channel.map_err(|error| format!("connect: {error}"))?,
+            _ = stopped(shutdown) => return Ok(Ended::ShutDown),
+        };
+        let mut client = DataplaneDiscoveryClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let (sender, receiver) = mpsc::channel::<DataplaneMessage>(16);
+        let hello = DataplaneHello { manifest_json: self.manifest_json.clone(), version: env!("CARGO_PKG_VERSION").into() };
+        let _ = sender.send(message(dataplane_message::Message::Hello(hello))).await;
+        let mut inbound = client
+            .session(ReceiverStream::new(receiver))
+            .await
+            .map_err(|status| format!("registration refused: {}", status.message()))?
+            .into_inner();
+        self.connected.store(true, Ordering::SeqCst);
+        tracing::info!(zone = %self.zone_address, "registered with the zone");
+        let mut ticker = tokio::time::interval(TELEMETRY_INTERVAL);
+        loop {
+            tokio::select! {
+                received = inbound.message() => {
+                    match received {
+                        Ok(Some(ZoneToDataplane { message: Some(zone_to_dataplane::Message::Config(update)) })) => {
+                            let ack = self.apply(update.version, &update.config_json).await;
+                            if sender.send(message(dataplane_message::Message::Ack(ack))).await.is_err() {
+                                return Err("session closed".into());
+                            }
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => return Ok(Ended::ZoneClosed),
+                        Err(status) => return Err(format!("session ended: {}", status.message())),
+                    }
+                }
+                _ = ticker.tick() => {
+                    let edges = self.proxy.telemetry.take();
+                    if !edges.is_empty() {
+                        let report = TelemetryReport {
+                            mesh: self.mesh.clone(),
+                            edges: edges.iter().map(|(key, counters)| to_proto(key, counters)).collect(),
+                        };
+                        if sender.send(message(dataplane_message::Message::Telemetry(report))).await.is_err() {
+                            return Err("session closed".into());
+                        }
+                    }
+                }
+                _ = stopped(shutdown) => {
+                    let _ = sender.send(message(dataplane_message::Message::Goodbye(Goodbye {}))).await;
+                    drop(sender);
+                    // Wait (briefly) for the zone to close its side, so the goodbye is delivered.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        while let Ok(Some(_)) = inbound.message().await {}
+                    }).await;
+                    return Ok(Ended::ShutDown);
+                }
+            }
+        }
+    }
+
+    async fn apply(&self, version: u64, json: &str) -> ConfigAck {
+        let result = match serde_json::from_str::<ProxyConfig>(json) {
+            Ok(config) => self.proxy.apply(version, config).await,
+            Err(error) => Err(format!("config is not readable: {error}")),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(version, "config applied");
+                ConfigAck { version, accepted: true, error: String::new() }
+            }
+            Err(error) => {
+                tracing::warn!(version, %error, "config rejected; keeping the previous one");
+                ConfigAck { version, accepted: false, error }
+            }
+        }
+    }
+}
+
+fn message(message: dataplane_message::Message) -> DataplaneMessage {
+    DataplaneMessage { message: Some(message) }
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}

@@ -1,0 +1,81 @@
+//! A small blocking client for the global REST API and the processes' HTTP ports.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(15)))
+        .build()
+        .into()
+}
+
+/// GET `url`; the status, or `None` when nothing answers.
+pub fn status(url: &str) -> Option<u16> {
+    agent().get(url).call().ok().map(|response| response.status().as_u16())
+}
+
+/// GET `url` as text, or `None` when nothing answers.
+pub fn text(url: &str) -> Option<(u16, String)> {
+    let mut response = agent().get(url).call().ok()?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().ok()?;
+    Some((status, body))
+}
+
+pub struct Api {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    /// Logs in as `user` and returns a client carrying the token.
+    pub fn login(base: &str, user: &str, password: &str) -> anyhow::Result<Api> {
+        let agent = agent();
+        let mut response = agent
+            .post(&format!("{base}/api/v1/auth/login"))
+            .send_json(serde_json::json!({"username": user, "password": password}))?;
+        let body: Value = response.body_mut().read_json()?;
+        let token = body["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {body}"))?;
+        Ok(Api { base: base.to_string(), token: token.to_string(), agent })
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    fn finish(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<(u16, Value)> {
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string()?;
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Ok((status, value))
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self.agent.get(&format!("{}{path}", self.base)).header("Authorization", &format!("Bearer {}", self.token)).call()?;
+        Self::finish(response)
+    }
+
+    /// PUT a YAML or JSON manifest.
+    pub fn put(&self, path: &str, manifest: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .agent
+            .put(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Content-Type", "application/yaml")
+            .send(manifest)?;
+        Self::finish(response)
+    }
+
+    /// PUT that must succeed (200 or 201); returns the stored manifest.
+    pub fn apply(&self, path: &str, manifest: &str) -> Value {
+        match self.put(path, manifest) {
+            Ok((200 | 201, body)) => body,
+            Ok((status, body)) => panic!("PUT {path} answered {status}: {body}"),
+            Err(error) => panic!("PUT {path} failed: {error}"),
+        }
+    }
+}

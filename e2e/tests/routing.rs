@@ -1,0 +1,127 @@
+//! Cross-process: a TrafficRoute written through the REST API reaches proxies in two zones and
+//! splits traffic by weight; the traffic shows up in global's graph.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+use weft_e2e::api;
+use weft_e2e::shop::{CANARY_ROUTE, Ports, Shop, ShopOptions};
+use weft_e2e::wait_until;
+
+fn start(work: &tempfile::TempDir) -> Shop {
+    Shop::start(ShopOptions {
+        work_dir: work.path().to_path_buf(),
+        ports: Ports::Free,
+        admin_password: "e2e-admin-password".into(),
+        console_dir: None,
+        load_rps: 0.0,
+        canary_route: false,
+    })
+}
+
+/// The version of catalog that served one request through web.
+fn catalog_version(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    value["calls"].as_array()?.iter().find(|call| call["service"] == "catalog")?["version"].as_str().map(str::to_string)
+}
+
+#[test]
+fn weighted_route_splits_traffic_across_zones() {
+    let work = tempfile::tempdir().unwrap();
+    let shop = start(&work);
+    let web = shop.web();
+
+    // Before any route, catalog traffic goes to both versions.
+    let mut seen = HashMap::new();
+    for _ in 0..40 {
+        let (status, body) = api::text(&web.url()).expect("web answers");
+        assert!(matches!(status, 200 | 500 | 502), "{status} {body}");
+        if let Some(version) = catalog_version(&body) {
+            *seen.entry(version).or_insert(0) += 1;
+        }
+    }
+    assert!(seen.contains_key("v1") && seen.contains_key("v2"), "both versions serve without a route: {seen:?}");
+
+    let api = shop.global.api();
+    let stored = api.apply("/api/v1/meshes/shop/trafficroutes/catalog-canary", CANARY_ROUTE);
+    assert_eq!(stored["metadata"]["resourceVersion"].as_str().map(|v| v.parse::<u64>().is_ok()), Some(true));
+    web.wait_for_config("the canary route", |config| {
+        config["config"]["outbound"]
+            .as_array()
+            .is_some_and(|outbound| outbound.iter().any(|o| o["rules"][0]["origin"] == "TrafficRoute/catalog-canary"))
+    });
+
+    let mut v1 = 0;
+    let mut counted = 0;
+    for _ in 0..1000 {
+        let (_, body) = api::text(&web.url()).expect("web answers");
+        match catalog_version(&body).as_deref() {
+            Some("v1") => {
+                v1 += 1;
+                counted += 1;
+            }
+            Some("v2") => counted += 1,
+            other => panic!("catalog did not answer ({other:?}): {body}"),
+        }
+    }
+    assert_eq!(counted, 1000);
+    assert!((750..=850).contains(&v1), "expected 80 ± 5 % on v1, got {v1} of 1000");
+
+    // The proxies' telemetry reaches global's graph: web → catalog v1 and v2, across zones.
+    wait_until("graph edges for both catalog versions", Duration::from_secs(30), || {
+        let (_, graph) = api.get("/api/v1/meshes/shop/graph?window=60s").ok()?;
+        let edges = graph["edges"].as_array()?;
+        let rate = |target: &str| {
+            edges
+                .iter()
+                .find(|e| e["source"] == "web/v1" && e["target"] == target)
+                .and_then(|e| e["requestsPerSecond"].as_f64())
+                .unwrap_or(0.0)
+        };
+        (rate("catalog/v1") > 0.0 && rate("catalog/v2") > 0.0 && rate("orders/v1") > 0.0).then_some(())
+    });
+    let (_, graph) = api.get("/api/v1/meshes/shop/graph?window=60s").unwrap();
+    let ids: Vec<&str> = graph["nodes"].as_array().unwrap().iter().filter_map(|n| n["id"].as_str()).collect();
+    for node in ["external", "web/v1", "catalog/v1", "catalog/v2", "inventory/v1", "orders/v1"] {
+        assert!(ids.contains(&node), "graph node {node} missing from {ids:?}");
+    }
+}
+
+#[test]
+fn invalid_route_is_rejected_and_nothing_reaches_the_proxies() {
+    let work = tempfile::tempdir().unwrap();
+    let shop = start(&work);
+    let api = shop.global.api();
+    let before = shop.web().config()["version"].as_u64().unwrap();
+    let invalid = "apiVersion: weft.dev/v1alpha1
+kind: TrafficRoute
+metadata: {name: broken, mesh: shop}
+spec:
+  targetRef: {kind: Mesh}
+  to:
+    - targetRef: {kind: Service, name: catalog}
+      rules:
+        - backends: [{service: catalog, weight: -5}, {weight: 1, colour: blue}]
+        - backends: []
+";
+    let (status, body) = api.put("/api/v1/meshes/shop/trafficroutes/broken", invalid).unwrap();
+    assert_eq!(status, 422, "{body}");
+    let mut fields: Vec<&str> = body["error"]["details"].as_array().unwrap().iter().filter_map(|d| d["field"].as_str()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            "spec.to[0].rules[0].backends[0].weight",
+            "spec.to[0].rules[0].backends[1].colour",
+            "spec.to[0].rules[0].backends[1].service",
+            "spec.to[0].rules[1].backends",
+        ]
+    );
+    let (status, _) = api.get("/api/v1/meshes/shop/trafficroutes/broken").unwrap();
+    assert_eq!(status, 404, "nothing was stored");
+    // A valid write afterwards is the next thing the proxy sees: nothing of the invalid one was pushed.
+    let (_, before_write) = api.get("/api/v1/meshes/shop/trafficroutes").unwrap();
+    assert_eq!(before_write["total"], 0);
+    assert_eq!(shop.web().config()["version"].as_u64().unwrap(), before);
+}

@@ -1,0 +1,67 @@
+//! Command-line flags, each with an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Weft zone control plane.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "weft-zone", version, about)]
+pub struct Config {
+    /// Name of this zone (a DNS label, e.g. east).
+    #[arg(long, env = "WEFT_ZONE_NAME", value_parser = parse_name)]
+    pub zone_name: String,
+
+    /// gRPC address of the global control plane's zone sync port.
+    #[arg(long, env = "WEFT_GLOBAL_ADDRESS", default_value = "http://127.0.0.1:5685")]
+    pub global_address: String,
+
+    /// Address of health, metrics and the read-only zone API.
+    #[arg(long, env = "WEFT_HTTP_ADDRESS", default_value = "0.0.0.0:5682")]
+    pub http_address: SocketAddr,
+
+    /// Address proxies connect to.
+    #[arg(long, env = "WEFT_GRPC_ADDRESS", default_value = "0.0.0.0:5678")]
+    pub grpc_address: SocketAddr,
+
+    /// Directory of the zone's local store; defaults to .weft/zone-<name>.
+    #[arg(long, env = "WEFT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// How long a proxy that disconnected without saying goodbye stays registered.
+    #[arg(long, env = "WEFT_DATAPLANE_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub dataplane_grace: Duration,
+
+    #[arg(long, env = "WEFT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+fn parse_name(text: &str) -> Result<String, String> {
+    weft_model::name::Name::parse(text).map(|name| name.to_string())
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    Ok(weft_model::duration::Duration::parse(text)?.as_std())
+}
+
+impl Config {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!(".weft/zone-{}", self.zone_name)))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let address = &self.global_address;
+        if !(address.starts_with("http://") || address.starts_with("https://")) {
+            return Err(format!("--global-address {address:?} must start with http:// or https://"));
+        }
+        Ok(())
+    }
+}

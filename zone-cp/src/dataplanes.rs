@@ -1,0 +1,318 @@
+//! Proxies connect here (gRPC, port 5678): one `Session` stream per proxy. The zone registers
+//! the proxy's Dataplane, sends its full config, then a new version whenever it changes, and
+//! forwards the proxy's telemetry to global. A proxy that disconnects without saying goodbye
+//! stays registered for a grace period so a restart or a network blip does not drop it.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use weft_api::proto::dataplane_discovery_server::{DataplaneDiscovery, DataplaneDiscoveryServer};
+use weft_api::proto::{
+    DataplaneHello, DataplaneMessage, ProxyConfigUpdate, TelemetryReport, ZoneToDataplane, dataplane_message,
+    zone_to_dataplane,
+};
+use weft_model::dataplane::ZONE_LABEL;
+use weft_model::resource::{Author, Resource};
+use weft_model::{Kind, ValidationErrors};
+
+use crate::error::Error;
+use crate::metrics::Metrics;
+use crate::state::ZoneState;
+use crate::store::ZoneStore;
+
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// What the zone knows of one registered proxy's connection.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    #[serde(skip)]
+    pub id: u64,
+    pub connected: bool,
+    pub config_version: u64,
+    pub acked_version: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_rejection: Option<String>,
+}
+
+type Key = (String, String);
+
+#[derive(Clone)]
+pub struct DataplaneService {
+    pub zone: String,
+    pub store: ZoneStore,
+    pub state: Arc<ZoneState>,
+    /// Bumped after every local registration change; the uplink follows it.
+    pub local_changes: Arc<watch::Sender<u64>>,
+    pub telemetry: mpsc::Sender<TelemetryReport>,
+    pub sessions: Arc<Mutex<HashMap<Key, SessionInfo>>>,
+    pub grace: Duration,
+    pub metrics: Arc<Metrics>,
+    pub shutdown: watch::Receiver<bool>,
+    next_id: Arc<AtomicU64>,
+}
+
+type ConfigStream = Pin<Box<dyn Stream<Item = Result<ZoneToDataplane, Status>> + Send>>;
+
+impl DataplaneService {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        zone: String,
+        store: ZoneStore,
+        state: Arc<ZoneState>,
+        local_changes: Arc<watch::Sender<u64>>,
+        telemetry: mpsc::Sender<TelemetryReport>,
+        grace: Duration,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        DataplaneService {
+            zone,
+            store,
+            state,
+            local_changes,
+            telemetry,
+            sessions: Arc::default(),
+            grace,
+            metrics,
+            shutdown,
+            next_id: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    pub fn into_server(self) -> DataplaneDiscoveryServer<DataplaneService> {
+        DataplaneDiscoveryServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<Key, SessionInfo>> {
+        self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Validates the hello and returns the Dataplane, stamped with this zone.
+    fn admit(&self, hello: &DataplaneHello) -> Result<Resource, Error> {
+        let value = serde_json::from_str(&hello.manifest_json)
+            .map_err(|error| Error::Invalid(ValidationErrors::single("", format!("manifest is not JSON: {error}"))))?;
+        let mut resource = Resource::from_value(value, Author::User).map_err(Error::Invalid)?;
+        if resource.kind() != Kind::Dataplane {
+            return Err(Error::Invalid(ValidationErrors::single("kind", "must be Dataplane")));
+        }
+        resource.metadata.labels.insert(ZONE_LABEL.to_string(), self.zone.clone());
+        resource.metadata.resource_version = None;
+        let mesh = resource.mesh().unwrap_or_default().to_string();
+        let snapshot = self.state.current();
+        let Some(state) = snapshot.meshes.get(&mesh).filter(|state| state.exists()) else {
+            return Err(Error::Rejected(format!("mesh {mesh:?} does not exist; create it through the global API first")));
+        };
+        if state.dataplanes.get(resource.name()).is_some_and(|entry| !entry.local) {
+            let owner = state.dataplanes[resource.name()].resource.metadata.labels.get(ZONE_LABEL).cloned();
+            return Err(Error::Rejected(format!(
+                "dataplane name {:?} is already registered in mesh {mesh:?} by zone {}",
+                resource.name(),
+                owner.unwrap_or_else(|| "another zone".into())
+            )));
+        }
+        Ok(resource)
+    }
+
+    async fn register(&self, resource: &Resource) -> Result<(), Error> {
+        self.store.put_local(resource).await?;
+        self.state.put_local(resource.clone());
+        self.local_changes.send_modify(|tick| *tick += 1);
+        Ok(())
+    }
+
+    /// Removes a proxy's registration, unless a newer session took it over.
+    async fn deregister(&self, key: &Key, session_id: u64) {
+        {
+            let mut sessions = self.sessions();
+            match sessions.get(key) {
+                Some(info) if info.id == session_id && !info.connected => {
+                    sessions.remove(key);
+                }
+                _ => return,
+            }
+        }
+        match self.store.delete_local(&key.0, &key.1).await {
+            Ok(Some(_)) => {
+                self.state.delete_local(&key.0, &key.1);
+                self.local_changes.send_modify(|tick| *tick += 1);
+                tracing::info!(mesh = %key.0, dataplane = %key.1, "dataplane deregistered");
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(mesh = %key.0, dataplane = %key.1, %error, "deregistering failed"),
+        }
+    }
+
+    /// Deregisters `key` after the grace period unless a proxy reconnected meanwhile.
+    pub fn schedule_expiry(&self, key: Key, session_id: u64) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(service.grace).await;
+            service.deregister(&key, session_id).await;
+        });
+    }
+
+    /// Registrations loaded from the store wait for their proxies like disconnected sessions do.
+    pub fn expect_reconnects(&self, loaded: Vec<Key>) {
+        for key in loaded {
+            let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+            self.sessions().insert(key.clone(), SessionInfo { id, ..SessionInfo::default() });
+            self.schedule_expiry(key, id);
+        }
+    }
+
+    async fn run_session(
+        self,
+        key: Key,
+        session_id: u64,
+        mut inbound: Streaming<DataplaneMessage>,
+        sender: mpsc::Sender<Result<ZoneToDataplane, Status>>,
+    ) {
+        let mut changes = self.state.subscribe();
+        let mut shutdown = self.shutdown.clone();
+        let mut last_mesh: Option<Arc<crate::state::MeshState>> = None;
+        let mut last_config = None;
+        let mut version = 0u64;
+        let mut goodbye = false;
+        loop {
+            let superseded = self.sessions().get(&key).is_none_or(|info| info.id != session_id);
+            if superseded {
+                let _ = sender.send(Err(Status::aborted("a newer session of this dataplane took over"))).await;
+                break;
+            }
+            let snapshot = self.state.current();
+            let mesh = snapshot.meshes.get(&key.0).filter(|mesh| mesh.exists()).cloned();
+            let Some(mesh) = mesh else {
+                let _ = sender.send(Err(Status::failed_precondition(format!("mesh {:?} was deleted", key.0)))).await;
+                break;
+            };
+            if last_mesh.as_ref().is_none_or(|last| !Arc::ptr_eq(last, &mesh)) {
+                let config = mesh.proxy_config(&key.0, &key.1);
+                if config.is_some() && config != last_config {
+                    version += 1;
+                    let json = serde_json::to_string(&config).unwrap_or_default();
+                    let update = ZoneToDataplane {
+                        message: Some(zone_to_dataplane::Message::Config(ProxyConfigUpdate { version, config_json: json })),
+                    };
+                    if sender.send(Ok(update)).await.is_err() {
+                        break;
+                    }
+                    self.metrics.config_pushes.inc();
+                    if let Some(info) = self.sessions().get_mut(&key).filter(|info| info.id == session_id) {
+                        info.config_version = version;
+                    }
+                    last_config = config;
+                }
+                last_mesh = Some(mesh);
+            }
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                message = inbound.message() => {
+                    match message {
+                        Ok(Some(message)) => {
+                            if self.handle(&key, session_id, message) {
+                                goodbye = true;
+                                break;
+                            }
+                        }
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                _ = async { drop(shutdown.wait_for(|stop| *stop).await) } => {
+                    let _ = sender.send(Err(Status::unavailable("zone control plane is shutting down"))).await;
+                    break;
+                }
+            }
+        }
+        self.metrics.dataplanes_connected.dec();
+        let current = {
+            let mut sessions = self.sessions();
+            match sessions.get_mut(&key).filter(|info| info.id == session_id) {
+                Some(info) => {
+                    info.connected = false;
+                    true
+                }
+                None => false,
+            }
+        };
+        if !current || *self.shutdown.borrow() {
+            return;
+        }
+        if goodbye {
+            self.deregister(&key, session_id).await;
+        } else {
+            tracing::info!(mesh = %key.0, dataplane = %key.1, grace = ?self.grace, "dataplane disconnected; waiting for it to return");
+            self.schedule_expiry(key, session_id);
+        }
+    }
+
+    /// Handles one message from a proxy; returns true on goodbye.
+    fn handle(&self, key: &Key, session_id: u64, message: DataplaneMessage) -> bool {
+        match message.message {
+            Some(dataplane_message::Message::Ack(ack)) => {
+                if let Some(info) = self.sessions().get_mut(key).filter(|info| info.id == session_id) {
+                    if ack.accepted {
+                        info.acked_version = ack.version;
+                        info.last_rejection = None;
+                    } else {
+                        info.last_rejection = Some(ack.error.chars().take(1024).collect());
+                    }
+                }
+                if !ack.accepted {
+                    self.metrics.config_rejections.inc();
+                    tracing::warn!(mesh = %key.0, dataplane = %key.1, version = ack.version, reason = %ack.error, "proxy rejected config");
+                }
+                false
+            }
+            Some(dataplane_message::Message::Telemetry(mut report)) => {
+                // A proxy reports for its own mesh only.
+                report.mesh = key.0.clone();
+                if self.telemetry.try_send(report).is_err() {
+                    self.metrics.telemetry_dropped.inc();
+                }
+                false
+            }
+            Some(dataplane_message::Message::Goodbye(_)) => true,
+            Some(dataplane_message::Message::Hello(_)) | None => false,
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl DataplaneDiscovery for DataplaneService {
+    type SessionStream = ConfigStream;
+
+    async fn session(&self, request: Request<Streaming<DataplaneMessage>>) -> Result<Response<ConfigStream>, Status> {
+        let mut inbound = request.into_inner();
+        let hello = match inbound.message().await? {
+            Some(DataplaneMessage { message: Some(dataplane_message::Message::Hello(hello)) }) => hello,
+            _ => return Err(Status::invalid_argument("the first message must be DataplaneHello")),
+        };
+        let resource = self.admit(&hello).map_err(Status::from)?;
+        let key: Key = (resource.mesh().unwrap_or_default().to_string(), resource.name().to_string());
+        self.register(&resource).await.map_err(Status::from)?;
+        let session_id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        self.sessions().insert(
+            key.clone(),
+            SessionInfo { id: session_id, connected: true, ..SessionInfo::default() },
+        );
+        self.metrics.dataplanes_connected.inc();
+        tracing::info!(mesh = %key.0, dataplane = %key.1, proxy_version = %hello.version, "dataplane connected");
+        let (sender, receiver) = mpsc::channel(4);
+        tokio::spawn(self.clone().run_session(key, session_id, inbound, sender));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}

@@ -1,0 +1,163 @@
+//! weft-zone: the zone control plane.
+
+pub mod config;
+pub mod dataplanes;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod state;
+pub mod store;
+pub mod uplink;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::Config;
+use crate::dataplanes::DataplaneService;
+use crate::state::ZoneState;
+use crate::store::ZoneStore;
+
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Telemetry reports buffered for global; beyond this they are dropped (and counted).
+const TELEMETRY_BUFFER: usize = 4096;
+
+pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let data_dir = config.data_dir();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let store = ZoneStore::open(&data_dir.join("zone.db"))
+        .await
+        .with_context(|| format!("cannot open the zone store in {}", data_dir.display()))?;
+    let state = Arc::new(ZoneState::default());
+    let loaded = uplink::load_state(&store, &state).await?;
+    tracing::info!(zone = %config.zone_name, local_dataplanes = loaded, "zone store loaded");
+
+    let grpc_listener = TcpListener::bind(config.grpc_address)
+        .await
+        .with_context(|| format!("cannot listen on {} (--grpc-address)", config.grpc_address))?;
+    let http_listener = TcpListener::bind(config.http_address)
+        .await
+        .with_context(|| format!("cannot listen on {} (--http-address)", config.http_address))?;
+
+    let (shutdown_sender, shutdown_receiver) = watch::channel(false);
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (telemetry_sender, telemetry_receiver) = mpsc::channel(TELEMETRY_BUFFER);
+    let local_changes = Arc::new(watch::channel(0u64).0);
+    let connected = Arc::new(AtomicBool::new(false));
+
+    let dataplanes = DataplaneService::new(
+        config.zone_name.clone(),
+        store.clone(),
+        state.clone(),
+        local_changes.clone(),
+        telemetry_sender,
+        config.dataplane_grace,
+        metrics.clone(),
+        shutdown_receiver.clone(),
+    );
+    let loaded_keys: Vec<(String, String)> = state
+        .current()
+        .meshes
+        .iter()
+        .flat_map(|(mesh, state)| {
+            state
+                .dataplanes
+                .iter()
+                .filter(|(_, entry)| entry.local)
+                .map(|(name, _)| (mesh.clone(), name.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    dataplanes.expect_reconnects(loaded_keys);
+
+    let uplink = uplink::Uplink {
+        zone: config.zone_name.clone(),
+        address: config.global_address.clone(),
+        store: store.clone(),
+        state: state.clone(),
+        local_changes: local_changes.subscribe(),
+        telemetry: telemetry_receiver,
+        connected: connected.clone(),
+        metrics: metrics.clone(),
+    };
+    let uplink_task = tokio::spawn(uplink.run(shutdown_receiver.clone()));
+
+    let http_state = http::HttpState {
+        zone: config.zone_name.clone(),
+        dataplanes: dataplanes.clone(),
+        global_connected: connected,
+        metrics,
+    };
+    tracing::info!(
+        zone = %config.zone_name,
+        grpc_address = %grpc_listener.local_addr()?,
+        http_address = %http_listener.local_addr()?,
+        global = %config.global_address,
+        "weft-zone listening"
+    );
+    let mut http_shutdown = shutdown_receiver.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(http_listener, http::app(http_state))
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    let mut grpc_shutdown = shutdown_receiver.clone();
+    let grpc_task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(10)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(5)))
+            .add_service(dataplanes.into_server())
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(grpc_listener), async move {
+                let _ = grpc_shutdown.wait_for(|stop| *stop).await;
+            }),
+    );
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    let _ = shutdown_sender.send(true);
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        let _ = uplink_task.await;
+        let _ = http_task.await;
+        let _ = grpc_task.await;
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!("connections still open after the grace period; exiting anyway");
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+pub fn init_logging(format: config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match format {
+        config::LogFormat::Json => builder.json().init(),
+        config::LogFormat::Text => builder.init(),
+    }
+}

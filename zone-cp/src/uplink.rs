@@ -1,0 +1,298 @@
+//! The zone's stream to global: it dials, resumes from the revisions both sides recorded,
+//! applies what global sends, sends its own dataplanes and forwards telemetry. It reconnects
+//! with backoff for as long as the zone runs; the zone keeps serving proxies meanwhile.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+use weft_api::proto::zone_sync_client::ZoneSyncClient;
+use weft_api::proto::{
+    BatchKind, GlobalMessage, Resource as WireResource, ResourceBatch, TelemetryBatch, TelemetryReport, ZoneHello,
+    ZoneMessage, global_message, zone_message,
+};
+use weft_model::resource::{Author, Resource};
+use weft_model::Kind;
+
+use crate::metrics::Metrics;
+use crate::state::{GlobalChange, ZoneState};
+use crate::store::{GlobalResource, ZoneStore};
+
+const BATCH_SIZE: usize = 500;
+const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+const MAX_TELEMETRY_PER_MESSAGE: usize = 256;
+
+pub struct Uplink {
+    pub zone: String,
+    pub address: String,
+    pub store: ZoneStore,
+    pub state: Arc<ZoneState>,
+    /// Ticks when a local dataplane changed.
+    pub local_changes: watch::Receiver<u64>,
+    pub telemetry: mpsc::Receiver<TelemetryReport>,
+    pub connected: Arc<AtomicBool>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Uplink {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let result = tokio::select! {
+                result = self.session() => result,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            };
+            self.connected.store(false, Ordering::SeqCst);
+            self.metrics.global_connected.set(0);
+            match result {
+                Ok(()) => {
+                    tracing::info!(zone = %self.zone, "global closed the sync stream; reconnecting");
+                    backoff = Duration::from_millis(100);
+                }
+                Err(error) => tracing::warn!(zone = %self.zone, global = %self.address, %error, "global unreachable; retrying"),
+            }
+            let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
+            tokio::select! {
+                _ = tokio::time::sleep(backoff + jitter) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn session(&mut self) -> Result<(), String> {
+        let endpoint = Endpoint::from_shared(self.address.clone())
+            .map_err(|error| format!("invalid --global-address: {error}"))?
+            .connect_timeout(Duration::from_secs(3))
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(5))
+            .keep_alive_while_idle(true);
+        let channel = endpoint.connect().await.map_err(|error| format!("connect: {error}"))?;
+        let mut client = ZoneSyncClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let (sender, receiver) = mpsc::channel::<ZoneMessage>(16);
+        let (global_store_id, global_revision) = self.store.global_position().await.map_err(|e| e.to_string())?;
+        let hello = ZoneHello {
+            zone: self.zone.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            zone_store_id: self.store.store_id().to_string(),
+            global_store_id,
+            global_revision,
+        };
+        sender
+            .send(ZoneMessage { message: Some(zone_message::Message::Hello(hello)) })
+            .await
+            .map_err(|_| "stream closed before hello".to_string())?;
+        let mut inbound = client
+            .sync(ReceiverStream::new(receiver))
+            .await
+            .map_err(|status| format!("sync refused: {}", status.message()))?
+            .into_inner();
+        let greeting = inbound.message().await.map_err(|status| status.message().to_string())?;
+        let Some(GlobalMessage { message: Some(global_message::Message::Hello(greeting)) }) = greeting else {
+            return Err("global did not answer with GlobalHello".into());
+        };
+        self.connected.store(true, Ordering::SeqCst);
+        self.metrics.global_connected.set(1);
+        tracing::info!(zone = %self.zone, global_zone_revision = greeting.zone_revision, "connected to global");
+
+        let global_store_id = greeting.global_store_id;
+        let store = self.store.clone();
+        let state = self.state.clone();
+        let receive = async move {
+            let mut pending: Vec<WireResource> = Vec::new();
+            loop {
+                let message = inbound.message().await.map_err(|status| status.message().to_string())?;
+                let Some(message) = message else { return Ok::<(), String>(()) };
+                let Some(global_message::Message::Resources(batch)) = message.message else { continue };
+                apply_batch(&store, &state, &global_store_id, batch, &mut pending).await?;
+            }
+        };
+        let send = send_local(&self.store, &mut self.local_changes, &mut self.telemetry, &self.metrics, sender, greeting.zone_revision);
+        tokio::select! {
+            result = receive => result,
+            result = send => result,
+        }
+    }
+}
+
+/// Sends this zone's dataplanes (a snapshot when global knows nothing of this zone's store,
+/// otherwise the changes after `after`), then follows local changes and forwards telemetry.
+async fn send_local(
+    store: &ZoneStore,
+    local_changes: &mut watch::Receiver<u64>,
+    telemetry: &mut mpsc::Receiver<TelemetryReport>,
+    metrics: &Metrics,
+    sender: mpsc::Sender<ZoneMessage>,
+    after: u64,
+) -> Result<(), String> {
+    let send_batch = |kind: BatchKind, resources: Vec<WireResource>, revision: u64| {
+        let sender = sender.clone();
+        async move {
+            let batch = ResourceBatch { kind: kind as i32, resources, revision };
+            sender
+                .send(ZoneMessage { message: Some(zone_message::Message::Resources(batch)) })
+                .await
+                .map_err(|_| "sync stream closed".to_string())
+        }
+    };
+    let mut sent = after;
+    if sent == 0 {
+        let revision = store.local_revision().await.map_err(|e| e.to_string())?;
+        let live: Vec<WireResource> = store.local_changes(0).await.map_err(|e| e.to_string())?.into_iter().map(to_wire).collect();
+        let mut chunks: Vec<Vec<WireResource>> = live.chunks(BATCH_SIZE).map(<[_]>::to_vec).collect();
+        let last = chunks.pop().unwrap_or_default();
+        for chunk in chunks {
+            send_batch(BatchKind::SnapshotPart, chunk, revision).await?;
+        }
+        send_batch(BatchKind::SnapshotEnd, last, revision).await?;
+        sent = revision;
+    }
+    loop {
+        local_changes.borrow_and_update();
+        let changes = store.local_changes(sent).await.map_err(|e| e.to_string())?;
+        for chunk in changes.chunks(BATCH_SIZE) {
+            let revision = chunk.last().map_or(sent, |change| change.revision);
+            send_batch(BatchKind::Incremental, chunk.iter().cloned().map(to_wire).collect(), revision).await?;
+            sent = revision;
+        }
+        tokio::select! {
+            changed = local_changes.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+            }
+            first = telemetry.recv() => {
+                let Some(first) = first else { return Ok(()) };
+                let mut reports = vec![first];
+                while reports.len() < MAX_TELEMETRY_PER_MESSAGE {
+                    match telemetry.try_recv() {
+                        Ok(report) => reports.push(report),
+                        Err(_) => break,
+                    }
+                }
+                metrics.telemetry_forwarded.inc_by(reports.len() as u64);
+                sender
+                    .send(ZoneMessage { message: Some(zone_message::Message::Telemetry(TelemetryBatch { reports })) })
+                    .await
+                    .map_err(|_| "sync stream closed".to_string())?;
+            }
+        }
+    }
+}
+
+fn to_wire(change: crate::store::LocalChange) -> WireResource {
+    WireResource {
+        kind: Kind::Dataplane.name().to_string(),
+        deleted: change.manifest.is_none(),
+        manifest_json: change.manifest.unwrap_or_default(),
+        mesh: change.mesh,
+        name: change.name,
+        revision: change.revision,
+        zone: String::new(),
+    }
+}
+
+fn parse(wire: &WireResource) -> Option<Resource> {
+    let value = serde_json::from_str(&wire.manifest_json).ok()?;
+    match Resource::from_value(value, Author::Zone) {
+        Ok(resource) => Some(resource),
+        Err(errors) => {
+            tracing::warn!(kind = %wire.kind, name = %wire.name, %errors, "ignoring a resource from global this zone cannot read");
+            None
+        }
+    }
+}
+
+async fn apply_batch(
+    store: &ZoneStore,
+    state: &ZoneState,
+    global_store_id: &str,
+    batch: ResourceBatch,
+    pending: &mut Vec<WireResource>,
+) -> Result<(), String> {
+    let kind = BatchKind::try_from(batch.kind).unwrap_or(BatchKind::Incremental);
+    if kind == BatchKind::SnapshotPart {
+        pending.extend(batch.resources);
+        return Ok(());
+    }
+    let replace = kind == BatchKind::SnapshotEnd;
+    let resources = if replace {
+        let mut all = std::mem::take(pending);
+        all.extend(batch.resources);
+        all
+    } else {
+        batch.resources
+    };
+    // Kinds this zone does not know (a newer global) are skipped, not fatal.
+    let known: Vec<&WireResource> = resources.iter().filter(|wire| Kind::parse(&wire.kind).is_some()).collect();
+    let rows: Vec<GlobalResource> = known
+        .iter()
+        .map(|wire| GlobalResource {
+            kind: wire.kind.clone(),
+            mesh: wire.mesh.clone(),
+            name: wire.name.clone(),
+            zone: wire.zone.clone(),
+            revision: wire.revision,
+            manifest: (!wire.deleted).then(|| wire.manifest_json.clone()),
+        })
+        .collect();
+    store
+        .apply_global(&rows, replace, global_store_id, batch.revision)
+        .await
+        .map_err(|error| format!("storing what global sent: {error}"))?;
+    if replace {
+        let parsed: Vec<Resource> = known.iter().filter(|wire| !wire.deleted).filter_map(|wire| parse(wire)).collect();
+        tracing::info!(resources = parsed.len(), revision = batch.revision, "snapshot from global applied");
+        state.replace_global(parsed);
+    } else {
+        let changes: Vec<GlobalChange> = known
+            .iter()
+            .filter_map(|wire| {
+                let kind = Kind::parse(&wire.kind)?;
+                if wire.deleted {
+                    Some(GlobalChange::Delete { kind, mesh: wire.mesh.clone(), name: wire.name.clone() })
+                } else {
+                    parse(wire).map(GlobalChange::Upsert)
+                }
+            })
+            .collect();
+        if !changes.is_empty() {
+            tracing::debug!(changes = changes.len(), revision = batch.revision, "changes from global applied");
+        }
+        state.apply_global(changes);
+    }
+    Ok(())
+}
+
+/// Loads what the store holds into the in-memory state at startup.
+pub async fn load_state(store: &ZoneStore, state: &ZoneState) -> crate::error::Result<usize> {
+    let received: Vec<Resource> = store
+        .global_resources()
+        .await?
+        .iter()
+        .filter_map(|row| {
+            let wire = WireResource {
+                kind: row.kind.clone(),
+                mesh: row.mesh.clone(),
+                name: row.name.clone(),
+                revision: row.revision,
+                deleted: false,
+                manifest_json: row.manifest.clone().unwrap_or_default(),
+                zone: row.zone.clone(),
+            };
+            parse(&wire)
+        })
+        .collect();
+    state.replace_global(received);
+    let local = store.local_dataplanes().await?;
+    let count = local.len();
+    for resource in local {
+        state.put_local(resource);
+    }
+    Ok(count)
+}
