@@ -8,8 +8,18 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+static BINARIES_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Uses `dir` for every binary started from now on (the demo's `--release`).
+pub fn set_binaries_dir(dir: PathBuf) {
+    let _ = BINARIES_DIR.set(dir);
+}
+
 /// Directory holding the workspace's built binaries (`target/debug` for tests).
 pub fn binaries_dir() -> PathBuf {
+    if let Some(dir) = BINARIES_DIR.get() {
+        return dir.clone();
+    }
     if let Ok(dir) = std::env::var("WEFT_BIN_DIR") {
         return PathBuf::from(dir);
     }

@@ -187,6 +187,18 @@ impl Shop {
         self.zones.iter_mut().find(|zone| zone.name == name).expect("zone")
     }
 
+    /// The name of a process that is no longer running, if any.
+    pub fn exited(&mut self) -> Option<String> {
+        let mut processes: Vec<&mut Process> = vec![&mut self.global.process];
+        processes.extend(self.zones.iter_mut().map(|zone| &mut zone.process));
+        for instance in &mut self.instances {
+            processes.push(&mut instance.app);
+            processes.push(&mut instance.proxy);
+        }
+        processes.extend(self.load.iter_mut());
+        processes.into_iter().find_map(|process| (!process.running()).then(|| process.name.clone()))
+    }
+
     /// Stops everything: load first, then proxies and apps, then zones, then global.
     pub fn stop(&mut self) {
         if let Some(load) = &mut self.load {

@@ -1,0 +1,23 @@
+//! Routes of the console.
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::shell::Shell;
+use crate::pages::login::LoginPage;
+use crate::pages::mesh::MeshPage;
+use crate::pages::meshes::MeshesPage;
+
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <Routes fallback=|| view! { <Shell><p class="notice">"No such page."</p></Shell> }>
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/") view=|| view! { <Shell><MeshesPage /></Shell> } />
+                <Route path=path!("/meshes/:mesh") view=|| view! { <Shell><MeshPage /></Shell> } />
+            </Routes>
+        </Router>
+    }
+}

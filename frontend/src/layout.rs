@@ -1,0 +1,280 @@
+//! Where the graph's nodes go: columns by depth from the traffic's sources, rows by name.
+//!
+//! Positions are sticky: a node keeps its slot for as long as the page is open, so the picture
+//! does not jump when services come and go. Pure code, tested natively.
+
+use std::collections::BTreeMap;
+
+use weft_api::graph::{EXTERNAL_NODE, Graph, Health};
+
+pub const NODE_WIDTH: f64 = 156.0;
+pub const NODE_HEIGHT: f64 = 50.0;
+const COLUMN: f64 = 240.0;
+const ROW: f64 = 92.0;
+const MARGIN: f64 = 24.0;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacedNode {
+    pub id: String,
+    pub service: String,
+    pub version: Option<String>,
+    pub instances: usize,
+    pub external: bool,
+    pub x: f64,
+    pub y: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlacedEdge {
+    pub source: String,
+    pub target: String,
+    pub path: String,
+    pub label_x: f64,
+    pub label_y: f64,
+    pub requests_per_second: f64,
+    pub error_rate: f64,
+    pub p99_millis: Option<f64>,
+    pub health: Health,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scene {
+    pub nodes: Vec<PlacedNode>,
+    pub edges: Vec<PlacedEdge>,
+    pub width: f64,
+    pub height: f64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    slots: BTreeMap<String, (usize, usize)>,
+    rows_used: BTreeMap<usize, usize>,
+}
+
+/// Longest distance from a source for every node (cycles are cut after |V| rounds).
+fn depths(graph: &Graph) -> BTreeMap<String, usize> {
+    let mut depth: BTreeMap<String, usize> = graph.nodes.iter().map(|node| (node.id.clone(), 0)).collect();
+    for _ in 0..graph.nodes.len() {
+        let mut changed = false;
+        for edge in graph.edges.iter().filter(|edge| edge.source != edge.target) {
+            let candidate = depth.get(&edge.source).copied().unwrap_or(0) + 1;
+            let entry = depth.entry(edge.target.clone()).or_insert(0);
+            if candidate > *entry && candidate <= graph.nodes.len() {
+                *entry = candidate;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    depth
+}
+
+impl Layout {
+    pub fn place(&mut self, graph: &Graph) -> Scene {
+        let depth = depths(graph);
+        let mut fresh: Vec<&str> = graph
+            .nodes
+            .iter()
+            .map(|node| node.id.as_str())
+            .filter(|id| !self.slots.contains_key(*id))
+            .collect();
+        fresh.sort_unstable();
+        for id in fresh {
+            let column = if id == EXTERNAL_NODE { 0 } else { depth.get(id).copied().unwrap_or(0) };
+            let row = self.rows_used.entry(column).or_insert(0);
+            self.slots.insert(id.to_string(), (column, *row));
+            *row += 1;
+        }
+        let position = |id: &str| -> Option<(f64, f64)> {
+            let (column, row) = self.slots.get(id)?;
+            Some((MARGIN + *column as f64 * COLUMN, MARGIN + *row as f64 * ROW))
+        };
+        let nodes: Vec<PlacedNode> = graph
+            .nodes
+            .iter()
+            .filter_map(|node| {
+                let (x, y) = position(&node.id)?;
+                Some(PlacedNode {
+                    id: node.id.clone(),
+                    service: node.service.clone(),
+                    version: node.version.clone(),
+                    instances: node.instances,
+                    external: node.id == EXTERNAL_NODE,
+                    x,
+                    y,
+                })
+            })
+            .collect();
+        let mut outgoing: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut incoming: BTreeMap<&str, usize> = BTreeMap::new();
+        for edge in &graph.edges {
+            *outgoing.entry(edge.source.as_str()).or_default() += 1;
+            *incoming.entry(edge.target.as_str()).or_default() += 1;
+        }
+        let edges = graph
+            .edges
+            .iter()
+            .filter_map(|edge| {
+                let (sx, sy) = position(&edge.source)?;
+                let (tx, ty) = position(&edge.target)?;
+                let (x1, y1) = (sx + NODE_WIDTH, sy + NODE_HEIGHT / 2.0);
+                let (x2, y2) = (tx, ty + NODE_HEIGHT / 2.0);
+                // A gentle S-curve; backward edges bow out so they do not cross the nodes.
+                let bend = ((x2 - x1).abs() / 2.0).max(60.0);
+                let path = format!("M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}", x1 + bend, x2 - bend);
+                // Labels sit toward the less crowded end, so fanned-out edges do not share a spot.
+                let fan_out = outgoing.get(edge.source.as_str()).copied().unwrap_or(0);
+                let fan_in = incoming.get(edge.target.as_str()).copied().unwrap_or(0);
+                let t = if fan_out > fan_in { 0.72 } else if fan_in > fan_out { 0.28 } else { 0.5 };
+                let (label_x, label_y) = bezier((x1, y1), (x1 + bend, y1), (x2 - bend, y2), (x2, y2), t);
+                Some(PlacedEdge {
+                    source: edge.source.clone(),
+                    target: edge.target.clone(),
+                    path,
+                    label_x,
+                    label_y: label_y - 6.0,
+                    requests_per_second: edge.requests_per_second,
+                    error_rate: edge.error_rate,
+                    p99_millis: edge.p99_millis,
+                    health: edge.health,
+                })
+            })
+            .collect();
+        let width = nodes.iter().map(|node| node.x + NODE_WIDTH).fold(0.0, f64::max) + MARGIN;
+        let height = nodes.iter().map(|node| node.y + NODE_HEIGHT).fold(0.0, f64::max) + MARGIN;
+        Scene { nodes, edges, width: width.max(320.0), height: height.max(160.0) }
+    }
+}
+
+/// The point at `t` (0 to 1) on a cubic Bézier curve.
+fn bezier(p0: (f64, f64), p1: (f64, f64), p2: (f64, f64), p3: (f64, f64), t: f64) -> (f64, f64) {
+    let u = 1.0 - t;
+    let weights = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
+    let points = [p0, p1, p2, p3];
+    points.iter().zip(weights).fold((0.0, 0.0), |(x, y), (point, weight)| (x + point.0 * weight, y + point.1 * weight))
+}
+
+/// `12.3 rps`, `0.05 rps`.
+pub fn format_rate(rate: f64) -> String {
+    if rate >= 10.0 {
+        format!("{rate:.0} rps")
+    } else if rate >= 0.1 {
+        format!("{rate:.1} rps")
+    } else {
+        format!("{rate:.2} rps")
+    }
+}
+
+/// `2.5% err` or empty when there were no errors.
+pub fn format_errors(rate: f64) -> String {
+    if rate > 0.0 { format!("{:.1}% err", rate * 100.0) } else { String::new() }
+}
+
+pub fn health_class(health: Health) -> &'static str {
+    match health {
+        Health::Idle => "idle",
+        Health::Healthy => "healthy",
+        Health::Degraded => "degraded",
+        Health::Failing => "failing",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_api::graph::{GraphEdge, GraphNode};
+
+    fn node(id: &str) -> GraphNode {
+        let (service, version) = match id.split_once('/') {
+            Some((s, v)) => (s.to_string(), Some(v.to_string())),
+            None => (id.to_string(), None),
+        };
+        GraphNode { id: id.into(), service, version, instances: 1 }
+    }
+
+    fn edge(source: &str, target: &str) -> GraphEdge {
+        GraphEdge {
+            source: source.into(),
+            target: target.into(),
+            requests_per_second: 1.0,
+            error_rate: 0.0,
+            p99_millis: None,
+            health: Health::Healthy,
+        }
+    }
+
+    fn graph(nodes: &[&str], edges: &[(&str, &str)]) -> Graph {
+        Graph {
+            mesh: "shop".into(),
+            window_seconds: 10,
+            generated_at: String::new(),
+            nodes: nodes.iter().map(|id| node(id)).collect(),
+            edges: edges.iter().map(|(s, t)| edge(s, t)).collect(),
+        }
+    }
+
+    fn position(scene: &Scene, id: &str) -> (f64, f64) {
+        let node = scene.nodes.iter().find(|node| node.id == id).unwrap();
+        (node.x, node.y)
+    }
+
+    #[test]
+    fn columns_follow_call_depth() {
+        let mut layout = Layout::default();
+        let scene = layout.place(&graph(
+            &["external", "web/v1", "catalog/v1", "catalog/v2", "inventory/v1"],
+            &[("external", "web/v1"), ("web/v1", "catalog/v1"), ("web/v1", "catalog/v2"), ("catalog/v1", "inventory/v1")],
+        ));
+        let x = |id| position(&scene, id).0;
+        assert!(x("external") < x("web/v1"));
+        assert!(x("web/v1") < x("catalog/v1"));
+        assert_eq!(x("catalog/v1"), x("catalog/v2"));
+        assert!(x("catalog/v1") < x("inventory/v1"));
+        assert_eq!(scene.edges.len(), 4);
+        assert!(scene.edges[0].path.starts_with('M'));
+    }
+
+    #[test]
+    fn positions_are_stable_when_nodes_come_and_go() {
+        let mut layout = Layout::default();
+        let first = layout.place(&graph(&["web/v1", "catalog/v1"], &[("web/v1", "catalog/v1")]));
+        let second = layout.place(&graph(
+            &["web/v1", "catalog/v1", "catalog/v2"],
+            &[("web/v1", "catalog/v1"), ("web/v1", "catalog/v2")],
+        ));
+        assert_eq!(position(&first, "catalog/v1"), position(&second, "catalog/v1"));
+        let third = layout.place(&graph(&["web/v1", "catalog/v2"], &[("web/v1", "catalog/v2")]));
+        assert_eq!(position(&second, "catalog/v2"), position(&third, "catalog/v2"));
+    }
+
+    #[test]
+    fn fanned_out_labels_do_not_overlap() {
+        let mut layout = Layout::default();
+        let scene = layout.place(&graph(
+            &["web/v1", "catalog/v1", "catalog/v2", "orders/v1"],
+            &[("web/v1", "catalog/v1"), ("web/v1", "catalog/v2"), ("web/v1", "orders/v1")],
+        ));
+        let mut labels: Vec<(i64, i64)> = scene.edges.iter().map(|e| (e.label_x as i64, e.label_y as i64)).collect();
+        labels.sort();
+        labels.dedup_by(|a, b| (a.0 - b.0).abs() < 40 && (a.1 - b.1).abs() < 14);
+        assert_eq!(labels.len(), 3, "{:?}", scene.edges);
+    }
+
+    #[test]
+    fn cycles_do_not_loop_forever() {
+        let mut layout = Layout::default();
+        let scene = layout.place(&graph(&["a", "b"], &[("a", "b"), ("b", "a"), ("a", "a")]));
+        assert_eq!(scene.nodes.len(), 2);
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(format_rate(12.34), "12 rps");
+        assert_eq!(format_rate(1.25), "1.2 rps");
+        assert_eq!(format_rate(0.05), "0.05 rps");
+        assert_eq!(format_errors(0.0), "");
+        assert_eq!(format_errors(0.025), "2.5% err");
+    }
+}

@@ -1,0 +1,13 @@
+//! The Weft console: login, meshes, and each mesh's live traffic graph.
+//! Client-side rendered with Leptos and served by weft-global at `/`.
+
+mod api;
+mod app;
+mod components;
+mod layout;
+mod pages;
+mod session;
+
+fn main() {
+    leptos::mount::mount_to_body(app::App);
+}

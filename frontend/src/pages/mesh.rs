@@ -1,0 +1,138 @@
+//! One mesh: its live traffic graph and its services.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+use weft_api::inventory::ServiceList;
+
+use crate::api::{self, StreamStatus};
+use crate::components::error::ErrorNotice;
+use crate::components::graph::GraphView;
+use crate::layout::{Layout, Scene};
+
+#[component]
+pub fn MeshPage() -> impl IntoView {
+    let params = use_params_map();
+    // A different mesh is a different page: rebuild it so the old stream is closed.
+    move || {
+        let mesh = params.read().get("mesh").unwrap_or_default();
+        view! { <MeshView mesh /> }
+    }
+}
+
+#[component]
+fn MeshView(mesh: String) -> impl IntoView {
+    let scene = RwSignal::new(None::<Scene>);
+    let generated_at = RwSignal::new(String::new());
+    let status = RwSignal::new(StreamStatus::Connecting);
+    let logged_out = RwSignal::new(false);
+
+    let cancelled = Rc::new(Cell::new(false));
+    let abort = web_sys::AbortController::new().ok();
+    if let Some(abort) = abort.clone() {
+        let layout = Rc::new(RefCell::new(Layout::default()));
+        let stream_mesh = mesh.clone();
+        let stream_cancelled = cancelled.clone();
+        spawn_local(async move {
+            api::follow_graph(
+                stream_mesh,
+                stream_cancelled,
+                abort,
+                move |graph| {
+                    let placed = layout.borrow_mut().place(&graph);
+                    generated_at.set(graph.generated_at.clone());
+                    scene.set(Some(placed));
+                },
+                move |next| status.set(next),
+            )
+            .await;
+            // The stream only gives up when the session ended.
+            if crate::session::token().is_none() {
+                logged_out.set(true);
+            }
+        });
+    }
+    let cleanup_abort = send_wrapper(abort);
+    let cleanup_cancelled = send_wrapper(Some(cancelled));
+    on_cleanup(move || {
+        if let Some(cancelled) = Cell::take(&*cleanup_cancelled) {
+            cancelled.set(true);
+        }
+        if let Some(abort) = Cell::take(&*cleanup_abort) {
+            abort.abort();
+        }
+    });
+
+    let services_path = format!("/api/v1/meshes/{}/services", api::segment(&mesh));
+    let services = LocalResource::new(move || {
+        let path = services_path.clone();
+        async move { api::get::<ServiceList>(&path).await }
+    });
+
+    view! {
+        <Show when=move || logged_out.get()>
+            <leptos_router::components::Redirect path="/login" />
+        </Show>
+        <section class="mesh">
+            <div class="title-row">
+                <h1>"Mesh " <span class="mesh-name">{mesh.clone()}</span></h1>
+                <p class="stream-status" data-status=move || match status.get() {
+                    StreamStatus::Live => "live",
+                    StreamStatus::Connecting => "connecting",
+                    StreamStatus::Retrying(_) => "retrying",
+                }>
+                    {move || match status.get() {
+                        StreamStatus::Live => format!("live · {}", short_time(&generated_at.get())),
+                        StreamStatus::Connecting => "connecting…".to_string(),
+                        StreamStatus::Retrying(reason) => format!("reconnecting ({reason})"),
+                    }}
+                </p>
+            </div>
+            <GraphView scene=scene.into() />
+            <ul class="legend">
+                <li class="healthy">"healthy"</li>
+                <li class="degraded">"some 5xx"</li>
+                <li class="failing">"≥ 10 % 5xx"</li>
+                <li class="idle">"idle"</li>
+                <li class="muted">"rates over the last 10 s"</li>
+            </ul>
+        </section>
+        <section>
+            <h2>"Services"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading services…"</p> }>
+                {move || services.get().map(|result| match result {
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Ok(list) if list.items.is_empty() => view! { <p class="notice">"No dataplane has registered in this mesh yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="services">
+                            <thead><tr><th>"Service"</th><th>"Versions"</th><th>"Instances"</th><th>"Zones"</th></tr></thead>
+                            <tbody>
+                                {list.items.into_iter().map(|service| view! {
+                                    <tr>
+                                        <td>{service.name}</td>
+                                        <td>{service.versions.join(", ")}</td>
+                                        <td>{service.instances}</td>
+                                        <td>{service.zones.join(", ")}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// `HH:MM:SS` of an RFC 3339 time.
+fn short_time(rfc3339: &str) -> String {
+    rfc3339.split('T').nth(1).map(|time| time.chars().take(8).collect()).unwrap_or_default()
+}
+
+/// Holds a browser-only value for `on_cleanup`, which needs `Send` (the console is single-threaded).
+fn send_wrapper<T: 'static>(value: Option<T>) -> send_wrapper::SendWrapper<Cell<Option<T>>> {
+    send_wrapper::SendWrapper::new(Cell::new(value))
+}

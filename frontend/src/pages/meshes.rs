@@ -1,0 +1,68 @@
+//! The landing page: every mesh the caller can see, and the zones.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use weft_api::inventory::{ResourceList, ZoneList};
+
+use crate::api;
+use crate::components::error::ErrorNotice;
+
+#[component]
+pub fn MeshesPage() -> impl IntoView {
+    let meshes = LocalResource::new(|| api::get::<ResourceList>("/api/v1/meshes"));
+    let zones = LocalResource::new(|| api::get::<ZoneList>("/api/v1/zones"));
+    view! {
+        <section>
+            <h1>"Meshes"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading meshes…"</p> }>
+                {move || meshes.get().map(|result| match result {
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Ok(list) if list.items.is_empty() => view! {
+                        <p class="notice">"No meshes yet. Create one with PUT /api/v1/meshes/{name}."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="cards meshes">
+                            {list.items.into_iter().map(|mesh| {
+                                let name = mesh.metadata.name.clone();
+                                let title = name.clone();
+                                let href = format!("/meshes/{}", api::segment(&name));
+                                let labels: Vec<String> = mesh.metadata.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                                view! {
+                                    <li class="card">
+                                        <A href=href attr:class="mesh-link" attr:data-mesh=name>{title}</A>
+                                        <p class="muted">{labels.join(" ")}</p>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+        <section>
+            <h2>"Zones"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Loading zones…"</p> }>
+                {move || zones.get().map(|result| match result {
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Ok(list) if list.items.is_empty() => view! { <p class="notice">"No zone has connected yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="zones">
+                            <thead><tr><th>"Zone"</th><th>"State"</th><th>"Dataplanes"</th><th>"Version"</th><th>"Last seen"</th></tr></thead>
+                            <tbody>
+                                {list.items.into_iter().map(|zone| view! {
+                                    <tr>
+                                        <td>{zone.name}</td>
+                                        <td class=if zone.online { "online" } else { "offline" }>{if zone.online { "online" } else { "offline" }}</td>
+                                        <td>{zone.dataplanes}</td>
+                                        <td>{zone.version.unwrap_or_default()}</td>
+                                        <td class="muted">{zone.last_seen.unwrap_or_default()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}

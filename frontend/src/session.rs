@@ -1,0 +1,34 @@
+//! The login token, kept in the browser's local storage so a reload stays logged in.
+
+const TOKEN_KEY: &str = "weft.token";
+const EXPIRY_KEY: &str = "weft.expiresAt";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+pub fn token() -> Option<String> {
+    let storage = storage()?;
+    let token = storage.get_item(TOKEN_KEY).ok()??;
+    let expires_at = storage.get_item(EXPIRY_KEY).ok()?.unwrap_or_default();
+    let expired = js_sys::Date::parse(&expires_at) <= js_sys::Date::now();
+    if expired {
+        clear();
+        return None;
+    }
+    Some(token)
+}
+
+pub fn store(token: &str, expires_at: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(TOKEN_KEY, token);
+        let _ = storage.set_item(EXPIRY_KEY, expires_at);
+    }
+}
+
+pub fn clear() {
+    if let Some(storage) = storage() {
+        let _ = storage.remove_item(TOKEN_KEY);
+        let _ = storage.remove_item(EXPIRY_KEY);
+    }
+}

@@ -1,0 +1,72 @@
+//! `cargo xtask <command>`: the two README commands (`demo`, `test`) and their building blocks.
+
+mod console;
+mod demo;
+mod prerequisites;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run and test Weft")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build everything and run the demo: global, zones east and west, the shop, load; Ctrl-C stops it.
+    Demo(demo::DemoArgs),
+    /// Run every test: unit, store (SQLite and a throwaway Postgres), end to end, and the console in headless Chromium.
+    Test(test::TestArgs),
+    /// Build the console (wasm) into target/console.
+    Console,
+    /// Check the system prerequisites, installing them with apt when running as root on Debian.
+    Setup,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Task::Demo(args) => demo::run(args),
+        Task::Test(args) => test::run(args),
+        Task::Console => prerequisites::ensure_console().and_then(|tools| console::build(&tools).map(|_| ())),
+        Task::Setup => prerequisites::ensure().map(|_| ()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// Runs a command in the workspace root, failing with its name when it fails.
+pub fn run_command(command: &mut Command) -> anyhow::Result<()> {
+    let shown = format!("{command:?}");
+    eprintln!("xtask: running {shown}");
+    let status = command
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+/// The cargo that runs xtask (rustup's), for native builds.
+pub fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
