@@ -63,7 +63,9 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 fn parse_percent(text: &str) -> Result<f64, String> {
-    let value: f64 = text.parse().map_err(|_| format!("{text:?} is not a number"))?;
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
     if value > 0.0 && value <= 100.0 {
         Ok(value)
     } else {
@@ -76,7 +78,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.0.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("weft.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("weft.db").display()
+            ),
         }
     }
 }

@@ -41,20 +41,38 @@ impl Error {
         match self {
             Error::Validation(errors) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorBody::new(codes::VALIDATION_FAILED, format!("invalid resource: {errors}"))
-                    .with_details(errors.0.clone()),
+                ErrorBody::new(
+                    codes::VALIDATION_FAILED,
+                    format!("invalid resource: {errors}"),
+                )
+                .with_details(errors.0.clone()),
             ),
-            Error::BadRequest(message) => (StatusCode::BAD_REQUEST, ErrorBody::new(codes::BAD_REQUEST, message)),
-            Error::Unauthorized(message) => (StatusCode::UNAUTHORIZED, ErrorBody::new(codes::UNAUTHORIZED, *message)),
-            Error::NotFound(what) => (StatusCode::NOT_FOUND, ErrorBody::new(codes::NOT_FOUND, format!("{what} not found"))),
-            Error::Conflict(message) => (StatusCode::CONFLICT, ErrorBody::new(codes::CONFLICT, message)),
+            Error::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                ErrorBody::new(codes::BAD_REQUEST, message),
+            ),
+            Error::Unauthorized(message) => (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody::new(codes::UNAUTHORIZED, *message),
+            ),
+            Error::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                ErrorBody::new(codes::NOT_FOUND, format!("{what} not found")),
+            ),
+            Error::Conflict(message) => (
+                StatusCode::CONFLICT,
+                ErrorBody::new(codes::CONFLICT, message),
+            ),
             Error::MethodNotAllowed(message) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorBody::new(codes::BAD_REQUEST, message),
             ),
             Error::Unavailable(_) | Error::Store(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                ErrorBody::new(codes::UNAVAILABLE, "the store is unavailable; retry shortly"),
+                ErrorBody::new(
+                    codes::UNAVAILABLE,
+                    "the store is unavailable; retry shortly",
+                ),
             ),
             Error::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

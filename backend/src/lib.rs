@@ -31,31 +31,47 @@ pub const ADMIN_USER: &str = "admin";
 async fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
     let existing = store.user(ADMIN_USER).await?;
     let password = match (&config.admin_password, existing) {
-        (Some(password), _) if password.0.len() < 8 => anyhow::bail!("--admin-password must be at least 8 characters"),
+        (Some(password), _) if password.0.len() < 8 => {
+            anyhow::bail!("--admin-password must be at least 8 characters")
+        }
         (Some(password), _) => password.0.clone(),
         (None, Some(_)) => return Ok(()),
         (None, None) => {
             let generated: String = {
                 use rand::Rng;
                 use rand::distributions::Alphanumeric;
-                rand::thread_rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+                rand::thread_rng()
+                    .sample_iter(&Alphanumeric)
+                    .take(20)
+                    .map(char::from)
+                    .collect()
             };
-            eprintln!("\n  generated password of the admin user: {generated}\n  (set WEFT_ADMIN_PASSWORD to choose one)\n");
+            eprintln!(
+                "\n  generated password of the admin user: {generated}\n  (set WEFT_ADMIN_PASSWORD to choose one)\n"
+            );
             generated
         }
     };
     let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
     store
-        .upsert_user(&UserRow { username: ADMIN_USER.into(), password_hash: hash, platform_admin: true })
+        .upsert_user(&UserRow {
+            username: ADMIN_USER.into(),
+            password_hash: hash,
+            platform_admin: true,
+        })
         .await?;
     Ok(())
 }
 
 /// Runs weft-global until `shutdown` resolves.
-pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
     }
     let url = config.database_url();
     let store = Store::connect(&url)
@@ -82,7 +98,9 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
         traffic: traffic.clone(),
         metrics: metrics.clone(),
         console_dir: Some(config.console_dir.clone()),
-        thresholds: Thresholds { failing: config.edge_failure_percent / 100.0 },
+        thresholds: Thresholds {
+            failing: config.edge_failure_percent / 100.0,
+        },
         shutdown: shutdown_receiver.clone(),
     };
     if !config.console_dir.join("index.html").is_file() {
@@ -101,9 +119,12 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     let mut grpc_shutdown = shutdown_receiver.clone();
     let grpc = tonic::transport::Server::builder()
         .add_service(sync.into_server())
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(grpc_listener), async move {
-            let _ = grpc_shutdown.wait_for(|stop| *stop).await;
-        });
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+            async move {
+                let _ = grpc_shutdown.wait_for(|stop| *stop).await;
+            },
+        );
 
     let http_task = tokio::spawn(async move { http.await });
     let grpc_task = tokio::spawn(grpc);
@@ -127,14 +148,15 @@ pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -151,7 +173,10 @@ pub fn init_logging(format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         config::LogFormat::Json => builder.json().init(),
         config::LogFormat::Text => builder.init(),

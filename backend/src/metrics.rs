@@ -29,14 +29,36 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("weft_global");
         let http_requests = Family::<HttpLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests served, by method and status", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests served, by method and status",
+            http_requests.clone(),
+        );
         let zones_connected = Gauge::default();
-        registry.register("zones_connected", "Zone control planes connected to this replica", zones_connected.clone());
+        registry.register(
+            "zones_connected",
+            "Zone control planes connected to this replica",
+            zones_connected.clone(),
+        );
         let telemetry_reports = Family::<ZoneLabels, Counter>::default();
-        registry.register("telemetry_reports", "Telemetry reports received, by zone", telemetry_reports.clone());
+        registry.register(
+            "telemetry_reports",
+            "Telemetry reports received, by zone",
+            telemetry_reports.clone(),
+        );
         let store_revision = Gauge::default();
-        registry.register("store_revision", "Latest store revision seen by this replica", store_revision.clone());
-        Metrics { registry, http_requests, zones_connected, telemetry_reports, store_revision }
+        registry.register(
+            "store_revision",
+            "Latest store revision seen by this replica",
+            store_revision.clone(),
+        );
+        Metrics {
+            registry,
+            http_requests,
+            zones_connected,
+            telemetry_reports,
+            store_revision,
+        }
     }
 }
 

@@ -30,11 +30,25 @@ const PASSWORD: &str = "correct-horse-battery";
 
 async fn api() -> Api {
     let directory = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", directory.path().join("api.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        directory.path().join("api.db").display()
+    );
     let store = Store::connect(&url).await.unwrap();
     let hash = hash_password(PASSWORD).unwrap();
-    store.upsert_user(&UserRow { username: "admin".into(), password_hash: hash, platform_admin: true }).await.unwrap();
-    let authority = Arc::new(Authority::load(&store, Duration::from_secs(3600)).await.unwrap());
+    store
+        .upsert_user(&UserRow {
+            username: "admin".into(),
+            password_hash: hash,
+            platform_admin: true,
+        })
+        .await
+        .unwrap();
+    let authority = Arc::new(
+        Authority::load(&store, Duration::from_secs(3600))
+            .await
+            .unwrap(),
+    );
     let (shutdown_sender, shutdown) = watch::channel(false);
     let state = AppState {
         store,
@@ -46,8 +60,20 @@ async fn api() -> Api {
         shutdown,
     };
     let router = app(state.clone());
-    let mut api = Api { router, state, token: String::new(), _directory: directory, _shutdown: shutdown_sender };
-    let (status, body) = api.call("POST", "/api/v1/auth/login", Some(json!({"username": "admin", "password": PASSWORD}).to_string())).await;
+    let mut api = Api {
+        router,
+        state,
+        token: String::new(),
+        _directory: directory,
+        _shutdown: shutdown_sender,
+    };
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"username": "admin", "password": PASSWORD}).to_string()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     api.token = body["token"].as_str().unwrap().to_string();
     api
@@ -55,22 +81,32 @@ async fn api() -> Api {
 
 impl Api {
     async fn call(&self, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
-        self.call_as(method, uri, body, Some(&self.token.clone())).await
+        self.call_as(method, uri, body, Some(&self.token.clone()))
+            .await
     }
 
-    async fn call_as(&self, method: &str, uri: &str, body: Option<String>, token: Option<&str>) -> (StatusCode, Value) {
+    async fn call_as(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<String>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(token) = token.filter(|token| !token.is_empty()) {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let request = request
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let value = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         (status, value)
     }
@@ -83,7 +119,12 @@ impl Api {
 fn fields(body: &Value) -> Vec<String> {
     let mut fields: Vec<String> = body["error"]["details"]
         .as_array()
-        .map(|details| details.iter().map(|d| d["field"].as_str().unwrap().to_string()).collect())
+        .map(|details| {
+            details
+                .iter()
+                .map(|d| d["field"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default();
     fields.sort();
     fields
@@ -106,26 +147,56 @@ spec:
 #[tokio::test]
 async fn login_and_tokens() {
     let api = api().await;
-    let (status, body) = api.call_as("POST", "/api/v1/auth/login", Some(json!({"username": "admin", "password": "nope"}).to_string()), None).await;
+    let (status, body) = api
+        .call_as(
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"username": "admin", "password": "nope"}).to_string()),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthorized");
-    let (status, body) = api.call_as("POST", "/api/v1/auth/login", Some("{not json".into()), None).await;
+    let (status, body) = api
+        .call_as("POST", "/api/v1/auth/login", Some("{not json".into()), None)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "bad_request");
-    let (status, _) = api.call_as("POST", "/api/v1/auth/login", Some(json!({"username": "admin", "password": PASSWORD, "extra": 1}).to_string()), None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are rejected");
+    let (status, _) = api
+        .call_as(
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"username": "admin", "password": PASSWORD, "extra": 1}).to_string()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are rejected"
+    );
 
     let (status, body) = api.call("GET", "/api/v1/whoami", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"subject": "admin", "platformAdmin": true}));
 
-    for (token, why) in [(None, "no token"), (Some("garbage"), "garbage"), (Some(&api.token[..api.token.len() - 3]), "bad signature")] {
+    for (token, why) in [
+        (None, "no token"),
+        (Some("garbage"), "garbage"),
+        (Some(&api.token[..api.token.len() - 3]), "bad signature"),
+    ] {
         let (status, body) = api.call_as("GET", "/api/v1/meshes", None, token).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}");
         assert_eq!(body["error"]["code"], "unauthorized", "{why}");
     }
     // every protected route answers 401 without a token
-    for uri in ["/api/v1/zones", "/api/v1/meshes/shop", "/api/v1/meshes/shop/trafficroutes", "/api/v1/meshes/shop/graph", "/api/v1/meshes/shop/services"] {
+    for uri in [
+        "/api/v1/zones",
+        "/api/v1/meshes/shop",
+        "/api/v1/meshes/shop/trafficroutes",
+        "/api/v1/meshes/shop/graph",
+        "/api/v1/meshes/shop/services",
+    ] {
         let (status, _) = api.call_as("GET", uri, None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
     }
@@ -134,17 +205,33 @@ async fn login_and_tokens() {
 #[tokio::test]
 async fn resource_lifecycle() {
     let api = api().await;
-    let (status, body) = api.put_yaml("/api/v1/meshes/shop/trafficroutes/split", SPLIT).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "mesh must exist first: {body}");
+    let (status, body) = api
+        .put_yaml("/api/v1/meshes/shop/trafficroutes/split", SPLIT)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "mesh must exist first: {body}"
+    );
 
     let (status, body) = api.put_yaml("/api/v1/meshes/shop", MESH).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = api.put_yaml("/api/v1/meshes/shop/trafficroutes/split", SPLIT).await;
+    let (status, body) = api
+        .put_yaml("/api/v1/meshes/shop/trafficroutes/split", SPLIT)
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let version = body["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-    assert_eq!(body["spec"]["to"][0]["rules"][0]["backends"][1]["weight"], 20);
+    let version = body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        body["spec"]["to"][0]["rules"][0]["backends"][1]["weight"],
+        20
+    );
 
-    let (status, body) = api.call("GET", "/api/v1/meshes/shop/trafficroutes", None).await;
+    let (status, body) = api
+        .call("GET", "/api/v1/meshes/shop/trafficroutes", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["total"], 1);
     assert_eq!(body["items"][0]["metadata"]["name"], "split");
@@ -153,24 +240,55 @@ async fn resource_lifecycle() {
     let json_route = json!({"apiVersion": "weft.dev/v1alpha1", "kind": "TrafficRoute", "metadata": {"resourceVersion": version},
         "spec": {"targetRef": {"kind": "Mesh"}, "to": [{"targetRef": {"kind": "Service", "name": "catalog"},
         "rules": [{"backends": [{"service": "catalog", "weight": 1}]}]}]}});
-    let (status, body) = api.call("PUT", "/api/v1/meshes/shop/trafficroutes/split", Some(json_route.to_string())).await;
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/v1/meshes/shop/trafficroutes/split",
+            Some(json_route.to_string()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let newer = body["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let newer = body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_ne!(newer, version);
 
     // the old version is stale now
-    let (status, body) = api.call("PUT", "/api/v1/meshes/shop/trafficroutes/split", Some(json_route.to_string())).await;
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/v1/meshes/shop/trafficroutes/split",
+            Some(json_route.to_string()),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "conflict");
-    let (status, _) = api.call("DELETE", &format!("/api/v1/meshes/shop/trafficroutes/split?resourceVersion={version}"), None).await;
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/v1/meshes/shop/trafficroutes/split?resourceVersion={version}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
 
-    let (status, _) = api.call("DELETE", &format!("/api/v1/meshes/shop/trafficroutes/split?resourceVersion={newer}"), None).await;
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &format!("/api/v1/meshes/shop/trafficroutes/split?resourceVersion={newer}"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = api.call("GET", "/api/v1/meshes/shop/trafficroutes/split", None).await;
+    let (status, body) = api
+        .call("GET", "/api/v1/meshes/shop/trafficroutes/split", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
-    let (status, _) = api.call("DELETE", "/api/v1/meshes/shop/trafficroutes/split", None).await;
+    let (status, _) = api
+        .call("DELETE", "/api/v1/meshes/shop/trafficroutes/split", None)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     let (status, _) = api.call("DELETE", "/api/v1/meshes/shop", None).await;
@@ -184,9 +302,13 @@ async fn resource_lifecycle() {
 async fn invalid_routes_are_rejected_with_every_field_and_change_nothing() {
     let api = api().await;
     api.put_yaml("/api/v1/meshes/shop", MESH).await;
-    let (status, _) = api.put_yaml("/api/v1/meshes/shop/trafficroutes/split", SPLIT).await;
+    let (status, _) = api
+        .put_yaml("/api/v1/meshes/shop/trafficroutes/split", SPLIT)
+        .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (_, before) = api.call("GET", "/api/v1/meshes/shop/trafficroutes/split", None).await;
+    let (_, before) = api
+        .call("GET", "/api/v1/meshes/shop/trafficroutes/split", None)
+        .await;
 
     let cases: &[(&str, StatusCode, &[&str])] = &[
         // unknown field
@@ -199,7 +321,11 @@ async fn invalid_routes_are_rejected_with_every_field_and_change_nothing() {
         (
             "apiVersion: weft.dev/v1alpha1\nkind: TrafficRoute\nmetadata: {name: split, mesh: shop}\nspec:\n  targetRef: {kind: Mesh}\n  to:\n    - targetRef: {kind: Service, name: catalog}\n      rules:\n        - backends: [{service: catalog, weight: -3}, {weight: 1}]\n        - backends: []\n",
             StatusCode::UNPROCESSABLE_ENTITY,
-            &["spec.to[0].rules[0].backends[0].weight", "spec.to[0].rules[0].backends[1].service", "spec.to[0].rules[1].backends"],
+            &[
+                "spec.to[0].rules[0].backends[0].weight",
+                "spec.to[0].rules[0].backends[1].service",
+                "spec.to[0].rules[1].backends",
+            ],
         ),
         // URL and manifest disagree
         (
@@ -211,14 +337,25 @@ async fn invalid_routes_are_rejected_with_every_field_and_change_nothing() {
         ("kind: [", StatusCode::BAD_REQUEST, &[]),
     ];
     for (body, expected_status, expected_fields) in cases {
-        let (status, response) = api.put_yaml("/api/v1/meshes/shop/trafficroutes/split", body).await;
+        let (status, response) = api
+            .put_yaml("/api/v1/meshes/shop/trafficroutes/split", body)
+            .await;
         assert_eq!(status, *expected_status, "{response}");
-        assert_eq!(fields(&response), expected_fields.iter().map(|f| f.to_string()).collect::<Vec<_>>(), "{response}");
+        assert_eq!(
+            fields(&response),
+            expected_fields
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>(),
+            "{response}"
+        );
         if status == StatusCode::UNPROCESSABLE_ENTITY {
             assert_eq!(response["error"]["code"], "validation_failed");
         }
     }
-    let (_, after) = api.call("GET", "/api/v1/meshes/shop/trafficroutes/split", None).await;
+    let (_, after) = api
+        .call("GET", "/api/v1/meshes/shop/trafficroutes/split", None)
+        .await;
     assert_eq!(before, after, "rejected writes changed nothing");
     assert_eq!(api.state.store.current_revision().await.unwrap(), 2);
 }
@@ -237,21 +374,41 @@ async fn errors_are_json_everywhere() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(body["error"]["message"].is_string(), "{body}");
     let dataplane = "apiVersion: weft.dev/v1alpha1\nkind: Dataplane\nmetadata: {name: dp, mesh: shop}\nspec: {networking: {address: 127.0.0.1, inbound: [{port: 1, servicePort: 2, tags: {service: a}}]}}\n";
-    let (status, body) = api.put_yaml("/api/v1/meshes/shop/dataplanes/dp", dataplane).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "dataplanes come from zones: {body}");
-    let (status, body) = api.call("PUT", "/api/v1/meshes/shop/trafficroutes/x", Some("a".repeat(2 * 1024 * 1024))).await;
+    let (status, body) = api
+        .put_yaml("/api/v1/meshes/shop/dataplanes/dp", dataplane)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "dataplanes come from zones: {body}"
+    );
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/v1/meshes/shop/trafficroutes/x",
+            Some("a".repeat(2 * 1024 * 1024)),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "bad_request");
-    let (status, body) = api.call("GET", "/api/v1/meshes/shop/graph?window=forever", None).await;
+    let (status, body) = api
+        .call("GET", "/api/v1/meshes/shop/graph?window=forever", None)
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"].as_str().unwrap().contains("window"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("window")
+    );
 }
 
 #[tokio::test]
 async fn services_config_and_graph() {
     let api = api().await;
     api.put_yaml("/api/v1/meshes/shop", MESH).await;
-    api.put_yaml("/api/v1/meshes/shop/trafficroutes/split", SPLIT).await;
+    api.put_yaml("/api/v1/meshes/shop/trafficroutes/split", SPLIT)
+        .await;
     let dataplanes = "apiVersion: weft.dev/v1alpha1
 kind: Dataplane
 metadata: {name: web-1, mesh: shop}
@@ -270,16 +427,32 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
             ZoneChange::Upsert(resource)
         })
         .collect();
-    api.state.store.zone_connected("east", "test", "east-store").await.unwrap();
-    api.state.store.apply_zone_changes("east", &changes, true, 2).await.unwrap();
+    api.state
+        .store
+        .zone_connected("east", "test", "east-store")
+        .await
+        .unwrap();
+    api.state
+        .store
+        .apply_zone_changes("east", &changes, true, 2)
+        .await
+        .unwrap();
 
     let (status, body) = api.call("GET", "/api/v1/meshes/shop/services", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["items"][0], json!({"name": "catalog", "versions": ["v1"], "instances": 1, "zones": ["east"]}));
+    assert_eq!(
+        body["items"][0],
+        json!({"name": "catalog", "versions": ["v1"], "instances": 1, "zones": ["east"]})
+    );
 
-    let (status, body) = api.call("GET", "/api/v1/meshes/shop/dataplanes/web-1/config", None).await;
+    let (status, body) = api
+        .call("GET", "/api/v1/meshes/shop/dataplanes/web-1/config", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["outbound"][0]["rules"][0]["origin"], "TrafficRoute/split");
+    assert_eq!(
+        body["outbound"][0]["rules"][0]["origin"],
+        "TrafficRoute/split"
+    );
     assert_eq!(body["endpoints"]["catalog"][0]["zone"], "east");
 
     let (status, body) = api.call("GET", "/api/v1/zones", None).await;
@@ -300,14 +473,21 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
         destination_version: "v1".into(),
     };
     api.state.traffic.record("shop", now, [(key, counters)]);
-    let (status, body) = api.call("GET", "/api/v1/meshes/shop/graph?window=60s", None).await;
+    let (status, body) = api
+        .call("GET", "/api/v1/meshes/shop/graph?window=60s", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let edge = &body["edges"][0];
     assert_eq!(edge["source"], "web/v1");
     assert_eq!(edge["target"], "catalog/v1");
     assert_eq!(edge["requestsPerSecond"], 1.0);
     assert_eq!(edge["health"], "failing");
-    let ids: Vec<&str> = body["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = body["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["catalog/v1", "web/v1"]);
 }
 
@@ -322,12 +502,17 @@ async fn graph_stream_sends_events() {
         .unwrap();
     let response = api.router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
     let mut body = response.into_body();
     let mut received = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !received.contains("\n\n") {
-        let frame = tokio::time::timeout_at(deadline, body.frame()).await.expect("an event within 10 s");
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .expect("an event within 10 s");
         if let Some(Ok(frame)) = frame
             && let Some(data) = frame.data_ref()
         {
@@ -335,7 +520,10 @@ async fn graph_stream_sends_events() {
         }
     }
     assert!(received.starts_with("event: graph\ndata: {"), "{received}");
-    let data = received.lines().find_map(|line| line.strip_prefix("data: ")).unwrap();
+    let data = received
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .unwrap();
     let graph: Value = serde_json::from_str(data).unwrap();
     assert_eq!(graph["mesh"], "shop");
     assert_eq!(graph["windowSeconds"], 10);
@@ -350,8 +538,17 @@ async fn operations_endpoints_and_console() {
     assert_eq!(status, StatusCode::OK);
     let (status, body) = api.call_as("GET", "/metrics", None, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.as_str().unwrap().contains("weft_global_http_requests_total"), "{body}");
+    assert!(
+        body.as_str()
+            .unwrap()
+            .contains("weft_global_http_requests_total"),
+        "{body}"
+    );
     let (status, body) = api.call_as("GET", "/meshes/shop", None, None).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "no console built in this test");
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no console built in this test"
+    );
     assert!(body.as_str().unwrap().contains("cargo xtask console"));
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use weft_global::error::Error;
 use weft_global::store::{SigningKeyRow, Store, UserRow, ZoneChange};
-use weft_model::resource::{Author, Resource, parse_resources};
 use weft_model::Kind;
+use weft_model::resource::{Author, Resource, parse_resources};
 use weft_testkit::postgres::PgCluster;
 
 fn resource(yaml: &str) -> Resource {
@@ -14,7 +14,9 @@ fn resource(yaml: &str) -> Resource {
 }
 
 fn mesh(name: &str) -> Resource {
-    resource(&format!("apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {name}}}\n"))
+    resource(&format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {name}}}\n"
+    ))
 }
 
 fn route(mesh: &str, name: &str, weight: u32) -> Resource {
@@ -38,9 +40,16 @@ async fn put_get_list(store: Store) {
     let (row, created) = store.put(&route("shop", "split", 80), None).await.unwrap();
     assert!(created);
     assert_eq!(row.revision, 2);
-    let fetched = store.get(Kind::TrafficRoute, "shop", "split").await.unwrap().unwrap();
+    let fetched = store
+        .get(Kind::TrafficRoute, "shop", "split")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(fetched.spec, route("shop", "split", 80).spec.to_value());
-    assert_eq!(fetched.to_manifest().metadata.resource_version.as_deref(), Some("2"));
+    assert_eq!(
+        fetched.to_manifest().metadata.resource_version.as_deref(),
+        Some("2")
+    );
     assert!(fetched.to_manifest().metadata.creation_time.is_some());
 
     // identical content is not a change
@@ -56,48 +65,118 @@ async fn put_get_list(store: Store) {
 
     store.put(&route("shop", "another", 1), None).await.unwrap();
     store.put(&mesh("other"), None).await.unwrap();
-    store.put(&route("other", "elsewhere", 1), None).await.unwrap();
-    let names: Vec<String> = store.list(Kind::TrafficRoute, Some("shop")).await.unwrap().into_iter().map(|r| r.name).collect();
+    store
+        .put(&route("other", "elsewhere", 1), None)
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .list(Kind::TrafficRoute, Some("shop"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, vec!["another", "split"]);
     assert_eq!(store.list(Kind::TrafficRoute, None).await.unwrap().len(), 3);
     assert_eq!(store.list(Kind::Mesh, None).await.unwrap().len(), 2);
-    assert!(store.get(Kind::TrafficRoute, "other", "split").await.unwrap().is_none());
+    assert!(
+        store
+            .get(Kind::TrafficRoute, "other", "split")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn optimistic_concurrency(store: Store) {
     store.put(&mesh("shop"), None).await.unwrap();
     let (row, _) = store.put(&route("shop", "r", 1), None).await.unwrap();
     let stale = row.revision;
-    store.put(&route("shop", "r", 2), Some(stale)).await.unwrap();
-    let conflict = store.put(&route("shop", "r", 3), Some(stale)).await.unwrap_err();
+    store
+        .put(&route("shop", "r", 2), Some(stale))
+        .await
+        .unwrap();
+    let conflict = store
+        .put(&route("shop", "r", 3), Some(stale))
+        .await
+        .unwrap_err();
     assert!(matches!(conflict, Error::Conflict(_)), "{conflict:?}");
-    let missing = store.put(&route("shop", "nope", 3), Some(1)).await.unwrap_err();
+    let missing = store
+        .put(&route("shop", "nope", 3), Some(1))
+        .await
+        .unwrap_err();
     assert!(matches!(missing, Error::Conflict(_)), "{missing:?}");
-    assert!(store.get(Kind::TrafficRoute, "shop", "nope").await.unwrap().is_none());
-    let current = store.get(Kind::TrafficRoute, "shop", "r").await.unwrap().unwrap();
-    assert_eq!(current.spec, route("shop", "r", 2).spec.to_value(), "the conflicting write changed nothing");
-    let stale_delete = store.delete(Kind::TrafficRoute, "shop", "r", Some(stale)).await.unwrap_err();
+    assert!(
+        store
+            .get(Kind::TrafficRoute, "shop", "nope")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let current = store
+        .get(Kind::TrafficRoute, "shop", "r")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        current.spec,
+        route("shop", "r", 2).spec.to_value(),
+        "the conflicting write changed nothing"
+    );
+    let stale_delete = store
+        .delete(Kind::TrafficRoute, "shop", "r", Some(stale))
+        .await
+        .unwrap_err();
     assert!(matches!(stale_delete, Error::Conflict(_)));
-    store.delete(Kind::TrafficRoute, "shop", "r", Some(current.revision)).await.unwrap();
+    store
+        .delete(Kind::TrafficRoute, "shop", "r", Some(current.revision))
+        .await
+        .unwrap();
 }
 
 async fn tombstones_and_change_feed(store: Store) {
     store.put(&mesh("shop"), None).await.unwrap();
     for position in 0..5 {
-        store.put(&route("shop", &format!("r{position}"), 1), None).await.unwrap();
+        store
+            .put(&route("shop", &format!("r{position}"), 1), None)
+            .await
+            .unwrap();
     }
-    store.delete(Kind::TrafficRoute, "shop", "r1", None).await.unwrap();
-    assert!(store.get(Kind::TrafficRoute, "shop", "r1").await.unwrap().is_none());
-    assert!(matches!(store.delete(Kind::TrafficRoute, "shop", "r1", None).await, Err(Error::NotFound(_))));
+    store
+        .delete(Kind::TrafficRoute, "shop", "r1", None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get(Kind::TrafficRoute, "shop", "r1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.delete(Kind::TrafficRoute, "shop", "r1", None).await,
+        Err(Error::NotFound(_))
+    ));
 
     let first = store.changes_since(0, 3).await.unwrap();
     let revisions: Vec<u64> = first.iter().map(|row| row.revision).collect();
-    assert_eq!(revisions, vec![1, 2, 4], "r1 moved to a later revision when deleted");
+    assert_eq!(
+        revisions,
+        vec![1, 2, 4],
+        "r1 moved to a later revision when deleted"
+    );
     let rest = store.changes_since(4, 100).await.unwrap();
-    let summary: Vec<(String, bool)> = rest.iter().map(|row| (row.name.clone(), row.deleted)).collect();
+    let summary: Vec<(String, bool)> = rest
+        .iter()
+        .map(|row| (row.name.clone(), row.deleted))
+        .collect();
     assert_eq!(
         summary,
-        vec![("r3".into(), false), ("r4".into(), false), ("r1".into(), true)]
+        vec![
+            ("r3".into(), false),
+            ("r4".into(), false),
+            ("r1".into(), true)
+        ]
     );
     assert_eq!(store.live().await.unwrap().len(), 5);
 
@@ -110,65 +189,222 @@ async fn mesh_deletion(store: Store) {
     store.put(&mesh("shop"), None).await.unwrap();
     store.put(&route("shop", "a", 1), None).await.unwrap();
     store.put(&route("shop", "b", 1), None).await.unwrap();
-    store.zone_connected("east", "1", "east-store").await.unwrap();
-    store.apply_zone_changes("east", &[ZoneChange::Upsert(dataplane("shop", "web-1", 8080))], false, 1).await.unwrap();
-    let refused = store.delete(Kind::Mesh, "", "shop", None).await.unwrap_err();
+    store
+        .zone_connected("east", "1", "east-store")
+        .await
+        .unwrap();
+    store
+        .apply_zone_changes(
+            "east",
+            &[ZoneChange::Upsert(dataplane("shop", "web-1", 8080))],
+            false,
+            1,
+        )
+        .await
+        .unwrap();
+    let refused = store
+        .delete(Kind::Mesh, "", "shop", None)
+        .await
+        .unwrap_err();
     assert!(matches!(refused, Error::Conflict(_)), "{refused:?}");
-    store.apply_zone_changes("east", &[ZoneChange::Delete { mesh: "shop".into(), name: "web-1".into() }], false, 2).await.unwrap();
+    store
+        .apply_zone_changes(
+            "east",
+            &[ZoneChange::Delete {
+                mesh: "shop".into(),
+                name: "web-1".into(),
+            }],
+            false,
+            2,
+        )
+        .await
+        .unwrap();
     store.delete(Kind::Mesh, "", "shop", None).await.unwrap();
-    assert!(store.list(Kind::TrafficRoute, Some("shop")).await.unwrap().is_empty());
+    assert!(
+        store
+            .list(Kind::TrafficRoute, Some("shop"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let tail = store.changes_since(0, 100).await.unwrap();
-    assert!(tail.iter().all(|row| row.deleted), "every resource of the mesh is a tombstone");
+    assert!(
+        tail.iter().all(|row| row.deleted),
+        "every resource of the mesh is a tombstone"
+    );
 }
 
 async fn zone_changes(store: Store) {
     store.put(&mesh("shop"), None).await.unwrap();
-    assert_eq!(store.zone_connected("east", "0.1.0", "east-store-1").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .zone_connected("east", "0.1.0", "east-store-1")
+            .await
+            .unwrap(),
+        0
+    );
     let snapshot = vec![
         ZoneChange::Upsert(dataplane("shop", "web-1", 8080)),
         ZoneChange::Upsert(dataplane("shop", "web-2", 8081)),
     ];
-    store.apply_zone_changes("east", &snapshot, true, 7).await.unwrap();
+    store
+        .apply_zone_changes("east", &snapshot, true, 7)
+        .await
+        .unwrap();
     store.zone_disconnected("east").await.unwrap();
-    assert_eq!(store.zone_connected("east", "0.1.0", "east-store-1").await.unwrap(), 7, "resume where it stopped");
+    assert_eq!(
+        store
+            .zone_connected("east", "0.1.0", "east-store-1")
+            .await
+            .unwrap(),
+        7,
+        "resume where it stopped"
+    );
 
     // a snapshot that no longer names web-2 removes it
-    store.apply_zone_changes("east", &[ZoneChange::Upsert(dataplane("shop", "web-1", 8080))], true, 9).await.unwrap();
-    let names: Vec<String> = store.list(Kind::Dataplane, Some("shop")).await.unwrap().into_iter().map(|r| r.name).collect();
+    store
+        .apply_zone_changes(
+            "east",
+            &[ZoneChange::Upsert(dataplane("shop", "web-1", 8080))],
+            true,
+            9,
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = store
+        .list(Kind::Dataplane, Some("shop"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, vec!["web-1"]);
-    let row = store.get(Kind::Dataplane, "shop", "web-1").await.unwrap().unwrap();
+    let row = store
+        .get(Kind::Dataplane, "shop", "web-1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.zone, "east");
 
     // another zone cannot take over a name
-    store.zone_connected("west", "0.1.0", "west-store").await.unwrap();
-    store.apply_zone_changes("west", &[ZoneChange::Upsert(dataplane("shop", "web-1", 9999))], false, 1).await.unwrap();
-    assert_eq!(store.get(Kind::Dataplane, "shop", "web-1").await.unwrap().unwrap().zone, "east");
+    store
+        .zone_connected("west", "0.1.0", "west-store")
+        .await
+        .unwrap();
+    store
+        .apply_zone_changes(
+            "west",
+            &[ZoneChange::Upsert(dataplane("shop", "web-1", 9999))],
+            false,
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get(Kind::Dataplane, "shop", "web-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .zone,
+        "east"
+    );
     // nor delete it
-    store.apply_zone_changes("west", &[ZoneChange::Delete { mesh: "shop".into(), name: "web-1".into() }], false, 2).await.unwrap();
-    assert!(store.get(Kind::Dataplane, "shop", "web-1").await.unwrap().is_some());
+    store
+        .apply_zone_changes(
+            "west",
+            &[ZoneChange::Delete {
+                mesh: "shop".into(),
+                name: "web-1".into(),
+            }],
+            false,
+            2,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get(Kind::Dataplane, "shop", "web-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // a recreated zone store starts over
-    assert_eq!(store.zone_connected("east", "0.1.0", "east-store-2").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .zone_connected("east", "0.1.0", "east-store-2")
+            .await
+            .unwrap(),
+        0
+    );
     let zones = store.zones().await.unwrap();
-    let summary: Vec<(String, bool, usize)> = zones.iter().map(|z| (z.name.clone(), z.online, z.dataplanes)).collect();
-    assert_eq!(summary, vec![("east".into(), true, 1), ("west".into(), true, 0)]);
+    let summary: Vec<(String, bool, usize)> = zones
+        .iter()
+        .map(|z| (z.name.clone(), z.online, z.dataplanes))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("east".into(), true, 1), ("west".into(), true, 0)]
+    );
     store.all_zones_offline().await.unwrap();
     assert!(store.zones().await.unwrap().iter().all(|zone| !zone.online));
 }
 
 async fn users_and_keys(store: Store) {
     assert!(store.user("admin").await.unwrap().is_none());
-    let user = UserRow { username: "admin".into(), password_hash: "h1".into(), platform_admin: true };
+    let user = UserRow {
+        username: "admin".into(),
+        password_hash: "h1".into(),
+        platform_admin: true,
+    };
     store.upsert_user(&user).await.unwrap();
-    store.upsert_user(&UserRow { password_hash: "h2".into(), ..user.clone() }).await.unwrap();
-    assert_eq!(store.user("admin").await.unwrap().unwrap().password_hash, "h2");
-    let key = SigningKeyRow { kid: "k1".into(), private_key_pem: "p".into(), public_key_pem: "q".into(), created_at: 5 };
+    store
+        .upsert_user(&UserRow {
+            password_hash: "h2".into(),
+            ..user.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user("admin").await.unwrap().unwrap().password_hash,
+        "h2"
+    );
+    let key = SigningKeyRow {
+        kid: "k1".into(),
+        private_key_pem: "p".into(),
+        public_key_pem: "q".into(),
+        created_at: 5,
+    };
     store.insert_signing_key(&key).await.unwrap();
-    store.insert_signing_key(&SigningKeyRow { private_key_pem: "other".into(), ..key.clone() }).await.unwrap();
-    store.insert_signing_key(&SigningKeyRow { kid: "k2".into(), created_at: 6, ..key.clone() }).await.unwrap();
-    let kids: Vec<String> = store.signing_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
+    store
+        .insert_signing_key(&SigningKeyRow {
+            private_key_pem: "other".into(),
+            ..key.clone()
+        })
+        .await
+        .unwrap();
+    store
+        .insert_signing_key(&SigningKeyRow {
+            kid: "k2".into(),
+            created_at: 6,
+            ..key.clone()
+        })
+        .await
+        .unwrap();
+    let kids: Vec<String> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
     assert_eq!(kids, vec!["k2", "k1"], "newest first");
-    assert_eq!(store.signing_keys().await.unwrap()[1].private_key_pem, "p", "an existing key is never replaced");
+    assert_eq!(
+        store.signing_keys().await.unwrap()[1].private_key_pem,
+        "p",
+        "an existing key is never replaced"
+    );
 }
 
 async fn concurrent_writers(store: Store) {
@@ -176,15 +412,29 @@ async fn concurrent_writers(store: Store) {
     let mut tasks = Vec::new();
     for position in 0..20u32 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.put(&route("shop", &format!("r{position}"), position + 1), None).await }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .put(&route("shop", &format!("r{position}"), position + 1), None)
+                .await
+        }));
     }
     let mut revisions = Vec::new();
     for task in tasks {
         revisions.push(task.await.unwrap().unwrap().0.revision);
     }
     revisions.sort();
-    assert_eq!(revisions, (2..=21).collect::<Vec<u64>>(), "every write got its own revision");
-    let feed: Vec<u64> = store.changes_since(1, 100).await.unwrap().iter().map(|row| row.revision).collect();
+    assert_eq!(
+        revisions,
+        (2..=21).collect::<Vec<u64>>(),
+        "every write got its own revision"
+    );
+    let feed: Vec<u64> = store
+        .changes_since(1, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.revision)
+        .collect();
     assert_eq!(feed, (2..=21).collect::<Vec<u64>>());
 }
 
@@ -194,7 +444,10 @@ async fn labels_round_trip(store: Store) {
     store.put(&resource, None).await.unwrap();
     let row = store.get(Kind::Mesh, "", "shop").await.unwrap().unwrap();
     assert_eq!(row.labels["team"], "platform");
-    assert_eq!(row.to_resource().unwrap().metadata.labels, resource.metadata.labels);
+    assert_eq!(
+        row.to_resource().unwrap().metadata.labels,
+        resource.metadata.labels
+    );
     let mut changed = resource.clone();
     changed.metadata.labels.insert("tier".into(), "gold".into());
     let (row, _) = store.put(&changed, None).await.unwrap();
@@ -238,7 +491,13 @@ async fn sqlite_store() {
     let mut counter = 0;
     run_suite("sqlite", || {
         counter += 1;
-        format!("sqlite://{}?mode=rwc", directory.path().join(format!("store-{counter}.db")).display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            directory
+                .path()
+                .join(format!("store-{counter}.db"))
+                .display()
+        )
     })
     .await;
 }

@@ -12,7 +12,8 @@ fn compile_protos() {
         println!("cargo:rerun-if-changed={file}");
     }
     println!("cargo:rerun-if-changed=proto/weft/v1/common.proto");
-    let descriptors = protox::compile(files, ["proto"]).unwrap_or_else(|error| panic!("invalid protobuf: {error}"));
+    let descriptors = protox::compile(files, ["proto"])
+        .unwrap_or_else(|error| panic!("invalid protobuf: {error}"));
     tonic_prost_build::configure()
         .compile_fds(descriptors)
         .unwrap_or_else(|error| panic!("protobuf code generation failed: {error}"));

@@ -31,13 +31,19 @@ pub fn app(state: AdminState) -> Router {
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
     match state.proxy.runtime() {
         Some(_) => (StatusCode::OK, "ready\n"),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "waiting for the first config from the zone\n"),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for the first config from the zone\n",
+        ),
     }
 }
 
 async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.proxy.telemetry.encode(),
     )
 }
@@ -45,7 +51,9 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
 async fn config(State(state): State<AdminState>) -> impl IntoResponse {
     let connected = state.connected.load(Ordering::SeqCst);
     match state.proxy.runtime() {
-        Some(runtime) => Json(json!({"version": runtime.version, "zoneConnected": connected, "config": runtime.config})),
+        Some(runtime) => Json(
+            json!({"version": runtime.version, "zoneConnected": connected, "config": runtime.config}),
+        ),
         None => Json(json!({"version": 0, "zoneConnected": connected, "config": null})),
     }
 }

@@ -16,7 +16,11 @@ pub enum LogFormat {
 #[command(name = "weft-dp", version, about)]
 pub struct Config {
     /// gRPC address of the zone control plane.
-    #[arg(long, env = "WEFT_ZONE_ADDRESS", default_value = "http://127.0.0.1:5678")]
+    #[arg(
+        long,
+        env = "WEFT_ZONE_ADDRESS",
+        default_value = "http://127.0.0.1:5678"
+    )]
     pub zone_address: String,
 
     /// File holding this proxy's Dataplane manifest (YAML or JSON).

@@ -11,8 +11,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 use weft_api::proto::dataplane_discovery_client::DataplaneDiscoveryClient;
 use weft_api::proto::{
-    ConfigAck, DataplaneHello, DataplaneMessage, Goodbye, TelemetryReport, ZoneToDataplane, dataplane_message,
-    zone_to_dataplane,
+    ConfigAck, DataplaneHello, DataplaneMessage, Goodbye, TelemetryReport, ZoneToDataplane,
+    dataplane_message, zone_to_dataplane,
 };
 use weft_api::telemetry::to_proto;
 use weft_model::proxy::ProxyConfig;
@@ -48,7 +48,9 @@ impl Control {
                     tracing::info!("zone closed the session; reconnecting");
                     backoff = Duration::from_millis(100);
                 }
-                Err(error) => tracing::warn!(zone = %self.zone_address, %error, "zone unreachable; keeping the last config and retrying"),
+                Err(error) => {
+                    tracing::warn!(zone = %self.zone_address, %error, "zone unreachable; keeping the last config and retrying")
+                }
             }
             let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
             tokio::select! {
@@ -74,8 +76,13 @@ impl Control {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (sender, receiver) = mpsc::channel::<DataplaneMessage>(16);
-        let hello = DataplaneHello { manifest_json: self.manifest_json.clone(), version: env!("CARGO_PKG_VERSION").into() };
-        let _ = sender.send(message(dataplane_message::Message::Hello(hello))).await;
+        let hello = DataplaneHello {
+            manifest_json: self.manifest_json.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        };
+        let _ = sender
+            .send(message(dataplane_message::Message::Hello(hello)))
+            .await;
         let mut inbound = client
             .session(ReceiverStream::new(receiver))
             .await
@@ -132,18 +139,28 @@ impl Control {
         match result {
             Ok(()) => {
                 tracing::info!(version, "config applied");
-                ConfigAck { version, accepted: true, error: String::new() }
+                ConfigAck {
+                    version,
+                    accepted: true,
+                    error: String::new(),
+                }
             }
             Err(error) => {
                 tracing::warn!(version, %error, "config rejected; keeping the previous one");
-                ConfigAck { version, accepted: false, error }
+                ConfigAck {
+                    version,
+                    accepted: false,
+                    error,
+                }
             }
         }
     }
 }
 
 fn message(message: dataplane_message::Message) -> DataplaneMessage {
-    DataplaneMessage { message: Some(message) }
+    DataplaneMessage {
+        message: Some(message),
+    }
 }
 
 /// Resolves once `shutdown` turns true (or its sender is gone).

@@ -24,38 +24,73 @@ use crate::telemetry::Telemetry;
 /// Reads and validates the Dataplane manifest; returns it as JSON with its mesh and address.
 pub fn load_dataplane(text: &str) -> anyhow::Result<(String, String, IpAddr)> {
     let mut resources = parse_resources(text, Author::User).map_err(|errors| {
-        let lines: Vec<String> = errors.0.iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
+        let lines: Vec<String> = errors
+            .0
+            .iter()
+            .map(|e| format!("  {}: {}", e.field, e.message))
+            .collect();
         anyhow::anyhow!("invalid Dataplane manifest:\n{}", lines.join("\n"))
     })?;
     if resources.len() != 1 {
-        bail!("the Dataplane file must hold exactly one document, found {}", resources.len());
+        bail!(
+            "the Dataplane file must hold exactly one document, found {}",
+            resources.len()
+        );
     }
     let resource = resources.remove(0);
     if resource.kind() != Kind::Dataplane {
-        bail!("the manifest is a {}, expected a Dataplane", resource.kind());
+        bail!(
+            "the manifest is a {}, expected a Dataplane",
+            resource.kind()
+        );
     }
-    let Spec::Dataplane(spec) = &resource.spec else { bail!("the manifest is not a Dataplane") };
-    let address: IpAddr = spec.networking.address.parse().context("networking.address")?;
+    let Spec::Dataplane(spec) = &resource.spec else {
+        bail!("the manifest is not a Dataplane")
+    };
+    let address: IpAddr = spec
+        .networking
+        .address
+        .parse()
+        .context("networking.address")?;
     let mesh = resource.mesh().unwrap_or_default().to_string();
     let json = serde_json::to_string(&resource.to_manifest())?;
     Ok((json, mesh, address))
 }
 
-pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&config.dataplane_file)
-        .with_context(|| format!("cannot read --dataplane-file {}", config.dataplane_file.display()))?;
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&config.dataplane_file).with_context(|| {
+        format!(
+            "cannot read --dataplane-file {}",
+            config.dataplane_file.display()
+        )
+    })?;
     let (manifest_json, mesh, address) = load_dataplane(&text)?;
-    if !(config.zone_address.starts_with("http://") || config.zone_address.starts_with("https://")) {
-        bail!("--zone-address {:?} must start with http:// or https://", config.zone_address);
+    if !(config.zone_address.starts_with("http://") || config.zone_address.starts_with("https://"))
+    {
+        bail!(
+            "--zone-address {:?} must start with http:// or https://",
+            config.zone_address
+        );
     }
     let telemetry = Arc::new(Telemetry::default());
     let proxy = Proxy::new(address, telemetry);
     let connected = Arc::new(AtomicBool::new(false));
     let admin_listener = tokio::net::TcpListener::bind(config.admin_address)
         .await
-        .with_context(|| format!("cannot listen on {} (--admin-address)", config.admin_address))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (--admin-address)",
+                config.admin_address
+            )
+        })?;
     let (shutdown_sender, shutdown_receiver) = watch::channel(false);
-    let admin_state = admin::AdminState { proxy: proxy.clone(), connected: connected.clone() };
+    let admin_state = admin::AdminState {
+        proxy: proxy.clone(),
+        connected: connected.clone(),
+    };
     let mut admin_shutdown = shutdown_receiver.clone();
     let admin_task = tokio::spawn(async move {
         axum::serve(admin_listener, admin::app(admin_state))
@@ -65,7 +100,13 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
             .await
     });
     tracing::info!(zone = %config.zone_address, admin = %config.admin_address, mesh = %mesh, "weft-dp starting");
-    let control = control::Control { zone_address: config.zone_address.clone(), mesh, manifest_json, proxy: proxy.clone(), connected };
+    let control = control::Control {
+        zone_address: config.zone_address.clone(),
+        mesh,
+        manifest_json,
+        proxy: proxy.clone(),
+        connected,
+    };
     let control_task = tokio::spawn(control.run(shutdown_receiver.clone()));
 
     shutdown.await;
@@ -80,14 +121,15 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
@@ -98,7 +140,10 @@ pub fn init_logging(format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         config::LogFormat::Json => builder.json().init(),
         config::LogFormat::Text => builder.init(),

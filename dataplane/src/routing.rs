@@ -47,7 +47,10 @@ pub enum NoUpstream {
     /// No rule matched (cannot happen with a default rule, kept for safety).
     NoRoute,
     /// The chosen backend has no endpoint with its tags.
-    NoEndpoints { service: String, tags: BTreeMap<String, String> },
+    NoEndpoints {
+        service: String,
+        tags: BTreeMap<String, String>,
+    },
 }
 
 impl std::fmt::Display for NoUpstream {
@@ -59,14 +62,21 @@ impl std::fmt::Display for NoUpstream {
             }
             NoUpstream::NoEndpoints { service, tags } => {
                 let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                write!(f, "no endpoints for service {service} with {}", tags.join(","))
+                write!(
+                    f,
+                    "no endpoints for service {service} with {}",
+                    tags.join(",")
+                )
             }
         }
     }
 }
 
 impl CompiledOutbound {
-    pub fn compile(outbound: &OutboundConfig, endpoints: &BTreeMap<String, Vec<EndpointConfig>>) -> CompiledOutbound {
+    pub fn compile(
+        outbound: &OutboundConfig,
+        endpoints: &BTreeMap<String, Vec<EndpointConfig>>,
+    ) -> CompiledOutbound {
         let rules = outbound
             .rules
             .iter()
@@ -79,7 +89,12 @@ impl CompiledOutbound {
                         backend: backend.clone(),
                         endpoints: endpoints
                             .get(&backend.service)
-                            .map(|list| list.iter().filter(|e| backend.accepts(e)).filter_map(upstream).collect())
+                            .map(|list| {
+                                list.iter()
+                                    .filter(|e| backend.accepts(e))
+                                    .filter_map(upstream)
+                                    .collect()
+                            })
                             .unwrap_or_default(),
                         next: AtomicUsize::new(fastrand::usize(..1024)),
                     })
@@ -92,16 +107,27 @@ impl CompiledOutbound {
                 }
             })
             .collect();
-        CompiledOutbound { port: outbound.port, service: outbound.service.clone(), rules }
+        CompiledOutbound {
+            port: outbound.port,
+            service: outbound.service.clone(),
+            rules,
+        }
     }
 
     /// The first rule whose match accepts the request.
     pub fn rule(&self, method: &str, path: &str) -> Option<&CompiledRule> {
-        self.rules.iter().find(|rule| rule.route_match.matches(method, path))
+        self.rules
+            .iter()
+            .find(|rule| rule.route_match.matches(method, path))
     }
 
     /// Chooses the upstream for a request; `roll` is a uniform random number.
-    pub fn choose(&self, method: &str, path: &str, roll: u64) -> Result<(&CompiledRule, Upstream), NoUpstream> {
+    pub fn choose(
+        &self,
+        method: &str,
+        path: &str,
+        roll: u64,
+    ) -> Result<(&CompiledRule, Upstream), NoUpstream> {
         let rule = self.rule(method, path).ok_or(NoUpstream::NoRoute)?;
         let backend = rule.pick(roll).ok_or(NoUpstream::NoRoute)?;
         match backend.next_endpoint() {
@@ -162,7 +188,10 @@ mod tests {
         EndpointConfig {
             address: "127.0.0.1".into(),
             port,
-            tags: BTreeMap::from([("service".into(), "catalog".into()), ("version".into(), version.into())]),
+            tags: BTreeMap::from([
+                ("service".into(), "catalog".into()),
+                ("version".into(), version.into()),
+            ]),
             dataplane: format!("catalog-{port}"),
             zone: None,
         }
@@ -171,7 +200,9 @@ mod tests {
     fn backend(version: Option<&str>, weight: u32) -> BackendConfig {
         BackendConfig {
             service: "catalog".into(),
-            tags: version.map(|v| BTreeMap::from([("version".to_string(), v.to_string())])).unwrap_or_default(),
+            tags: version
+                .map(|v| BTreeMap::from([("version".to_string(), v.to_string())]))
+                .unwrap_or_default(),
             weight,
         }
     }
@@ -179,18 +210,36 @@ mod tests {
     fn outbound(rules: Vec<RuleConfig>) -> CompiledOutbound {
         let endpoints = BTreeMap::from([(
             "catalog".to_string(),
-            vec![endpoint(1001, "v1"), endpoint(1002, "v1"), endpoint(2001, "v2")],
+            vec![
+                endpoint(1001, "v1"),
+                endpoint(1002, "v1"),
+                endpoint(2001, "v2"),
+            ],
         )]);
-        CompiledOutbound::compile(&OutboundConfig { port: 9000, service: "catalog".into(), rules }, &endpoints)
+        CompiledOutbound::compile(
+            &OutboundConfig {
+                port: 9000,
+                service: "catalog".into(),
+                rules,
+            },
+            &endpoints,
+        )
     }
 
     fn rule(route_match: RouteMatch, backends: Vec<BackendConfig>) -> RuleConfig {
-        RuleConfig { route_match, backends, origin: "test".into() }
+        RuleConfig {
+            route_match,
+            backends,
+            origin: "test".into(),
+        }
     }
 
     #[test]
     fn weights_split_exactly_over_the_roll_space() {
-        let compiled = outbound(vec![rule(RouteMatch::default(), vec![backend(Some("v1"), 80), backend(Some("v2"), 20)])]);
+        let compiled = outbound(vec![rule(
+            RouteMatch::default(),
+            vec![backend(Some("v1"), 80), backend(Some("v2"), 20)],
+        )]);
         let mut v1 = 0;
         for roll in 0..100 {
             let (_, upstream) = compiled.choose("GET", "/", roll).unwrap();
@@ -203,8 +252,13 @@ mod tests {
 
     #[test]
     fn round_robin_within_a_backend() {
-        let compiled = outbound(vec![rule(RouteMatch::default(), vec![backend(Some("v1"), 1)])]);
-        let ports: Vec<u16> = (0..4).map(|_| compiled.choose("GET", "/", 0).unwrap().1.address.port()).collect();
+        let compiled = outbound(vec![rule(
+            RouteMatch::default(),
+            vec![backend(Some("v1"), 1)],
+        )]);
+        let ports: Vec<u16> = (0..4)
+            .map(|_| compiled.choose("GET", "/", 0).unwrap().1.address.port())
+            .collect();
         assert_eq!(ports[0], ports[2]);
         assert_eq!(ports[1], ports[3]);
         assert_ne!(ports[0], ports[1]);
@@ -212,21 +266,42 @@ mod tests {
 
     #[test]
     fn first_matching_rule_wins() {
-        let api = RouteMatch { path: Some(PathMatch { exact: None, prefix: Some("/api".into()) }), method: None };
+        let api = RouteMatch {
+            path: Some(PathMatch {
+                exact: None,
+                prefix: Some("/api".into()),
+            }),
+            method: None,
+        };
         let compiled = outbound(vec![
             rule(api, vec![backend(Some("v2"), 1)]),
             rule(RouteMatch::default(), vec![backend(Some("v1"), 1)]),
         ]);
-        assert_eq!(compiled.choose("GET", "/api/items", 7).unwrap().1.version, "v2");
+        assert_eq!(
+            compiled.choose("GET", "/api/items", 7).unwrap().1.version,
+            "v2"
+        );
         assert_eq!(compiled.choose("GET", "/other", 7).unwrap().1.version, "v1");
     }
 
     #[test]
     fn missing_endpoints_and_zero_weights() {
-        let compiled = outbound(vec![rule(RouteMatch::default(), vec![backend(Some("v3"), 1), backend(Some("v1"), 0)])]);
+        let compiled = outbound(vec![rule(
+            RouteMatch::default(),
+            vec![backend(Some("v3"), 1), backend(Some("v1"), 0)],
+        )]);
         let error = compiled.choose("GET", "/", 0).unwrap_err();
-        assert_eq!(error.to_string(), "no endpoints for service catalog with version=v3");
-        let empty = outbound(vec![rule(RouteMatch::default(), vec![backend(Some("v1"), 0)])]);
-        assert_eq!(empty.choose("GET", "/", 0).unwrap_err(), NoUpstream::NoRoute);
+        assert_eq!(
+            error.to_string(),
+            "no endpoints for service catalog with version=v3"
+        );
+        let empty = outbound(vec![rule(
+            RouteMatch::default(),
+            vec![backend(Some("v1"), 0)],
+        )]);
+        assert_eq!(
+            empty.choose("GET", "/", 0).unwrap_err(),
+            NoUpstream::NoRoute
+        );
     }
 }

@@ -64,12 +64,29 @@ impl Default for Telemetry {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("weft_dp");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Requests proxied, by edge and response status class", requests.clone());
+        registry.register(
+            "requests",
+            "Requests proxied, by edge and response status class",
+            requests.clone(),
+        );
         let latency = Family::<LatencyLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(LATENCY_BUCKETS_MICROS.iter().map(|micros| *micros as f64 / 1_000_000.0))
+            Histogram::new(
+                LATENCY_BUCKETS_MICROS
+                    .iter()
+                    .map(|micros| *micros as f64 / 1_000_000.0),
+            )
         });
-        registry.register("request_duration_seconds", "Time to response headers", latency.clone());
-        Telemetry { pending: Mutex::default(), registry, requests, latency }
+        registry.register(
+            "request_duration_seconds",
+            "Time to response headers",
+            latency.clone(),
+        );
+        Telemetry {
+            pending: Mutex::default(),
+            registry,
+            requests,
+            latency,
+        }
     }
 }
 
@@ -77,7 +94,10 @@ impl Telemetry {
     pub fn record(&self, direction: Direction, key: EdgeKey, status: u16, elapsed: Duration) {
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         self.latency
-            .get_or_create(&LatencyLabels { direction: direction.label(), destination_service: key.destination_service.clone() })
+            .get_or_create(&LatencyLabels {
+                direction: direction.label(),
+                destination_service: key.destination_service.clone(),
+            })
             .observe(elapsed.as_secs_f64());
         self.requests
             .get_or_create(&RequestLabels {
@@ -89,13 +109,21 @@ impl Telemetry {
                 status_class: status_class(status),
             })
             .inc();
-        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         pending.entry(key).or_default().record(status, micros);
     }
 
     /// Takes the counts recorded since the last call.
     pub fn take(&self) -> HashMap<EdgeKey, EdgeCounters> {
-        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     pub fn encode(&self) -> String {
@@ -114,14 +142,31 @@ mod tests {
     #[test]
     fn take_returns_deltas_and_metrics_stay_cumulative() {
         let telemetry = Telemetry::default();
-        let key = EdgeKey { source_service: "web".into(), destination_service: "catalog".into(), ..EdgeKey::default() };
-        telemetry.record(Direction::Outbound, key.clone(), 200, Duration::from_millis(3));
-        telemetry.record(Direction::Outbound, key.clone(), 502, Duration::from_millis(1));
+        let key = EdgeKey {
+            source_service: "web".into(),
+            destination_service: "catalog".into(),
+            ..EdgeKey::default()
+        };
+        telemetry.record(
+            Direction::Outbound,
+            key.clone(),
+            200,
+            Duration::from_millis(3),
+        );
+        telemetry.record(
+            Direction::Outbound,
+            key.clone(),
+            502,
+            Duration::from_millis(1),
+        );
         let first = telemetry.take();
         assert_eq!(first[&key].requests, 2);
         assert_eq!(first[&key].server_errors(), 1);
         assert!(telemetry.take().is_empty());
         let text = telemetry.encode();
-        assert!(text.contains(r#"weft_dp_requests_total{direction="outbound",source_service="web""#), "{text}");
+        assert!(
+            text.contains(r#"weft_dp_requests_total{direction="outbound",source_service="web""#),
+            "{text}"
+        );
     }
 }

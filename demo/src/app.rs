@@ -38,8 +38,11 @@ pub struct AppArgs {
 }
 
 fn parse_call(text: &str) -> Result<(String, String), String> {
-    let (name, url) = text.split_once('=').ok_or("expected name=http://host:port")?;
-    url.parse::<Uri>().map_err(|error| format!("invalid URL {url:?}: {error}"))?;
+    let (name, url) = text
+        .split_once('=')
+        .ok_or("expected name=http://host:port")?;
+    url.parse::<Uri>()
+        .map_err(|error| format!("invalid URL {url:?}: {error}"))?;
     Ok((name.to_string(), url.trim_end_matches('/').to_string()))
 }
 
@@ -58,7 +61,9 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
     let client = Client::builder(TokioExecutor::new()).build_http();
     let instance = Arc::new(Instance { args, client });
     let app = Router::new().fallback(handle).with_state(instance);
-    axum::serve(listener, app).with_graceful_shutdown(crate::shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(crate::shutdown_signal())
+        .await?;
     Ok(())
 }
 
@@ -69,13 +74,22 @@ async fn call(instance: &Instance, name: &str, base: &str, path: &str) -> (bool,
     };
     let request = hyper::Request::get(uri).body(Empty::<Bytes>::new());
     let Ok(request) = request else {
-        return (false, json!({"service": name, "error": "cannot build request"}));
+        return (
+            false,
+            json!({"service": name, "error": "cannot build request"}),
+        );
     };
-    let response = tokio::time::timeout(Duration::from_secs(10), instance.client.request(request)).await;
+    let response =
+        tokio::time::timeout(Duration::from_secs(10), instance.client.request(request)).await;
     match response {
         Ok(Ok(response)) => {
             let status = response.status();
-            let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let value = serde_json::from_slice(&body)
                 .unwrap_or_else(|_| json!({"service": name, "error": String::from_utf8_lossy(&body).trim().to_string()}));
             (status.is_success(), value)
@@ -91,11 +105,16 @@ async fn handle(State(instance): State<Arc<Instance>>, uri: Uri) -> impl IntoRes
     }
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let calls = futures::future::join_all(
-        instance.args.calls.iter().map(|(name, base)| call(&instance, name, base, &path)),
+        instance
+            .args
+            .calls
+            .iter()
+            .map(|(name, base)| call(&instance, name, base, &path)),
     )
     .await;
     let all_ok = calls.iter().all(|(ok, _)| *ok);
-    let failed_here = instance.args.error_percent > 0.0 && fastrand::f64() * 100.0 < instance.args.error_percent;
+    let failed_here =
+        instance.args.error_percent > 0.0 && fastrand::f64() * 100.0 < instance.args.error_percent;
     let status = if failed_here {
         StatusCode::INTERNAL_SERVER_ERROR
     } else if all_ok {

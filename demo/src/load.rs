@@ -31,7 +31,10 @@ struct Counts {
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
-    let target: Uri = args.target.parse().with_context(|| format!("invalid --target {:?}", args.target))?;
+    let target: Uri = args
+        .target
+        .parse()
+        .with_context(|| format!("invalid --target {:?}", args.target))?;
     if !(args.rps > 0.0 && args.rps <= 100_000.0) {
         anyhow::bail!("--rps must be above 0 and at most 100000");
     }

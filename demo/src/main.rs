@@ -8,7 +8,10 @@ mod load;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "weft-demo", about = "Weft demo shop application and load generator")]
+#[command(
+    name = "weft-demo",
+    about = "Weft demo shop application and load generator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,7 +43,9 @@ async fn main() -> std::process::ExitCode {
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
-    let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+    let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

@@ -14,7 +14,11 @@ pub fn agent() -> ureq::Agent {
 
 /// GET `url`; the status, or `None` when nothing answers.
 pub fn status(url: &str) -> Option<u16> {
-    agent().get(url).call().ok().map(|response| response.status().as_u16())
+    agent()
+        .get(url)
+        .call()
+        .ok()
+        .map(|response| response.status().as_u16())
 }
 
 /// GET `url` as text, or `None` when nothing answers.
@@ -39,8 +43,14 @@ impl Api {
             .post(&format!("{base}/api/v1/auth/login"))
             .send_json(serde_json::json!({"username": user, "password": password}))?;
         let body: Value = response.body_mut().read_json()?;
-        let token = body["token"].as_str().ok_or_else(|| anyhow::anyhow!("login failed: {body}"))?;
-        Ok(Api { base: base.to_string(), token: token.to_string(), agent })
+        let token = body["token"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("login failed: {body}"))?;
+        Ok(Api {
+            base: base.to_string(),
+            token: token.to_string(),
+            agent,
+        })
     }
 
     pub fn token(&self) -> &str {
@@ -50,12 +60,20 @@ impl Api {
     fn finish(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<(u16, Value)> {
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string()?;
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Ok((status, value))
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        let response = self.agent.get(&format!("{}{path}", self.base)).header("Authorization", &format!("Bearer {}", self.token)).call()?;
+        let response = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()?;
         Self::finish(response)
     }
 

@@ -50,23 +50,40 @@ pub struct Process {
 
 impl Process {
     /// Starts `program` with `args`, appending its stdout and stderr to `<log_dir>/<name>.log`.
-    pub fn spawn(name: &str, program: &Path, args: &[String], envs: &[(&str, &str)], log_dir: &Path) -> Process {
+    pub fn spawn(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        envs: &[(&str, &str)],
+        log_dir: &Path,
+    ) -> Process {
         let log = log_dir.join(format!("{name}.log"));
-        let file = File::options().create(true).append(true).open(&log).expect("log file");
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let mut command = Command::new(program);
         command
             .args(args)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
-            .env("RUST_LOG", std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "info".into()));
+            .env(
+                "RUST_LOG",
+                std::env::var("WEFT_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            );
         for (key, value) in envs {
             command.env(key, value);
         }
         let child = command
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {name} ({}): {error}", program.display()));
-        Process { name: name.to_string(), child: Some(child), log }
+        Process {
+            name: name.to_string(),
+            child: Some(child),
+            log,
+        }
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -89,7 +106,9 @@ impl Process {
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`; returns whether it exited by itself.
     pub fn stop_within(&mut self, grace: Duration) -> bool {
-        let Some(mut child) = self.child.take() else { return true };
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
         if !matches!(child.try_wait(), Ok(None)) {
             return true;
         }
@@ -137,7 +156,12 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("---- last lines of {} ({}) ----\n{}", self.name, self.log.display(), self.log_tail(25));
+            eprintln!(
+                "---- last lines of {} ({}) ----\n{}",
+                self.name,
+                self.log.display(),
+                self.log_tail(25)
+            );
         }
         self.stop_within(Duration::from_secs(5));
     }

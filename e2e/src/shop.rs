@@ -12,7 +12,8 @@ use crate::{free_port, wait_until};
 
 pub const MESH: &str = "shop";
 
-pub const MESH_MANIFEST: &str = "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: shop\n  labels: {team: shop}\n";
+pub const MESH_MANIFEST: &str =
+    "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: shop\n  labels: {team: shop}\n";
 
 /// Sends 80 % of catalog traffic to v1 and 20 % to v2.
 pub const CANARY_ROUTE: &str = "apiVersion: weft.dev/v1alpha1
@@ -89,13 +90,55 @@ struct Plan {
 }
 
 const PLAN: [Plan; 6] = [
-    Plan { name: "inventory-east", zone: "east", service: "inventory", version: "v1", calls: &[], error_percent: 0.0 },
-    Plan { name: "inventory-west", zone: "west", service: "inventory", version: "v1", calls: &[], error_percent: 0.0 },
-    Plan { name: "orders-west", zone: "west", service: "orders", version: "v1", calls: &[], error_percent: 0.0 },
-    Plan { name: "catalog-v1-east", zone: "east", service: "catalog", version: "v1", calls: &["inventory"], error_percent: 0.0 },
+    Plan {
+        name: "inventory-east",
+        zone: "east",
+        service: "inventory",
+        version: "v1",
+        calls: &[],
+        error_percent: 0.0,
+    },
+    Plan {
+        name: "inventory-west",
+        zone: "west",
+        service: "inventory",
+        version: "v1",
+        calls: &[],
+        error_percent: 0.0,
+    },
+    Plan {
+        name: "orders-west",
+        zone: "west",
+        service: "orders",
+        version: "v1",
+        calls: &[],
+        error_percent: 0.0,
+    },
+    Plan {
+        name: "catalog-v1-east",
+        zone: "east",
+        service: "catalog",
+        version: "v1",
+        calls: &["inventory"],
+        error_percent: 0.0,
+    },
     // The canary is a little worse, so the graph has something to show.
-    Plan { name: "catalog-v2-west", zone: "west", service: "catalog", version: "v2", calls: &["inventory"], error_percent: 3.0 },
-    Plan { name: "web-east", zone: "east", service: "web", version: "v1", calls: &["catalog", "orders"], error_percent: 0.0 },
+    Plan {
+        name: "catalog-v2-west",
+        zone: "west",
+        service: "catalog",
+        version: "v2",
+        calls: &["inventory"],
+        error_percent: 3.0,
+    },
+    Plan {
+        name: "web-east",
+        zone: "east",
+        service: "web",
+        version: "v1",
+        calls: &["catalog", "orders"],
+        error_percent: 0.0,
+    },
 ];
 
 impl Shop {
@@ -116,7 +159,10 @@ impl Shop {
         let api = global.api();
         api.apply("/api/v1/meshes/shop", MESH_MANIFEST);
         if options.canary_route {
-            api.apply("/api/v1/meshes/shop/trafficroutes/catalog-canary", CANARY_ROUTE);
+            api.apply(
+                "/api/v1/meshes/shop/trafficroutes/catalog-canary",
+                CANARY_ROUTE,
+            );
         }
         let zones: Vec<Zone> = ["east", "west"]
             .iter()
@@ -134,23 +180,44 @@ impl Shop {
             let outbound = plan
                 .calls
                 .iter()
-                .map(|service| (service.to_string(), options.ports.allocate(&format!("{}-to-{service}", plan.name), &mut ports)))
+                .map(|service| {
+                    (
+                        service.to_string(),
+                        options
+                            .ports
+                            .allocate(&format!("{}-to-{service}", plan.name), &mut ports),
+                    )
+                })
                 .collect();
             let spec = InstanceSpec {
                 name: plan.name.to_string(),
                 mesh: MESH.to_string(),
                 service: plan.service.to_string(),
                 version: plan.version.to_string(),
-                inbound_port: options.ports.allocate(&format!("{}-inbound", plan.name), &mut ports),
-                app_port: options.ports.allocate(&format!("{}-app", plan.name), &mut ports),
-                admin_port: options.ports.allocate(&format!("{}-admin", plan.name), &mut ports),
+                inbound_port: options
+                    .ports
+                    .allocate(&format!("{}-inbound", plan.name), &mut ports),
+                app_port: options
+                    .ports
+                    .allocate(&format!("{}-app", plan.name), &mut ports),
+                admin_port: options
+                    .ports
+                    .allocate(&format!("{}-admin", plan.name), &mut ports),
                 outbound,
                 error_percent: plan.error_percent,
             };
-            let zone = zones.iter().find(|zone| zone.name == plan.zone).expect("planned zone");
+            let zone = zones
+                .iter()
+                .find(|zone| zone.name == plan.zone)
+                .expect("planned zone");
             instances.push(Instance::start(work, spec, zone));
         }
-        let mut shop = Shop { global, zones, instances, load: None };
+        let mut shop = Shop {
+            global,
+            zones,
+            instances,
+            load: None,
+        };
         shop.wait_for_endpoints(&api);
         if options.load_rps > 0.0 {
             let args = vec![
@@ -159,20 +226,33 @@ impl Shop {
                 format!("--rps={}", options.load_rps),
                 "--report-seconds=30".to_string(),
             ];
-            shop.load = Some(Process::spawn("load", &binary("weft-demo"), &args, &[], work));
+            shop.load = Some(Process::spawn(
+                "load",
+                &binary("weft-demo"),
+                &args,
+                &[],
+                work,
+            ));
         }
         shop
     }
 
     /// Waits until global lists every instance and web's proxy knows endpoints in both zones.
     fn wait_for_endpoints(&self, api: &Api) {
-        wait_until("every dataplane to reach global", Duration::from_secs(60), || {
-            let (_, body) = api.get("/api/v1/meshes/shop/dataplanes").ok()?;
-            (body["total"].as_u64()? as usize == PLAN.len()).then_some(())
-        });
-        self.web().wait_for_config("endpoints of catalog in both zones", |config| {
-            config["config"]["endpoints"]["catalog"].as_array().is_some_and(|list| list.len() == 2)
-        });
+        wait_until(
+            "every dataplane to reach global",
+            Duration::from_secs(60),
+            || {
+                let (_, body) = api.get("/api/v1/meshes/shop/dataplanes").ok()?;
+                (body["total"].as_u64()? as usize == PLAN.len()).then_some(())
+            },
+        );
+        self.web()
+            .wait_for_config("endpoints of catalog in both zones", |config| {
+                config["config"]["endpoints"]["catalog"]
+                    .as_array()
+                    .is_some_and(|list| list.len() == 2)
+            });
     }
 
     pub fn web(&self) -> &Instance {
@@ -180,11 +260,17 @@ impl Shop {
     }
 
     pub fn instance(&self, name: &str) -> &Instance {
-        self.instances.iter().find(|instance| instance.spec.name == name).expect("instance")
+        self.instances
+            .iter()
+            .find(|instance| instance.spec.name == name)
+            .expect("instance")
     }
 
     pub fn zone(&mut self, name: &str) -> &mut Zone {
-        self.zones.iter_mut().find(|zone| zone.name == name).expect("zone")
+        self.zones
+            .iter_mut()
+            .find(|zone| zone.name == name)
+            .expect("zone")
     }
 
     /// The name of a process that is no longer running, if any.
@@ -196,7 +282,9 @@ impl Shop {
             processes.push(&mut instance.proxy);
         }
         processes.extend(self.load.iter_mut());
-        processes.into_iter().find_map(|process| (!process.running()).then(|| process.name.clone()))
+        processes
+            .into_iter()
+            .find_map(|process| (!process.running()).then(|| process.name.clone()))
     }
 
     /// Stops everything: load first, then proxies and apps, then zones, then global.
@@ -217,7 +305,13 @@ impl Shop {
     /// Every process's log file.
     pub fn logs(&self, work: &Path) -> Vec<PathBuf> {
         let mut logs: Vec<PathBuf> = std::fs::read_dir(work)
-            .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "log")).collect())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                    .collect()
+            })
             .unwrap_or_default();
         logs.sort();
         logs

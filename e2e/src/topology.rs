@@ -39,7 +39,12 @@ impl Global {
             args.push(format!("--console-dir={}", dir.display()));
         }
         let mut global = Global {
-            process: spawn_global(work, &args, &options.admin_password, options.database_url.as_deref()),
+            process: spawn_global(
+                work,
+                &args,
+                &options.admin_password,
+                options.database_url.as_deref(),
+            ),
             http_port: options.http_port,
             grpc_port: options.grpc_port,
             password: options.admin_password,
@@ -55,7 +60,11 @@ impl Global {
         let url = format!("{}/readyz", self.url());
         let process = &mut self.process;
         wait_until("weft-global to be ready", STARTUP, || {
-            assert!(process.running(), "weft-global exited:\n{}", process.log_tail(30));
+            assert!(
+                process.running(),
+                "weft-global exited:\n{}",
+                process.log_tail(30)
+            );
             (api::status(&url) == Some(200)).then_some(())
         });
     }
@@ -75,7 +84,12 @@ impl Global {
     /// Stops global (SIGTERM) and starts it again on the same ports and store.
     pub fn restart(&mut self) {
         self.process.stop();
-        self.process = spawn_global(&self.work, &self.options_args, &self.password, self.database_url.as_deref());
+        self.process = spawn_global(
+            &self.work,
+            &self.options_args,
+            &self.password,
+            self.database_url.as_deref(),
+        );
         self.wait_ready();
     }
 
@@ -84,7 +98,12 @@ impl Global {
     }
 }
 
-fn spawn_global(work: &Path, args: &[String], password: &str, database_url: Option<&str>) -> Process {
+fn spawn_global(
+    work: &Path,
+    args: &[String],
+    password: &str,
+    database_url: Option<&str>,
+) -> Process {
     let mut envs = vec![("WEFT_ADMIN_PASSWORD", password)];
     if let Some(url) = database_url {
         envs.push(("WEFT_DATABASE_URL", url));
@@ -102,7 +121,13 @@ pub struct Zone {
 }
 
 impl Zone {
-    pub fn start(work: &Path, name: &str, global_grpc: &str, http_port: u16, grpc_port: u16) -> Zone {
+    pub fn start(
+        work: &Path,
+        name: &str,
+        global_grpc: &str,
+        http_port: u16,
+        grpc_port: u16,
+    ) -> Zone {
         let args = vec![
             format!("--zone-name={name}"),
             format!("--global-address={global_grpc}"),
@@ -110,8 +135,21 @@ impl Zone {
             format!("--grpc-address=127.0.0.1:{grpc_port}"),
             format!("--data-dir={}", work.join(format!("zone-{name}")).display()),
         ];
-        let process = Process::spawn(&format!("weft-zone-{name}"), &binary("weft-zone"), &args, &[], work);
-        let mut zone = Zone { process, name: name.to_string(), http_port, grpc_port, args, work: work.to_path_buf() };
+        let process = Process::spawn(
+            &format!("weft-zone-{name}"),
+            &binary("weft-zone"),
+            &args,
+            &[],
+            work,
+        );
+        let mut zone = Zone {
+            process,
+            name: name.to_string(),
+            http_port,
+            grpc_port,
+            args,
+            work: work.to_path_buf(),
+        };
         zone.wait_ready();
         zone
     }
@@ -120,7 +158,11 @@ impl Zone {
         let url = format!("{}/readyz", self.http_url());
         let process = &mut self.process;
         wait_until("weft-zone to be ready", STARTUP, || {
-            assert!(process.running(), "weft-zone exited:\n{}", process.log_tail(30));
+            assert!(
+                process.running(),
+                "weft-zone exited:\n{}",
+                process.log_tail(30)
+            );
             (api::status(&url) == Some(200)).then_some(())
         });
     }
@@ -135,21 +177,36 @@ impl Zone {
 
     /// The zone's own view: its status document.
     pub fn status(&self) -> serde_json::Value {
-        let (_, text) = api::text(&format!("{}/api/v1/status", self.http_url())).unwrap_or((0, "null".into()));
+        let (_, text) =
+            api::text(&format!("{}/api/v1/status", self.http_url())).unwrap_or((0, "null".into()));
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// Waits until the zone holds `mesh` (received from global or loaded from its store).
     pub fn wait_for_mesh(&self, mesh: &str) {
-        wait_until(&format!("zone {} to know mesh {mesh}", self.name), STARTUP, || {
-            let status = self.status();
-            status["meshes"].as_array()?.iter().any(|m| m == mesh).then_some(())
-        });
+        wait_until(
+            &format!("zone {} to know mesh {mesh}", self.name),
+            STARTUP,
+            || {
+                let status = self.status();
+                status["meshes"]
+                    .as_array()?
+                    .iter()
+                    .any(|m| m == mesh)
+                    .then_some(())
+            },
+        );
     }
 
     pub fn restart(&mut self) {
         self.process.stop();
-        self.process = Process::spawn(&format!("weft-zone-{}", self.name), &binary("weft-zone"), &self.args, &[], &self.work);
+        self.process = Process::spawn(
+            &format!("weft-zone-{}", self.name),
+            &binary("weft-zone"),
+            &self.args,
+            &[],
+            &self.work,
+        );
         self.wait_ready();
     }
 }
@@ -210,7 +267,13 @@ impl Instance {
         for (service, port) in &spec.outbound {
             args.push(format!("--call={service}=http://127.0.0.1:{port}"));
         }
-        let app = Process::spawn(&format!("app-{}", spec.name), &binary("weft-demo"), &args, &[], work);
+        let app = Process::spawn(
+            &format!("app-{}", spec.name),
+            &binary("weft-demo"),
+            &args,
+            &[],
+            work,
+        );
         let manifest_path = work.join(format!("{}.dataplane.yaml", spec.name));
         std::fs::write(&manifest_path, spec.manifest()).expect("write dataplane manifest");
         let proxy_args = vec![
@@ -218,7 +281,13 @@ impl Instance {
             format!("--dataplane-file={}", manifest_path.display()),
             format!("--admin-address=127.0.0.1:{}", spec.admin_port),
         ];
-        let proxy = Process::spawn(&format!("dp-{}", spec.name), &binary("weft-dp"), &proxy_args, &[], work);
+        let proxy = Process::spawn(
+            &format!("dp-{}", spec.name),
+            &binary("weft-dp"),
+            &proxy_args,
+            &[],
+            work,
+        );
         let mut instance = Instance { spec, app, proxy };
         instance.wait_ready();
         instance
@@ -227,10 +296,14 @@ impl Instance {
     fn wait_ready(&mut self) {
         let url = format!("{}/readyz", self.admin_url());
         let proxy = &mut self.proxy;
-        wait_until(&format!("proxy {} to receive its config", self.spec.name), STARTUP, || {
-            assert!(proxy.running(), "weft-dp exited:\n{}", proxy.log_tail(30));
-            (api::status(&url) == Some(200)).then_some(())
-        });
+        wait_until(
+            &format!("proxy {} to receive its config", self.spec.name),
+            STARTUP,
+            || {
+                assert!(proxy.running(), "weft-dp exited:\n{}", proxy.log_tail(30));
+                (api::status(&url) == Some(200)).then_some(())
+            },
+        );
     }
 
     pub fn admin_url(&self) -> String {
@@ -244,12 +317,17 @@ impl Instance {
 
     /// The config the proxy applied (`/config` on its admin port).
     pub fn config(&self) -> serde_json::Value {
-        let (_, text) = api::text(&format!("{}/config", self.admin_url())).unwrap_or((0, "null".into()));
+        let (_, text) =
+            api::text(&format!("{}/config", self.admin_url())).unwrap_or((0, "null".into()));
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// Waits until the proxy's config satisfies `condition`.
     pub fn wait_for_config(&self, what: &str, condition: impl Fn(&serde_json::Value) -> bool) {
-        wait_until(&format!("proxy {}: {what}", self.spec.name), STARTUP, || condition(&self.config()).then_some(()));
+        wait_until(
+            &format!("proxy {}: {what}", self.spec.name),
+            STARTUP,
+            || condition(&self.config()).then_some(()),
+        );
     }
 }

@@ -12,9 +12,9 @@ use weft_e2e::{api, free_port, wait_until};
 const PASSWORD: &str = "console-test-password";
 
 fn console_dir() -> PathBuf {
-    let dir = std::env::var("WEFT_CONSOLE_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console")
-    });
+    let dir = std::env::var("WEFT_CONSOLE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console"));
     assert!(
         dir.join("index.html").is_file(),
         "console assets missing in {}: build them with `cargo xtask console` (`cargo xtask test` does)",
@@ -25,14 +25,24 @@ fn console_dir() -> PathBuf {
 
 fn executable(variable: &str, default: &str) -> PathBuf {
     let path = PathBuf::from(std::env::var(variable).unwrap_or_else(|_| default.to_string()));
-    assert!(path.is_file(), "{} not found; install it (Debian: apt-get install chromium chromium-driver) or set {variable}", path.display());
+    assert!(
+        path.is_file(),
+        "{} not found; install it (Debian: apt-get install chromium chromium-driver) or set {variable}",
+        path.display()
+    );
     path
 }
 
 fn start_chromedriver(work: &std::path::Path) -> (Process, u16) {
     let port = free_port();
     let driver = executable("WEFT_CHROMEDRIVER", "/usr/bin/chromedriver");
-    let process = Process::spawn("chromedriver", &driver, &[format!("--port={port}")], &[], work);
+    let process = Process::spawn(
+        "chromedriver",
+        &driver,
+        &[format!("--port={port}")],
+        &[],
+        work,
+    );
     wait_until("chromedriver to answer", Duration::from_secs(30), || {
         (api::status(&format!("http://127.0.0.1:{port}/status")) == Some(200)).then_some(())
     });
@@ -41,7 +51,11 @@ fn start_chromedriver(work: &std::path::Path) -> (Process, u16) {
 
 async fn browser(port: u16, profile: &std::path::Path) -> WebDriverResult<WebDriver> {
     let mut capabilities = DesiredCapabilities::chrome();
-    capabilities.set_binary(&executable("WEFT_CHROMIUM", "/usr/bin/chromium").display().to_string())?;
+    capabilities.set_binary(
+        &executable("WEFT_CHROMIUM", "/usr/bin/chromium")
+            .display()
+            .to_string(),
+    )?;
     for argument in [
         "--headless",
         "--no-sandbox",
@@ -70,17 +84,33 @@ where
         if let Some(value) = find().await {
             return value;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 async fn edge_rates(driver: &WebDriver) -> Vec<(String, f64)> {
     let mut rates = Vec::new();
-    let Ok(edges) = driver.find_all(By::Css("svg g.edge")).await else { return rates };
+    let Ok(edges) = driver.find_all(By::Css("svg g.edge")).await else {
+        return rates;
+    };
     for edge in edges {
-        let name = edge.attr("data-edge").await.ok().flatten().unwrap_or_default();
-        let rate = edge.attr("data-rps").await.ok().flatten().and_then(|r| r.parse().ok()).unwrap_or(0.0);
+        let name = edge
+            .attr("data-edge")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let rate = edge
+            .attr("data-rps")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0.0);
         rates.push((name, rate));
     }
     rates
@@ -103,7 +133,9 @@ fn login_open_mesh_and_watch_live_edges() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let driver = browser(driver_port, &work.path().join("chromium-profile")).await.expect("chromium starts");
+        let driver = browser(driver_port, &work.path().join("chromium-profile"))
+            .await
+            .expect("chromium starts");
         let result = async {
             // Without a session every page sends you to the login form.
             driver.goto(format!("{base}/meshes/shop")).await?;
@@ -115,8 +147,16 @@ fn login_open_mesh_and_watch_live_edges() {
             // A wrong password is refused with a message.
             user.clear().await?;
             user.send_keys("admin").await?;
-            driver.find(By::Css("input[name=password]")).await?.send_keys("wrong-password").await?;
-            driver.find(By::Css("button[type=submit]")).await?.click().await?;
+            driver
+                .find(By::Css("input[name=password]"))
+                .await?
+                .send_keys("wrong-password")
+                .await?;
+            driver
+                .find(By::Css("button[type=submit]"))
+                .await?
+                .click()
+                .await?;
             let alert = eventually("the login error", Duration::from_secs(10), || async {
                 driver.find(By::Css("[role=alert]")).await.ok()
             })
@@ -126,23 +166,40 @@ fn login_open_mesh_and_watch_live_edges() {
             let password = driver.find(By::Css("input[name=password]")).await?;
             password.clear().await?;
             password.send_keys(PASSWORD).await?;
-            driver.find(By::Css("button[type=submit]")).await?.click().await?;
+            driver
+                .find(By::Css("button[type=submit]"))
+                .await?
+                .click()
+                .await?;
 
-            let mesh = eventually("the shop mesh in the list", Duration::from_secs(20), || async {
-                driver.find(By::Css("a[data-mesh=shop]")).await.ok()
-            })
+            let mesh = eventually(
+                "the shop mesh in the list",
+                Duration::from_secs(20),
+                || async { driver.find(By::Css("a[data-mesh=shop]")).await.ok() },
+            )
             .await;
             mesh.click().await?;
 
-            let live = eventually("graph edges with live, non-zero rates", Duration::from_secs(45), || async {
-                let rates = edge_rates(&driver).await;
-                let live: Vec<(String, f64)> = rates.into_iter().filter(|(_, rate)| *rate > 0.0).collect();
-                let has = |name: &str| live.iter().any(|(edge, _)| edge == name);
-                (has("external->web/v1") && has("web/v1->catalog/v1") && has("web/v1->catalog/v2") && has("web/v1->orders/v1"))
+            let live = eventually(
+                "graph edges with live, non-zero rates",
+                Duration::from_secs(45),
+                || async {
+                    let rates = edge_rates(&driver).await;
+                    let live: Vec<(String, f64)> =
+                        rates.into_iter().filter(|(_, rate)| *rate > 0.0).collect();
+                    let has = |name: &str| live.iter().any(|(edge, _)| edge == name);
+                    (has("external->web/v1")
+                        && has("web/v1->catalog/v1")
+                        && has("web/v1->catalog/v2")
+                        && has("web/v1->orders/v1"))
                     .then_some(live)
-            })
+                },
+            )
             .await;
-            assert!(live.iter().all(|(_, rate)| *rate > 0.0 && *rate < 1000.0), "{live:?}");
+            assert!(
+                live.iter().all(|(_, rate)| *rate > 0.0 && *rate < 1000.0),
+                "{live:?}"
+            );
             let status = driver.find(By::Css(".stream-status")).await?;
             assert_eq!(status.attr("data-status").await?.as_deref(), Some("live"));
             let services = driver.find_all(By::Css("table.services tbody tr")).await?;
@@ -151,9 +208,11 @@ fn login_open_mesh_and_watch_live_edges() {
 
             // Logging out ends the session.
             driver.find(By::Css("button.link")).await?.click().await?;
-            eventually("the login form after logout", Duration::from_secs(10), || async {
-                driver.find(By::Css("input[name=username]")).await.ok()
-            })
+            eventually(
+                "the login form after logout",
+                Duration::from_secs(10),
+                || async { driver.find(By::Css("input[name=username]")).await.ok() },
+            )
             .await;
             WebDriverResult::Ok(())
         }

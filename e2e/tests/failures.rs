@@ -22,7 +22,9 @@ fn start(work: &tempfile::TempDir) -> Shop {
 fn served(shop: &Shop, count: usize) -> usize {
     (0..count)
         .filter(|_| {
-            let Some((status, body)) = api::text(&shop.web().url()) else { return false };
+            let Some((status, body)) = api::text(&shop.web().url()) else {
+                return false;
+            };
             // catalog v2 fails 3 % of its requests on purpose; a 500 from it still proves the path works.
             status == 200 || (status == 502 && body.contains("injected failure"))
         })
@@ -38,23 +40,39 @@ fn proxies_keep_serving_when_their_zone_goes_down_and_rejoin_when_it_returns() {
     // Crash both zone control planes: no goodbye, no cleanup.
     shop.zone("east").process.kill();
     shop.zone("west").process.kill();
-    shop.web().wait_for_config("to notice its zone is gone", |config| config["zoneConnected"] == false);
-    assert_eq!(served(&shop, 200), 200, "proxies serve on their last config with no zone");
+    shop.web()
+        .wait_for_config("to notice its zone is gone", |config| {
+            config["zoneConnected"] == false
+        });
+    assert_eq!(
+        served(&shop, 200),
+        200,
+        "proxies serve on their last config with no zone"
+    );
 
     // The zones come back from their own stores; proxies reconnect and stay registered.
     for name in ["east", "west"] {
         shop.zone(name).restart();
     }
     for instance in &shop.instances {
-        instance.wait_for_config("reconnected to its zone", |config| config["zoneConnected"] == true);
+        instance.wait_for_config("reconnected to its zone", |config| {
+            config["zoneConnected"] == true
+        });
     }
     let api = shop.global.api();
     wait_until("both zones online again", Duration::from_secs(30), || {
         let (_, zones) = api.get("/api/v1/zones").ok()?;
-        zones["items"].as_array()?.iter().all(|zone| zone["online"] == true).then_some(())
+        zones["items"]
+            .as_array()?
+            .iter()
+            .all(|zone| zone["online"] == true)
+            .then_some(())
     });
     let (_, dataplanes) = api.get("/api/v1/meshes/shop/dataplanes").unwrap();
-    assert_eq!(dataplanes["total"], 6, "no registration was lost: {dataplanes}");
+    assert_eq!(
+        dataplanes["total"], 6,
+        "no registration was lost: {dataplanes}"
+    );
     assert_eq!(served(&shop, 50), 50);
 }
 
@@ -63,18 +81,34 @@ fn global_down_keeps_traffic_flowing_and_the_zones_converge_after() {
     let work = tempfile::tempdir().unwrap();
     let mut shop = start(&work);
     shop.global.stop();
-    assert_eq!(served(&shop, 100), 100, "traffic in and across zones works without global");
-    wait_until("zones notice global is gone", Duration::from_secs(30), || {
-        shop.zones.iter().all(|zone| zone.status()["globalConnected"] == false).then_some(())
-    });
+    assert_eq!(
+        served(&shop, 100),
+        100,
+        "traffic in and across zones works without global"
+    );
+    wait_until(
+        "zones notice global is gone",
+        Duration::from_secs(30),
+        || {
+            shop.zones
+                .iter()
+                .all(|zone| zone.status()["globalConnected"] == false)
+                .then_some(())
+        },
+    );
 
     shop.global.restart();
     let api = shop.global.api();
     wait_until("zones reconnect", Duration::from_secs(30), || {
-        shop.zones.iter().all(|zone| zone.status()["globalConnected"] == true).then_some(())
+        shop.zones
+            .iter()
+            .all(|zone| zone.status()["globalConnected"] == true)
+            .then_some(())
     });
     // A change written after the outage reaches the proxies: the route moves all catalog traffic to v1.
-    let all_v1 = CANARY_ROUTE.replace("weight: 80", "weight: 100").replace("weight: 20", "weight: 0");
+    let all_v1 = CANARY_ROUTE
+        .replace("weight: 80", "weight: 100")
+        .replace("weight: 20", "weight: 0");
     api.apply("/api/v1/meshes/shop/trafficroutes/catalog-canary", &all_v1);
     shop.web().wait_for_config("the updated route", |config| {
         config["config"]["outbound"][0]["rules"][0]["backends"][1]["weight"] == 0

@@ -23,7 +23,12 @@ fn start(work: &tempfile::TempDir) -> Shop {
 /// The version of catalog that served one request through web.
 fn catalog_version(body: &str) -> Option<String> {
     let value: Value = serde_json::from_str(body).ok()?;
-    value["calls"].as_array()?.iter().find(|call| call["service"] == "catalog")?["version"].as_str().map(str::to_string)
+    value["calls"]
+        .as_array()?
+        .iter()
+        .find(|call| call["service"] == "catalog")?["version"]
+        .as_str()
+        .map(str::to_string)
 }
 
 #[test]
@@ -41,15 +46,30 @@ fn weighted_route_splits_traffic_across_zones() {
             *seen.entry(version).or_insert(0) += 1;
         }
     }
-    assert!(seen.contains_key("v1") && seen.contains_key("v2"), "both versions serve without a route: {seen:?}");
+    assert!(
+        seen.contains_key("v1") && seen.contains_key("v2"),
+        "both versions serve without a route: {seen:?}"
+    );
 
     let api = shop.global.api();
-    let stored = api.apply("/api/v1/meshes/shop/trafficroutes/catalog-canary", CANARY_ROUTE);
-    assert_eq!(stored["metadata"]["resourceVersion"].as_str().map(|v| v.parse::<u64>().is_ok()), Some(true));
+    let stored = api.apply(
+        "/api/v1/meshes/shop/trafficroutes/catalog-canary",
+        CANARY_ROUTE,
+    );
+    assert_eq!(
+        stored["metadata"]["resourceVersion"]
+            .as_str()
+            .map(|v| v.parse::<u64>().is_ok()),
+        Some(true)
+    );
     web.wait_for_config("the canary route", |config| {
         config["config"]["outbound"]
             .as_array()
-            .is_some_and(|outbound| outbound.iter().any(|o| o["rules"][0]["origin"] == "TrafficRoute/catalog-canary"))
+            .is_some_and(|outbound| {
+                outbound
+                    .iter()
+                    .any(|o| o["rules"][0]["origin"] == "TrafficRoute/catalog-canary")
+            })
     });
 
     let mut v1 = 0;
@@ -66,25 +86,48 @@ fn weighted_route_splits_traffic_across_zones() {
         }
     }
     assert_eq!(counted, 1000);
-    assert!((750..=850).contains(&v1), "expected 80 ± 5 % on v1, got {v1} of 1000");
+    assert!(
+        (750..=850).contains(&v1),
+        "expected 80 ± 5 % on v1, got {v1} of 1000"
+    );
 
     // The proxies' telemetry reaches global's graph: web → catalog v1 and v2, across zones.
-    wait_until("graph edges for both catalog versions", Duration::from_secs(30), || {
-        let (_, graph) = api.get("/api/v1/meshes/shop/graph?window=60s").ok()?;
-        let edges = graph["edges"].as_array()?;
-        let rate = |target: &str| {
-            edges
-                .iter()
-                .find(|e| e["source"] == "web/v1" && e["target"] == target)
-                .and_then(|e| e["requestsPerSecond"].as_f64())
-                .unwrap_or(0.0)
-        };
-        (rate("catalog/v1") > 0.0 && rate("catalog/v2") > 0.0 && rate("orders/v1") > 0.0).then_some(())
-    });
+    wait_until(
+        "graph edges for both catalog versions",
+        Duration::from_secs(30),
+        || {
+            let (_, graph) = api.get("/api/v1/meshes/shop/graph?window=60s").ok()?;
+            let edges = graph["edges"].as_array()?;
+            let rate = |target: &str| {
+                edges
+                    .iter()
+                    .find(|e| e["source"] == "web/v1" && e["target"] == target)
+                    .and_then(|e| e["requestsPerSecond"].as_f64())
+                    .unwrap_or(0.0)
+            };
+            (rate("catalog/v1") > 0.0 && rate("catalog/v2") > 0.0 && rate("orders/v1") > 0.0)
+                .then_some(())
+        },
+    );
     let (_, graph) = api.get("/api/v1/meshes/shop/graph?window=60s").unwrap();
-    let ids: Vec<&str> = graph["nodes"].as_array().unwrap().iter().filter_map(|n| n["id"].as_str()).collect();
-    for node in ["external", "web/v1", "catalog/v1", "catalog/v2", "inventory/v1", "orders/v1"] {
-        assert!(ids.contains(&node), "graph node {node} missing from {ids:?}");
+    let ids: Vec<&str> = graph["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    for node in [
+        "external",
+        "web/v1",
+        "catalog/v1",
+        "catalog/v2",
+        "inventory/v1",
+        "orders/v1",
+    ] {
+        assert!(
+            ids.contains(&node),
+            "graph node {node} missing from {ids:?}"
+        );
     }
 }
 
@@ -105,9 +148,16 @@ spec:
         - backends: [{service: catalog, weight: -5}, {weight: 1, colour: blue}]
         - backends: []
 ";
-    let (status, body) = api.put("/api/v1/meshes/shop/trafficroutes/broken", invalid).unwrap();
+    let (status, body) = api
+        .put("/api/v1/meshes/shop/trafficroutes/broken", invalid)
+        .unwrap();
     assert_eq!(status, 422, "{body}");
-    let mut fields: Vec<&str> = body["error"]["details"].as_array().unwrap().iter().filter_map(|d| d["field"].as_str()).collect();
+    let mut fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
     fields.sort();
     assert_eq!(
         fields,

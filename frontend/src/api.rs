@@ -35,16 +35,19 @@ impl std::fmt::Display for ApiError {
 }
 
 fn network(error: gloo_net::Error) -> ApiError {
-    ApiError { status: 0, message: format!("cannot reach weft-global: {error}") }
+    ApiError {
+        status: 0,
+        message: format!("cannot reach weft-global: {error}"),
+    }
 }
 
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
     let status = response.status();
     if (200..300).contains(&status) {
-        return response
-            .json::<T>()
-            .await
-            .map_err(|error| ApiError { status, message: format!("unexpected response: {error}") });
+        return response.json::<T>().await.map_err(|error| ApiError {
+            status,
+            message: format!("unexpected response: {error}"),
+        });
     }
     let message = match response.json::<ErrorBody>().await {
         Ok(body) => body.error.message,
@@ -72,13 +75,19 @@ fn bearer() -> String {
 }
 
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
-    let response = Request::get(path).header("Authorization", &bearer()).send().await.map_err(network)?;
+    let response = Request::get(path)
+        .header("Authorization", &bearer())
+        .send()
+        .await
+        .map_err(network)?;
     decode(response).await
 }
 
 /// Path segment escaping for names that came from the server (already DNS labels).
 pub fn segment(name: &str) -> String {
-    js_sys::encode_uri_component(name).as_string().unwrap_or_default()
+    js_sys::encode_uri_component(name)
+        .as_string()
+        .unwrap_or_default()
 }
 
 /// What the live stream reports besides graphs.
@@ -137,7 +146,11 @@ pub async fn follow_graph(
 }
 
 /// Reads `event:`/`data:` frames until the stream ends; returns why it ended.
-async fn read_events(body: web_sys::ReadableStream, cancelled: &Cell<bool>, on_graph: &impl Fn(Graph)) -> String {
+async fn read_events(
+    body: web_sys::ReadableStream,
+    cancelled: &Cell<bool>,
+    on_graph: &impl Fn(Graph),
+) -> String {
     let mut chunks = wasm_streams::ReadableStream::from_raw(body.unchecked_into()).into_stream();
     let mut buffer: Vec<u8> = Vec::new();
     while let Some(chunk) = chunks.next().await {

@@ -53,7 +53,11 @@ pub struct Layout {
 
 /// Longest distance from a source for every node (cycles are cut after |V| rounds).
 fn depths(graph: &Graph) -> BTreeMap<String, usize> {
-    let mut depth: BTreeMap<String, usize> = graph.nodes.iter().map(|node| (node.id.clone(), 0)).collect();
+    let mut depth: BTreeMap<String, usize> = graph
+        .nodes
+        .iter()
+        .map(|node| (node.id.clone(), 0))
+        .collect();
     for _ in 0..graph.nodes.len() {
         let mut changed = false;
         for edge in graph.edges.iter().filter(|edge| edge.source != edge.target) {
@@ -82,7 +86,11 @@ impl Layout {
             .collect();
         fresh.sort_unstable();
         for id in fresh {
-            let column = if id == EXTERNAL_NODE { 0 } else { depth.get(id).copied().unwrap_or(0) };
+            let column = if id == EXTERNAL_NODE {
+                0
+            } else {
+                depth.get(id).copied().unwrap_or(0)
+            };
             let row = self.rows_used.entry(column).or_insert(0);
             self.slots.insert(id.to_string(), (column, *row));
             *row += 1;
@@ -123,12 +131,23 @@ impl Layout {
                 let (x2, y2) = (tx, ty + NODE_HEIGHT / 2.0);
                 // A gentle S-curve; backward edges bow out so they do not cross the nodes.
                 let bend = ((x2 - x1).abs() / 2.0).max(60.0);
-                let path = format!("M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}", x1 + bend, x2 - bend);
+                let path = format!(
+                    "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
+                    x1 + bend,
+                    x2 - bend
+                );
                 // Labels sit toward the less crowded end, so fanned-out edges do not share a spot.
                 let fan_out = outgoing.get(edge.source.as_str()).copied().unwrap_or(0);
                 let fan_in = incoming.get(edge.target.as_str()).copied().unwrap_or(0);
-                let t = if fan_out > fan_in { 0.72 } else if fan_in > fan_out { 0.28 } else { 0.5 };
-                let (label_x, label_y) = bezier((x1, y1), (x1 + bend, y1), (x2 - bend, y2), (x2, y2), t);
+                let t = if fan_out > fan_in {
+                    0.72
+                } else if fan_in > fan_out {
+                    0.28
+                } else {
+                    0.5
+                };
+                let (label_x, label_y) =
+                    bezier((x1, y1), (x1 + bend, y1), (x2 - bend, y2), (x2, y2), t);
                 Some(PlacedEdge {
                     source: edge.source.clone(),
                     target: edge.target.clone(),
@@ -142,9 +161,22 @@ impl Layout {
                 })
             })
             .collect();
-        let width = nodes.iter().map(|node| node.x + NODE_WIDTH).fold(0.0, f64::max) + MARGIN;
-        let height = nodes.iter().map(|node| node.y + NODE_HEIGHT).fold(0.0, f64::max) + MARGIN;
-        Scene { nodes, edges, width: width.max(320.0), height: height.max(160.0) }
+        let width = nodes
+            .iter()
+            .map(|node| node.x + NODE_WIDTH)
+            .fold(0.0, f64::max)
+            + MARGIN;
+        let height = nodes
+            .iter()
+            .map(|node| node.y + NODE_HEIGHT)
+            .fold(0.0, f64::max)
+            + MARGIN;
+        Scene {
+            nodes,
+            edges,
+            width: width.max(320.0),
+            height: height.max(160.0),
+        }
     }
 }
 
@@ -153,7 +185,12 @@ fn bezier(p0: (f64, f64), p1: (f64, f64), p2: (f64, f64), p3: (f64, f64), t: f64
     let u = 1.0 - t;
     let weights = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
     let points = [p0, p1, p2, p3];
-    points.iter().zip(weights).fold((0.0, 0.0), |(x, y), (point, weight)| (x + point.0 * weight, y + point.1 * weight))
+    points
+        .iter()
+        .zip(weights)
+        .fold((0.0, 0.0), |(x, y), (point, weight)| {
+            (x + point.0 * weight, y + point.1 * weight)
+        })
 }
 
 /// `12.3 rps`, `0.05 rps`.
@@ -169,7 +206,11 @@ pub fn format_rate(rate: f64) -> String {
 
 /// `2.5% err` or empty when there were no errors.
 pub fn format_errors(rate: f64) -> String {
-    if rate > 0.0 { format!("{:.1}% err", rate * 100.0) } else { String::new() }
+    if rate > 0.0 {
+        format!("{:.1}% err", rate * 100.0)
+    } else {
+        String::new()
+    }
 }
 
 pub fn health_class(health: Health) -> &'static str {
@@ -191,7 +232,12 @@ mod tests {
             Some((s, v)) => (s.to_string(), Some(v.to_string())),
             None => (id.to_string(), None),
         };
-        GraphNode { id: id.into(), service, version, instances: 1 }
+        GraphNode {
+            id: id.into(),
+            service,
+            version,
+            instances: 1,
+        }
     }
 
     fn edge(source: &str, target: &str) -> GraphEdge {
@@ -224,8 +270,19 @@ mod tests {
     fn columns_follow_call_depth() {
         let mut layout = Layout::default();
         let scene = layout.place(&graph(
-            &["external", "web/v1", "catalog/v1", "catalog/v2", "inventory/v1"],
-            &[("external", "web/v1"), ("web/v1", "catalog/v1"), ("web/v1", "catalog/v2"), ("catalog/v1", "inventory/v1")],
+            &[
+                "external",
+                "web/v1",
+                "catalog/v1",
+                "catalog/v2",
+                "inventory/v1",
+            ],
+            &[
+                ("external", "web/v1"),
+                ("web/v1", "catalog/v1"),
+                ("web/v1", "catalog/v2"),
+                ("catalog/v1", "inventory/v1"),
+            ],
         ));
         let x = |id| position(&scene, id).0;
         assert!(x("external") < x("web/v1"));
@@ -239,14 +296,26 @@ mod tests {
     #[test]
     fn positions_are_stable_when_nodes_come_and_go() {
         let mut layout = Layout::default();
-        let first = layout.place(&graph(&["web/v1", "catalog/v1"], &[("web/v1", "catalog/v1")]));
+        let first = layout.place(&graph(
+            &["web/v1", "catalog/v1"],
+            &[("web/v1", "catalog/v1")],
+        ));
         let second = layout.place(&graph(
             &["web/v1", "catalog/v1", "catalog/v2"],
             &[("web/v1", "catalog/v1"), ("web/v1", "catalog/v2")],
         ));
-        assert_eq!(position(&first, "catalog/v1"), position(&second, "catalog/v1"));
-        let third = layout.place(&graph(&["web/v1", "catalog/v2"], &[("web/v1", "catalog/v2")]));
-        assert_eq!(position(&second, "catalog/v2"), position(&third, "catalog/v2"));
+        assert_eq!(
+            position(&first, "catalog/v1"),
+            position(&second, "catalog/v1")
+        );
+        let third = layout.place(&graph(
+            &["web/v1", "catalog/v2"],
+            &[("web/v1", "catalog/v2")],
+        ));
+        assert_eq!(
+            position(&second, "catalog/v2"),
+            position(&third, "catalog/v2")
+        );
     }
 
     #[test]
@@ -254,9 +323,17 @@ mod tests {
         let mut layout = Layout::default();
         let scene = layout.place(&graph(
             &["web/v1", "catalog/v1", "catalog/v2", "orders/v1"],
-            &[("web/v1", "catalog/v1"), ("web/v1", "catalog/v2"), ("web/v1", "orders/v1")],
+            &[
+                ("web/v1", "catalog/v1"),
+                ("web/v1", "catalog/v2"),
+                ("web/v1", "orders/v1"),
+            ],
         ));
-        let mut labels: Vec<(i64, i64)> = scene.edges.iter().map(|e| (e.label_x as i64, e.label_y as i64)).collect();
+        let mut labels: Vec<(i64, i64)> = scene
+            .edges
+            .iter()
+            .map(|e| (e.label_x as i64, e.label_y as i64))
+            .collect();
         labels.sort();
         labels.dedup_by(|a, b| (a.0 - b.0).abs() < 40 && (a.1 - b.1).abs() < 14);
         assert_eq!(labels.len(), 3, "{:?}", scene.edges);

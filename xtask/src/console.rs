@@ -33,7 +33,15 @@ pub fn build(tools: &ConsoleTools) -> anyhow::Result<PathBuf> {
         }
     };
     command
-        .args(["build", "--package", "weft-console", "--target", "wasm32-unknown-unknown", "--profile", "wasm-release"])
+        .args([
+            "build",
+            "--package",
+            "weft-console",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "wasm-release",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     if matches!(tools.wasm, WasmToolchain::Debian { .. }) {
@@ -46,13 +54,20 @@ pub fn build(tools: &ConsoleTools) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     run_command(
         Command::new(&tools.wasm_bindgen)
-            .args(["--target", "web", "--no-typescript", "--remove-name-section", "--remove-producers-section"])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--remove-name-section",
+                "--remove-producers-section",
+            ])
             .arg("--out-dir")
             .arg(out.join("pkg"))
             .arg(&wasm),
     )?;
     for file in ["index.html", "style.css"] {
-        std::fs::copy(root.join("frontend").join(file), out.join(file)).with_context(|| format!("copying {file}"))?;
+        std::fs::copy(root.join("frontend").join(file), out.join(file))
+            .with_context(|| format!("copying {file}"))?;
     }
     eprintln!("xtask: console built into {}", out.display());
     Ok(out)

@@ -26,7 +26,9 @@ const FIXED_PORTS: [u16; 7] = [5681, 5685, 5682, 5678, 5692, 5688, 8080];
 fn check_ports() -> anyhow::Result<()> {
     for port in FIXED_PORTS.into_iter().chain(20000..20040) {
         if TcpListener::bind(("127.0.0.1", port)).is_err() {
-            bail!("port {port} is already in use (is another demo running?); the demo needs 5678-5692, 8080 and 20000-20039 on 127.0.0.1");
+            bail!(
+                "port {port} is already in use (is another demo running?); the demo needs 5678-5692, 8080 and 20000-20039 on 127.0.0.1"
+            );
         }
     }
     Ok(())
@@ -44,12 +46,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         build.arg("--release");
     }
     run_command(&mut build)?;
-    weft_e2e::process::set_binaries_dir(root().join("target").join(if args.release { "release" } else { "debug" }));
+    weft_e2e::process::set_binaries_dir(root().join("target").join(if args.release {
+        "release"
+    } else {
+        "debug"
+    }));
     check_ports()?;
 
-    let password = std::env::var("WEFT_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| {
-        rand::thread_rng().sample_iter(&Alphanumeric).take(16).map(char::from).collect()
-    });
+    let password = std::env::var("WEFT_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| {
+            rand::thread_rng()
+                .sample_iter(&Alphanumeric)
+                .take(16)
+                .map(char::from)
+                .collect()
+        });
     if password.len() < 8 {
         bail!("WEFT_ADMIN_PASSWORD must be at least 8 characters");
     }
@@ -73,7 +86,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         })
     }));
     let Ok(mut shop) = started else {
-        bail!("the demo did not start; the logs are in {}", work_dir.display());
+        bail!(
+            "the demo did not start; the logs are in {}",
+            work_dir.display()
+        );
     };
 
     println!();
@@ -85,7 +101,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  shop (web)   {}", shop.web().url());
     println!("  logs         {}", work_dir.display());
     println!();
-    println!("  Open the console, pick mesh \"shop\" and watch the live graph. Ctrl-C stops everything.");
+    println!(
+        "  Open the console, pick mesh \"shop\" and watch the live graph. Ctrl-C stops everything."
+    );
     println!();
 
     loop {
@@ -93,7 +111,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if let Some(name) = shop.exited() {
-                    eprintln!("xtask: {name} exited unexpectedly; stopping the demo (logs in {})", work_dir.display());
+                    eprintln!(
+                        "xtask: {name} exited unexpectedly; stopping the demo (logs in {})",
+                        work_dir.display()
+                    );
                     break;
                 }
             }

@@ -1,5 +1,6 @@
 //! `cargo xtask <command>`: the two README commands (`demo`, `test`) and their building blocks.
 
+mod architecture;
 mod console;
 mod demo;
 mod prerequisites;
@@ -35,7 +36,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Task::Demo(args) => demo::run(args),
         Task::Test(args) => test::run(args),
-        Task::Console => prerequisites::ensure_console().and_then(|tools| console::build(&tools).map(|_| ())),
+        Task::Console => {
+            prerequisites::ensure_console().and_then(|tools| console::build(&tools).map(|_| ()))
+        }
         Task::Setup => prerequisites::ensure().map(|_| ()),
     };
     match result {
@@ -49,7 +52,10 @@ fn main() -> std::process::ExitCode {
 
 /// The workspace root (xtask lives one level below it).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Runs a command in the workspace root, failing with its name when it fails.

@@ -30,7 +30,11 @@ pub struct Tools {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 fn is_debian() -> bool {
@@ -40,7 +44,9 @@ fn is_debian() -> bool {
 fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     let command = format!("apt-get install -y {}", packages.join(" "));
     if !(is_root() && is_debian()) {
-        bail!("missing system packages; install them with:\n    sudo apt-get update && sudo {command}");
+        bail!(
+            "missing system packages; install them with:\n    sudo apt-get update && sudo {command}"
+        );
     }
     eprintln!("xtask: installing {}", packages.join(" "));
     crate::run_command(Command::new("apt-get").args(["update", "-qq"]))?;
@@ -64,13 +70,19 @@ fn postgres_bin() -> Option<PathBuf> {
 
 fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|path| path.is_file())
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
     })
 }
 
 fn rustup_has_wasm() -> bool {
-    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
-    if installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown")) {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if installed
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown"))
+    {
         return true;
     }
     // Try to add it; offline machines cannot, and then Debian's toolchain is used.
@@ -85,19 +97,30 @@ fn rustup_has_wasm() -> bool {
 fn debian_wasm_toolchain() -> Option<WasmToolchain> {
     let cargo = PathBuf::from("/usr/bin/cargo");
     let rustc = PathBuf::from("/usr/bin/rustc");
-    let library = Command::new(&rustc).args(["--print", "sysroot"]).output().ok().map(|o| {
-        PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join("lib/rustlib/src/rust/library")
-    })?;
-    let lld = which("rust-lld").or_else(|| which("lld")).is_some() || Path::new("/usr/bin/lld-22").exists();
-    (cargo.is_file() && rustc.is_file() && library.is_dir() && lld).then_some(WasmToolchain::Debian { cargo, rustc })
+    let library = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .map(|o| {
+            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                .join("lib/rustlib/src/rust/library")
+        })?;
+    let lld = which("rust-lld").or_else(|| which("lld")).is_some()
+        || Path::new("/usr/bin/lld-22").exists();
+    (cargo.is_file() && rustc.is_file() && library.is_dir() && lld)
+        .then_some(WasmToolchain::Debian { cargo, rustc })
 }
 
 fn wasm_bindgen() -> Option<PathBuf> {
     let path = which("wasm-bindgen").or_else(|| {
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/wasm-bindgen")).filter(|p| p.is_file())
+        std::env::var_os("HOME")
+            .map(|home| PathBuf::from(home).join(".cargo/bin/wasm-bindgen"))
+            .filter(|p| p.is_file())
     })?;
     let output = Command::new(&path).arg("--version").output().ok()?;
-    String::from_utf8_lossy(&output.stdout).contains(WASM_BINDGEN_VERSION).then_some(path)
+    String::from_utf8_lossy(&output.stdout)
+        .contains(WASM_BINDGEN_VERSION)
+        .then_some(path)
 }
 
 /// What building the console needs.
@@ -116,7 +139,8 @@ pub fn ensure_console() -> anyhow::Result<ConsoleTools> {
 pub fn ensure() -> anyhow::Result<Tools> {
     let console = ensure_packages(true)?;
     Ok(Tools {
-        postgres_bin: postgres_bin().context("Postgres server binaries still missing after installation")?,
+        postgres_bin: postgres_bin()
+            .context("Postgres server binaries still missing after installation")?,
         chromium: PathBuf::from("/usr/bin/chromium"),
         chromedriver: PathBuf::from("/usr/bin/chromedriver"),
         wasm: console.wasm,
@@ -152,13 +176,24 @@ fn ensure_packages(for_tests: bool) -> anyhow::Result<ConsoleTools> {
         apt_install(&missing)?;
     }
     if wasm_bindgen().is_none() {
-        eprintln!("xtask: installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (about two minutes, once)");
-        crate::run_command(crate::cargo().args(["install", "wasm-bindgen-cli", "--version", &format!("={WASM_BINDGEN_VERSION}")]))?;
+        eprintln!(
+            "xtask: installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} (about two minutes, once)"
+        );
+        crate::run_command(crate::cargo().args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            &format!("={WASM_BINDGEN_VERSION}"),
+        ]))?;
     }
     let wasm = if rustup_wasm {
         WasmToolchain::Rustup
     } else {
         debian_wasm_toolchain().context("no wasm32 toolchain: rustup cannot add wasm32-unknown-unknown and Debian's rustc-web is incomplete")?
     };
-    Ok(ConsoleTools { wasm, wasm_bindgen: wasm_bindgen().context("wasm-bindgen CLI still missing after installation")? })
+    Ok(ConsoleTools {
+        wasm,
+        wasm_bindgen: wasm_bindgen()
+            .context("wasm-bindgen CLI still missing after installation")?,
+    })
 }

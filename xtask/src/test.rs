@@ -17,15 +17,26 @@ pub struct TestArgs {
 pub fn run(args: TestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let tools = prerequisites::ensure()?;
-    let step = |name: &str, since: Instant| eprintln!("xtask: {name} done in {:.0?}", since.elapsed());
+    let step =
+        |name: &str, since: Instant| eprintln!("xtask: {name} done in {:.0?}", since.elapsed());
     if !args.no_lint {
         let lint = Instant::now();
         run_command(crate::cargo().args(["fmt", "--all", "--", "--check"]))?;
-        run_command(crate::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+        run_command(crate::cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
         step("lint", lint);
     }
     let build = Instant::now();
-    let console_dir = console::build(&prerequisites::ConsoleTools { wasm: tools.wasm.clone(), wasm_bindgen: tools.wasm_bindgen.clone() })?;
+    let console_dir = console::build(&prerequisites::ConsoleTools {
+        wasm: tools.wasm.clone(),
+        wasm_bindgen: tools.wasm_bindgen.clone(),
+    })?;
     run_command(crate::cargo().args(["build", "--workspace", "--bins"]))?;
     step("build", build);
     let tests = Instant::now();

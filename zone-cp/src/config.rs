@@ -21,7 +21,11 @@ pub struct Config {
     pub zone_name: String,
 
     /// gRPC address of the global control plane's zone sync port.
-    #[arg(long, env = "WEFT_GLOBAL_ADDRESS", default_value = "http://127.0.0.1:5685")]
+    #[arg(
+        long,
+        env = "WEFT_GLOBAL_ADDRESS",
+        default_value = "http://127.0.0.1:5685"
+    )]
     pub global_address: String,
 
     /// Address of health, metrics and the read-only zone API.
@@ -54,13 +58,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 
 impl Config {
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(format!(".weft/zone-{}", self.zone_name)))
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!(".weft/zone-{}", self.zone_name)))
     }
 
     pub fn validate(&self) -> Result<(), String> {
         let address = &self.global_address;
         if !(address.starts_with("http://") || address.starts_with("https://")) {
-            return Err(format!("--global-address {address:?} must start with http:// or https://"));
+            return Err(format!(
+                "--global-address {address:?} must start with http:// or https://"
+            ));
         }
         Ok(())
     }

@@ -15,8 +15,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use weft_api::proto::dataplane_discovery_server::{DataplaneDiscovery, DataplaneDiscoveryServer};
 use weft_api::proto::{
-    DataplaneHello, DataplaneMessage, ProxyConfigUpdate, TelemetryReport, ZoneToDataplane, dataplane_message,
-    zone_to_dataplane,
+    DataplaneHello, DataplaneMessage, ProxyConfigUpdate, TelemetryReport, ZoneToDataplane,
+    dataplane_message, zone_to_dataplane,
 };
 use weft_model::dataplane::ZONE_LABEL;
 use weft_model::resource::{Author, Resource};
@@ -94,26 +94,49 @@ impl DataplaneService {
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<Key, SessionInfo>> {
-        self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Validates the hello and returns the Dataplane, stamped with this zone.
     fn admit(&self, hello: &DataplaneHello) -> Result<Resource, Error> {
-        let value = serde_json::from_str(&hello.manifest_json)
-            .map_err(|error| Error::Invalid(ValidationErrors::single("", format!("manifest is not JSON: {error}"))))?;
+        let value = serde_json::from_str(&hello.manifest_json).map_err(|error| {
+            Error::Invalid(ValidationErrors::single(
+                "",
+                format!("manifest is not JSON: {error}"),
+            ))
+        })?;
         let mut resource = Resource::from_value(value, Author::User).map_err(Error::Invalid)?;
         if resource.kind() != Kind::Dataplane {
-            return Err(Error::Invalid(ValidationErrors::single("kind", "must be Dataplane")));
+            return Err(Error::Invalid(ValidationErrors::single(
+                "kind",
+                "must be Dataplane",
+            )));
         }
-        resource.metadata.labels.insert(ZONE_LABEL.to_string(), self.zone.clone());
+        resource
+            .metadata
+            .labels
+            .insert(ZONE_LABEL.to_string(), self.zone.clone());
         resource.metadata.resource_version = None;
         let mesh = resource.mesh().unwrap_or_default().to_string();
         let snapshot = self.state.current();
         let Some(state) = snapshot.meshes.get(&mesh).filter(|state| state.exists()) else {
-            return Err(Error::Rejected(format!("mesh {mesh:?} does not exist; create it through the global API first")));
+            return Err(Error::Rejected(format!(
+                "mesh {mesh:?} does not exist; create it through the global API first"
+            )));
         };
-        if state.dataplanes.get(resource.name()).is_some_and(|entry| !entry.local) {
-            let owner = state.dataplanes[resource.name()].resource.metadata.labels.get(ZONE_LABEL).cloned();
+        if state
+            .dataplanes
+            .get(resource.name())
+            .is_some_and(|entry| !entry.local)
+        {
+            let owner = state.dataplanes[resource.name()]
+                .resource
+                .metadata
+                .labels
+                .get(ZONE_LABEL)
+                .cloned();
             return Err(Error::Rejected(format!(
                 "dataplane name {:?} is already registered in mesh {mesh:?} by zone {}",
                 resource.name(),
@@ -148,7 +171,9 @@ impl DataplaneService {
                 tracing::info!(mesh = %key.0, dataplane = %key.1, "dataplane deregistered");
             }
             Ok(None) => {}
-            Err(error) => tracing::warn!(mesh = %key.0, dataplane = %key.1, %error, "deregistering failed"),
+            Err(error) => {
+                tracing::warn!(mesh = %key.0, dataplane = %key.1, %error, "deregistering failed")
+            }
         }
     }
 
@@ -165,7 +190,13 @@ impl DataplaneService {
     pub fn expect_reconnects(&self, loaded: Vec<Key>) {
         for key in loaded {
             let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-            self.sessions().insert(key.clone(), SessionInfo { id, ..SessionInfo::default() });
+            self.sessions().insert(
+                key.clone(),
+                SessionInfo {
+                    id,
+                    ..SessionInfo::default()
+                },
+            );
             self.schedule_expiry(key, id);
         }
     }
@@ -184,30 +215,56 @@ impl DataplaneService {
         let mut version = 0u64;
         let mut goodbye = false;
         loop {
-            let superseded = self.sessions().get(&key).is_none_or(|info| info.id != session_id);
+            let superseded = self
+                .sessions()
+                .get(&key)
+                .is_none_or(|info| info.id != session_id);
             if superseded {
-                let _ = sender.send(Err(Status::aborted("a newer session of this dataplane took over"))).await;
+                let _ = sender
+                    .send(Err(Status::aborted(
+                        "a newer session of this dataplane took over",
+                    )))
+                    .await;
                 break;
             }
             let snapshot = self.state.current();
-            let mesh = snapshot.meshes.get(&key.0).filter(|mesh| mesh.exists()).cloned();
+            let mesh = snapshot
+                .meshes
+                .get(&key.0)
+                .filter(|mesh| mesh.exists())
+                .cloned();
             let Some(mesh) = mesh else {
-                let _ = sender.send(Err(Status::failed_precondition(format!("mesh {:?} was deleted", key.0)))).await;
+                let _ = sender
+                    .send(Err(Status::failed_precondition(format!(
+                        "mesh {:?} was deleted",
+                        key.0
+                    ))))
+                    .await;
                 break;
             };
-            if last_mesh.as_ref().is_none_or(|last| !Arc::ptr_eq(last, &mesh)) {
+            if last_mesh
+                .as_ref()
+                .is_none_or(|last| !Arc::ptr_eq(last, &mesh))
+            {
                 let config = mesh.proxy_config(&key.0, &key.1);
                 if config.is_some() && config != last_config {
                     version += 1;
                     let json = serde_json::to_string(&config).unwrap_or_default();
                     let update = ZoneToDataplane {
-                        message: Some(zone_to_dataplane::Message::Config(ProxyConfigUpdate { version, config_json: json })),
+                        message: Some(zone_to_dataplane::Message::Config(ProxyConfigUpdate {
+                            version,
+                            config_json: json,
+                        })),
                     };
                     if sender.send(Ok(update)).await.is_err() {
                         break;
                     }
                     self.metrics.config_pushes.inc();
-                    if let Some(info) = self.sessions().get_mut(&key).filter(|info| info.id == session_id) {
+                    if let Some(info) = self
+                        .sessions()
+                        .get_mut(&key)
+                        .filter(|info| info.id == session_id)
+                    {
                         info.config_version = version;
                     }
                     last_config = config;
@@ -263,7 +320,11 @@ impl DataplaneService {
     fn handle(&self, key: &Key, session_id: u64, message: DataplaneMessage) -> bool {
         match message.message {
             Some(dataplane_message::Message::Ack(ack)) => {
-                if let Some(info) = self.sessions().get_mut(key).filter(|info| info.id == session_id) {
+                if let Some(info) = self
+                    .sessions()
+                    .get_mut(key)
+                    .filter(|info| info.id == session_id)
+                {
                     if ack.accepted {
                         info.acked_version = ack.version;
                         info.last_rejection = None;
@@ -295,19 +356,35 @@ impl DataplaneService {
 impl DataplaneDiscovery for DataplaneService {
     type SessionStream = ConfigStream;
 
-    async fn session(&self, request: Request<Streaming<DataplaneMessage>>) -> Result<Response<ConfigStream>, Status> {
+    async fn session(
+        &self,
+        request: Request<Streaming<DataplaneMessage>>,
+    ) -> Result<Response<ConfigStream>, Status> {
         let mut inbound = request.into_inner();
         let hello = match inbound.message().await? {
-            Some(DataplaneMessage { message: Some(dataplane_message::Message::Hello(hello)) }) => hello,
-            _ => return Err(Status::invalid_argument("the first message must be DataplaneHello")),
+            Some(DataplaneMessage {
+                message: Some(dataplane_message::Message::Hello(hello)),
+            }) => hello,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message must be DataplaneHello",
+                ));
+            }
         };
         let resource = self.admit(&hello).map_err(Status::from)?;
-        let key: Key = (resource.mesh().unwrap_or_default().to_string(), resource.name().to_string());
+        let key: Key = (
+            resource.mesh().unwrap_or_default().to_string(),
+            resource.name().to_string(),
+        );
         self.register(&resource).await.map_err(Status::from)?;
         let session_id = self.next_id.fetch_add(1, Ordering::SeqCst);
         self.sessions().insert(
             key.clone(),
-            SessionInfo { id: session_id, connected: true, ..SessionInfo::default() },
+            SessionInfo {
+                id: session_id,
+                connected: true,
+                ..SessionInfo::default()
+            },
         );
         self.metrics.dataplanes_connected.inc();
         tracing::info!(mesh = %key.0, dataplane = %key.1, proxy_version = %hello.version, "dataplane connected");

@@ -21,7 +21,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<Error> for tonic::Status {
     fn from(error: Error) -> Self {
         match error {
-            Error::Invalid(errors) => tonic::Status::invalid_argument(format!("invalid dataplane: {errors}")),
+            Error::Invalid(errors) => {
+                tonic::Status::invalid_argument(format!("invalid dataplane: {errors}"))
+            }
             Error::Rejected(message) => tonic::Status::failed_precondition(message),
             other => {
                 tracing::error!(error = %other, "dataplane request failed");

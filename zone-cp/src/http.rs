@@ -55,7 +55,10 @@ pub fn app(state: HttpState) -> Router {
 
 async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
 }
@@ -65,15 +68,29 @@ async fn status(State(state): State<HttpState>) -> Json<ZoneStatus> {
     Json(ZoneStatus {
         zone: state.zone.clone(),
         global_connected: state.global_connected.load(Ordering::SeqCst),
-        meshes: snapshot.meshes.iter().filter(|(_, mesh)| mesh.exists()).map(|(name, _)| name.clone()).collect(),
+        meshes: snapshot
+            .meshes
+            .iter()
+            .filter(|(_, mesh)| mesh.exists())
+            .map(|(name, _)| name.clone())
+            .collect(),
     })
 }
 
 async fn dataplanes(State(state): State<HttpState>) -> Json<DataplaneList> {
-    let sessions = state.dataplanes.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let sessions = state
+        .dataplanes
+        .sessions
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
     let mut items: Vec<DataplaneStatus> = sessions
         .into_iter()
-        .map(|((mesh, name), session)| DataplaneStatus { mesh, name, session })
+        .map(|((mesh, name), session)| DataplaneStatus {
+            mesh,
+            name,
+            session,
+        })
         .collect();
     items.sort_by(|a, b| (&a.mesh, &a.name).cmp(&(&b.mesh, &b.name)));
     Json(DataplaneList { items })

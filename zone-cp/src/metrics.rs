@@ -18,15 +18,35 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("weft_zone");
         let dataplanes_connected = Gauge::default();
-        registry.register("dataplanes_connected", "Proxies with an open session", dataplanes_connected.clone());
+        registry.register(
+            "dataplanes_connected",
+            "Proxies with an open session",
+            dataplanes_connected.clone(),
+        );
         let global_connected = Gauge::default();
-        registry.register("global_connected", "1 while the sync stream to global is open", global_connected.clone());
+        registry.register(
+            "global_connected",
+            "1 while the sync stream to global is open",
+            global_connected.clone(),
+        );
         let config_pushes = Counter::default();
-        registry.register("config_pushes", "Proxy config versions sent", config_pushes.clone());
+        registry.register(
+            "config_pushes",
+            "Proxy config versions sent",
+            config_pushes.clone(),
+        );
         let config_rejections = Counter::default();
-        registry.register("config_rejections", "Proxy config versions a proxy rejected", config_rejections.clone());
+        registry.register(
+            "config_rejections",
+            "Proxy config versions a proxy rejected",
+            config_rejections.clone(),
+        );
         let telemetry_forwarded = Counter::default();
-        registry.register("telemetry_forwarded", "Proxy telemetry reports sent to global", telemetry_forwarded.clone());
+        registry.register(
+            "telemetry_forwarded",
+            "Proxy telemetry reports sent to global",
+            telemetry_forwarded.clone(),
+        );
         let telemetry_dropped = Counter::default();
         registry.register(
             "telemetry_dropped",

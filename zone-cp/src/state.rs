@@ -35,7 +35,11 @@ pub struct Snapshot {
 #[derive(Clone, Debug)]
 pub enum GlobalChange {
     Upsert(Resource),
-    Delete { kind: Kind, mesh: String, name: String },
+    Delete {
+        kind: Kind,
+        mesh: String,
+        name: String,
+    },
 }
 
 impl MeshState {
@@ -49,9 +53,11 @@ impl MeshState {
             .dataplanes
             .values()
             .filter_map(|entry| match &entry.resource.spec {
-                Spec::Dataplane(spec) => {
-                    Some(NamedDataplane::new(entry.resource.name(), &entry.resource.metadata.labels, spec))
-                }
+                Spec::Dataplane(spec) => Some(NamedDataplane::new(
+                    entry.resource.name(),
+                    &entry.resource.metadata.labels,
+                    spec,
+                )),
                 _ => None,
             })
             .collect();
@@ -59,12 +65,22 @@ impl MeshState {
             .routes
             .values()
             .filter_map(|resource| match &resource.spec {
-                Spec::TrafficRoute(spec) => Some(NamedRoute { name: resource.name(), spec }),
+                Spec::TrafficRoute(spec) => Some(NamedRoute {
+                    name: resource.name(),
+                    spec,
+                }),
                 _ => None,
             })
             .collect();
-        let proxy = dataplanes.iter().find(|dataplane| dataplane.name == name)?.clone();
-        let view = MeshView { mesh, dataplanes, routes };
+        let proxy = dataplanes
+            .iter()
+            .find(|dataplane| dataplane.name == name)?
+            .clone();
+        let view = MeshView {
+            mesh,
+            dataplanes,
+            routes,
+        };
         Some(proxy_config(&view, &proxy))
     }
 }
@@ -76,17 +92,26 @@ pub struct ZoneState {
 
 impl Default for ZoneState {
     fn default() -> Self {
-        ZoneState { snapshot: RwLock::new(Arc::default()), generation: watch::channel(0).0 }
+        ZoneState {
+            snapshot: RwLock::new(Arc::default()),
+            generation: watch::channel(0).0,
+        }
     }
 }
 
 fn key_of(resource: &Resource) -> (String, String) {
-    (resource.mesh().unwrap_or(resource.name()).to_string(), resource.name().to_string())
+    (
+        resource.mesh().unwrap_or(resource.name()).to_string(),
+        resource.name().to_string(),
+    )
 }
 
 impl ZoneState {
     pub fn current(&self) -> Arc<Snapshot> {
-        self.snapshot.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.snapshot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Ticks after every change.
@@ -96,7 +121,10 @@ impl ZoneState {
 
     fn update(&self, change: impl FnOnce(&mut Snapshot)) {
         {
-            let mut guard = self.snapshot.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = self
+                .snapshot
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let mut next = Snapshot::clone(&guard);
             change(&mut next);
             *guard = Arc::new(next);
@@ -109,8 +137,12 @@ impl ZoneState {
         self.update(|snapshot| {
             let mut fresh: BTreeMap<String, MeshState> = BTreeMap::new();
             for (name, mesh) in &snapshot.meshes {
-                let local: BTreeMap<String, Arc<DataplaneEntry>> =
-                    mesh.dataplanes.iter().filter(|(_, e)| e.local).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let local: BTreeMap<String, Arc<DataplaneEntry>> = mesh
+                    .dataplanes
+                    .iter()
+                    .filter(|(_, e)| e.local)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 if !local.is_empty() {
                     fresh.entry(name.clone()).or_default().dataplanes = local;
                 }
@@ -118,7 +150,10 @@ impl ZoneState {
             for resource in resources {
                 upsert_global(fresh.entry(key_of(&resource).0).or_default(), resource);
             }
-            snapshot.meshes = fresh.into_iter().map(|(name, mesh)| (name, Arc::new(mesh))).collect();
+            snapshot.meshes = fresh
+                .into_iter()
+                .map(|(name, mesh)| (name, Arc::new(mesh)))
+                .collect();
         });
     }
 
@@ -134,8 +169,14 @@ impl ZoneState {
                         upsert_global(Arc::make_mut(mesh), resource);
                     }
                     GlobalChange::Delete { kind, mesh, name } => {
-                        let mesh_name = if kind == Kind::Mesh { name.clone() } else { mesh };
-                        let Some(state) = snapshot.meshes.get_mut(&mesh_name) else { continue };
+                        let mesh_name = if kind == Kind::Mesh {
+                            name.clone()
+                        } else {
+                            mesh
+                        };
+                        let Some(state) = snapshot.meshes.get_mut(&mesh_name) else {
+                            continue;
+                        };
                         let state = Arc::make_mut(state);
                         match kind {
                             Kind::Mesh => state.mesh = None,
@@ -143,7 +184,11 @@ impl ZoneState {
                                 state.routes.remove(&name);
                             }
                             Kind::Dataplane => {
-                                if state.dataplanes.get(&name).is_some_and(|entry| !entry.local) {
+                                if state
+                                    .dataplanes
+                                    .get(&name)
+                                    .is_some_and(|entry| !entry.local)
+                                {
                                     state.dataplanes.remove(&name);
                                 }
                             }
@@ -151,7 +196,9 @@ impl ZoneState {
                     }
                 }
             }
-            snapshot.meshes.retain(|_, mesh| mesh.exists() || !mesh.dataplanes.is_empty() || !mesh.routes.is_empty());
+            snapshot.meshes.retain(|_, mesh| {
+                mesh.exists() || !mesh.dataplanes.is_empty() || !mesh.routes.is_empty()
+            });
         });
     }
 
@@ -159,7 +206,13 @@ impl ZoneState {
         self.update(|snapshot| {
             let (mesh, name) = key_of(&resource);
             let state = Arc::make_mut(snapshot.meshes.entry(mesh).or_default());
-            state.dataplanes.insert(name, Arc::new(DataplaneEntry { resource, local: true }));
+            state.dataplanes.insert(
+                name,
+                Arc::new(DataplaneEntry {
+                    resource,
+                    local: true,
+                }),
+            );
         });
     }
 
@@ -179,16 +232,26 @@ fn upsert_global(state: &mut MeshState, resource: Resource) {
     match resource.kind() {
         Kind::Mesh => state.mesh = Some(Arc::new(resource)),
         Kind::TrafficRoute => {
-            state.routes.insert(resource.name().to_string(), Arc::new(resource));
+            state
+                .routes
+                .insert(resource.name().to_string(), Arc::new(resource));
         }
         Kind::Dataplane => {
             // Global never sends this zone's own dataplanes; never let a remote copy shadow one.
-            if state.dataplanes.get(resource.name()).is_some_and(|entry| entry.local) {
+            if state
+                .dataplanes
+                .get(resource.name())
+                .is_some_and(|entry| entry.local)
+            {
                 return;
             }
-            state
-                .dataplanes
-                .insert(resource.name().to_string(), Arc::new(DataplaneEntry { resource, local: false }));
+            state.dataplanes.insert(
+                resource.name().to_string(),
+                Arc::new(DataplaneEntry {
+                    resource,
+                    local: false,
+                }),
+            );
         }
     }
 }

@@ -4,8 +4,10 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use weft_model::Resource;
 use weft_model::resource::Author;
 
@@ -56,7 +58,10 @@ impl ZoneStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         MIGRATIONS.run(&pool).await?;
         sqlx::query("INSERT INTO zone_meta (key, value) VALUES ('zone_store_id', ?1) ON CONFLICT (key) DO NOTHING")
             .bind(uuid::Uuid::new_v4().to_string())
@@ -76,17 +81,30 @@ impl ZoneStore {
 
     /// The global store id and revision this zone has applied.
     pub async fn global_position(&self) -> Result<(String, u64)> {
-        let store_id = meta(&self.pool, "global_store_id").await?.unwrap_or_default();
-        let revision = meta(&self.pool, "global_revision").await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let store_id = meta(&self.pool, "global_store_id")
+            .await?
+            .unwrap_or_default();
+        let revision = meta(&self.pool, "global_revision")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         Ok((store_id, revision))
     }
 
     /// Applies a batch from global in one transaction. With `replace`, everything received
     /// before is dropped first (a snapshot).
-    pub async fn apply_global(&self, resources: &[GlobalResource], replace: bool, global_store_id: &str, revision: u64) -> Result<()> {
+    pub async fn apply_global(
+        &self,
+        resources: &[GlobalResource],
+        replace: bool,
+        global_store_id: &str,
+        revision: u64,
+    ) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
         if replace {
-            sqlx::query("DELETE FROM global_resources").execute(&mut *transaction).await?;
+            sqlx::query("DELETE FROM global_resources")
+                .execute(&mut *transaction)
+                .await?;
         }
         for resource in resources {
             match &resource.manifest {
@@ -106,12 +124,14 @@ impl ZoneStore {
                     .await?;
                 }
                 None => {
-                    sqlx::query("DELETE FROM global_resources WHERE kind = ?1 AND mesh = ?2 AND name = ?3")
-                        .bind(&resource.kind)
-                        .bind(&resource.mesh)
-                        .bind(&resource.name)
-                        .execute(&mut *transaction)
-                        .await?;
+                    sqlx::query(
+                        "DELETE FROM global_resources WHERE kind = ?1 AND mesh = ?2 AND name = ?3",
+                    )
+                    .bind(&resource.kind)
+                    .bind(&resource.mesh)
+                    .bind(&resource.name)
+                    .execute(&mut *transaction)
+                    .await?;
                 }
             }
         }
@@ -143,16 +163,18 @@ impl ZoneStore {
     /// Registers or updates one of this zone's dataplanes; returns its new zone revision,
     /// or the current one when nothing changed.
     pub async fn put_local(&self, resource: &Resource) -> Result<u64> {
-        let manifest = serde_json::to_string(&resource.to_manifest()).map_err(|e| Error::Internal(e.to_string()))?;
+        let manifest = serde_json::to_string(&resource.to_manifest())
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let mesh = resource.mesh().unwrap_or_default();
         let mut transaction = self.pool.begin().await?;
         let revision = next_revision(&mut transaction).await?;
-        let existing: Option<(String, i64)> =
-            sqlx::query_as("SELECT manifest, deleted FROM local_dataplanes WHERE mesh = ?1 AND name = ?2")
-                .bind(mesh)
-                .bind(resource.name())
-                .fetch_optional(&mut *transaction)
-                .await?;
+        let existing: Option<(String, i64)> = sqlx::query_as(
+            "SELECT manifest, deleted FROM local_dataplanes WHERE mesh = ?1 AND name = ?2",
+        )
+        .bind(mesh)
+        .bind(resource.name())
+        .fetch_optional(&mut *transaction)
+        .await?;
         if let Some((stored, 0)) = &existing
             && *stored == manifest
         {
@@ -194,7 +216,10 @@ impl ZoneStore {
     }
 
     pub async fn local_revision(&self) -> Result<u64> {
-        Ok(meta(&self.pool, "zone_revision").await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+        Ok(meta(&self.pool, "zone_revision")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Local dataplane changes after `after` (tombstones included), oldest first; with
@@ -214,7 +239,9 @@ impl ZoneStore {
                     mesh: row.try_get("mesh")?,
                     name: row.try_get("name")?,
                     revision: to_u64(row.try_get("revision")?),
-                    manifest: (deleted == 0).then(|| row.try_get("manifest")).transpose()?,
+                    manifest: (deleted == 0)
+                        .then(|| row.try_get("manifest"))
+                        .transpose()?,
                 })
             })
             .collect()
@@ -224,13 +251,18 @@ impl ZoneStore {
     pub async fn local_dataplanes(&self) -> Result<Vec<Resource>> {
         let mut out = Vec::new();
         for change in self.local_changes(0).await? {
-            let Some(manifest) = change.manifest else { continue };
+            let Some(manifest) = change.manifest else {
+                continue;
+            };
             match serde_json::from_str(&manifest)
                 .map_err(|error| error.to_string())
-                .and_then(|value| Resource::from_value(value, Author::Zone).map_err(|errors| errors.to_string()))
-            {
+                .and_then(|value| {
+                    Resource::from_value(value, Author::Zone).map_err(|errors| errors.to_string())
+                }) {
                 Ok(resource) => out.push(resource),
-                Err(error) => tracing::warn!(name = %change.name, %error, "skipping unreadable local dataplane"),
+                Err(error) => {
+                    tracing::warn!(name = %change.name, %error, "skipping unreadable local dataplane")
+                }
             }
         }
         Ok(out)
@@ -238,11 +270,18 @@ impl ZoneStore {
 }
 
 async fn meta(pool: &SqlitePool, key: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT value FROM zone_meta WHERE key = ?1").bind(key).fetch_optional(pool).await?;
+    let row = sqlx::query("SELECT value FROM zone_meta WHERE key = ?1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.map(|row| row.try_get("value")).transpose()?)
 }
 
-async fn set_meta(transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>, key: &str, value: &str) -> Result<()> {
+async fn set_meta(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    key: &str,
+    value: &str,
+) -> Result<()> {
     sqlx::query("INSERT INTO zone_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .bind(key)
         .bind(value)
@@ -253,13 +292,17 @@ async fn set_meta(transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>, key: &s
 
 /// Takes the next local revision; the first statement of every local write transaction.
 async fn next_revision(transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<u64> {
-    sqlx::query("INSERT INTO zone_meta (key, value) VALUES ('zone_revision', '1')
-                 ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
-        .execute(&mut **transaction)
-        .await?;
+    sqlx::query(
+        "INSERT INTO zone_meta (key, value) VALUES ('zone_revision', '1')
+                 ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+    )
+    .execute(&mut **transaction)
+    .await?;
     let value: String = sqlx::query("SELECT value FROM zone_meta WHERE key = 'zone_revision'")
         .fetch_one(&mut **transaction)
         .await?
         .try_get("value")?;
-    value.parse().map_err(|_| Error::Internal(format!("corrupt zone revision {value:?}")))
+    value
+        .parse()
+        .map_err(|_| Error::Internal(format!("corrupt zone revision {value:?}")))
 }

@@ -11,11 +11,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 use weft_api::proto::zone_sync_client::ZoneSyncClient;
 use weft_api::proto::{
-    BatchKind, GlobalMessage, Resource as WireResource, ResourceBatch, TelemetryBatch, TelemetryReport, ZoneHello,
-    ZoneMessage, global_message, zone_message,
+    BatchKind, GlobalMessage, Resource as WireResource, ResourceBatch, TelemetryBatch,
+    TelemetryReport, ZoneHello, ZoneMessage, global_message, zone_message,
 };
-use weft_model::resource::{Author, Resource};
 use weft_model::Kind;
+use weft_model::resource::{Author, Resource};
 
 use crate::metrics::Metrics;
 use crate::state::{GlobalChange, ZoneState};
@@ -52,7 +52,9 @@ impl Uplink {
                     tracing::info!(zone = %self.zone, "global closed the sync stream; reconnecting");
                     backoff = Duration::from_millis(100);
                 }
-                Err(error) => tracing::warn!(zone = %self.zone, global = %self.address, %error, "global unreachable; retrying"),
+                Err(error) => {
+                    tracing::warn!(zone = %self.zone, global = %self.address, %error, "global unreachable; retrying")
+                }
             }
             let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
             tokio::select! {
@@ -70,12 +72,19 @@ impl Uplink {
             .http2_keep_alive_interval(Duration::from_secs(10))
             .keep_alive_timeout(Duration::from_secs(5))
             .keep_alive_while_idle(true);
-        let channel = endpoint.connect().await.map_err(|error| format!("connect: {error}"))?;
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|error| format!("connect: {error}"))?;
         let mut client = ZoneSyncClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let (sender, receiver) = mpsc::channel::<ZoneMessage>(16);
-        let (global_store_id, global_revision) = self.store.global_position().await.map_err(|e| e.to_string())?;
+        let (global_store_id, global_revision) = self
+            .store
+            .global_position()
+            .await
+            .map_err(|e| e.to_string())?;
         let hello = ZoneHello {
             zone: self.zone.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -84,7 +93,9 @@ impl Uplink {
             global_revision,
         };
         sender
-            .send(ZoneMessage { message: Some(zone_message::Message::Hello(hello)) })
+            .send(ZoneMessage {
+                message: Some(zone_message::Message::Hello(hello)),
+            })
             .await
             .map_err(|_| "stream closed before hello".to_string())?;
         let mut inbound = client
@@ -92,8 +103,14 @@ impl Uplink {
             .await
             .map_err(|status| format!("sync refused: {}", status.message()))?
             .into_inner();
-        let greeting = inbound.message().await.map_err(|status| status.message().to_string())?;
-        let Some(GlobalMessage { message: Some(global_message::Message::Hello(greeting)) }) = greeting else {
+        let greeting = inbound
+            .message()
+            .await
+            .map_err(|status| status.message().to_string())?;
+        let Some(GlobalMessage {
+            message: Some(global_message::Message::Hello(greeting)),
+        }) = greeting
+        else {
             return Err("global did not answer with GlobalHello".into());
         };
         self.connected.store(true, Ordering::SeqCst);
@@ -106,13 +123,27 @@ impl Uplink {
         let receive = async move {
             let mut pending: Vec<WireResource> = Vec::new();
             loop {
-                let message = inbound.message().await.map_err(|status| status.message().to_string())?;
-                let Some(message) = message else { return Ok::<(), String>(()) };
-                let Some(global_message::Message::Resources(batch)) = message.message else { continue };
+                let message = inbound
+                    .message()
+                    .await
+                    .map_err(|status| status.message().to_string())?;
+                let Some(message) = message else {
+                    return Ok::<(), String>(());
+                };
+                let Some(global_message::Message::Resources(batch)) = message.message else {
+                    continue;
+                };
                 apply_batch(&store, &state, &global_store_id, batch, &mut pending).await?;
             }
         };
-        let send = send_local(&self.store, &mut self.local_changes, &mut self.telemetry, &self.metrics, sender, greeting.zone_revision);
+        let send = send_local(
+            &self.store,
+            &mut self.local_changes,
+            &mut self.telemetry,
+            &self.metrics,
+            sender,
+            greeting.zone_revision,
+        );
         tokio::select! {
             result = receive => result,
             result = send => result,
@@ -133,9 +164,15 @@ async fn send_local(
     let send_batch = |kind: BatchKind, resources: Vec<WireResource>, revision: u64| {
         let sender = sender.clone();
         async move {
-            let batch = ResourceBatch { kind: kind as i32, resources, revision };
+            let batch = ResourceBatch {
+                kind: kind as i32,
+                resources,
+                revision,
+            };
             sender
-                .send(ZoneMessage { message: Some(zone_message::Message::Resources(batch)) })
+                .send(ZoneMessage {
+                    message: Some(zone_message::Message::Resources(batch)),
+                })
                 .await
                 .map_err(|_| "sync stream closed".to_string())
         }
@@ -143,8 +180,15 @@ async fn send_local(
     let mut sent = after;
     if sent == 0 {
         let revision = store.local_revision().await.map_err(|e| e.to_string())?;
-        let live: Vec<WireResource> = store.local_changes(0).await.map_err(|e| e.to_string())?.into_iter().map(to_wire).collect();
-        let mut chunks: Vec<Vec<WireResource>> = live.chunks(BATCH_SIZE).map(<[_]>::to_vec).collect();
+        let live: Vec<WireResource> = store
+            .local_changes(0)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(to_wire)
+            .collect();
+        let mut chunks: Vec<Vec<WireResource>> =
+            live.chunks(BATCH_SIZE).map(<[_]>::to_vec).collect();
         let last = chunks.pop().unwrap_or_default();
         for chunk in chunks {
             send_batch(BatchKind::SnapshotPart, chunk, revision).await?;
@@ -157,7 +201,12 @@ async fn send_local(
         let changes = store.local_changes(sent).await.map_err(|e| e.to_string())?;
         for chunk in changes.chunks(BATCH_SIZE) {
             let revision = chunk.last().map_or(sent, |change| change.revision);
-            send_batch(BatchKind::Incremental, chunk.iter().cloned().map(to_wire).collect(), revision).await?;
+            send_batch(
+                BatchKind::Incremental,
+                chunk.iter().cloned().map(to_wire).collect(),
+                revision,
+            )
+            .await?;
             sent = revision;
         }
         tokio::select! {
@@ -229,7 +278,10 @@ async fn apply_batch(
         batch.resources
     };
     // Kinds this zone does not know (a newer global) are skipped, not fatal.
-    let known: Vec<&WireResource> = resources.iter().filter(|wire| Kind::parse(&wire.kind).is_some()).collect();
+    let known: Vec<&WireResource> = resources
+        .iter()
+        .filter(|wire| Kind::parse(&wire.kind).is_some())
+        .collect();
     let rows: Vec<GlobalResource> = known
         .iter()
         .map(|wire| GlobalResource {
@@ -246,8 +298,16 @@ async fn apply_batch(
         .await
         .map_err(|error| format!("storing what global sent: {error}"))?;
     if replace {
-        let parsed: Vec<Resource> = known.iter().filter(|wire| !wire.deleted).filter_map(|wire| parse(wire)).collect();
-        tracing::info!(resources = parsed.len(), revision = batch.revision, "snapshot from global applied");
+        let parsed: Vec<Resource> = known
+            .iter()
+            .filter(|wire| !wire.deleted)
+            .filter_map(|wire| parse(wire))
+            .collect();
+        tracing::info!(
+            resources = parsed.len(),
+            revision = batch.revision,
+            "snapshot from global applied"
+        );
         state.replace_global(parsed);
     } else {
         let changes: Vec<GlobalChange> = known
@@ -255,14 +315,22 @@ async fn apply_batch(
             .filter_map(|wire| {
                 let kind = Kind::parse(&wire.kind)?;
                 if wire.deleted {
-                    Some(GlobalChange::Delete { kind, mesh: wire.mesh.clone(), name: wire.name.clone() })
+                    Some(GlobalChange::Delete {
+                        kind,
+                        mesh: wire.mesh.clone(),
+                        name: wire.name.clone(),
+                    })
                 } else {
                     parse(wire).map(GlobalChange::Upsert)
                 }
             })
             .collect();
         if !changes.is_empty() {
-            tracing::debug!(changes = changes.len(), revision = batch.revision, "changes from global applied");
+            tracing::debug!(
+                changes = changes.len(),
+                revision = batch.revision,
+                "changes from global applied"
+            );
         }
         state.apply_global(changes);
     }

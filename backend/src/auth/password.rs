@@ -1,8 +1,8 @@
 //! Password hashing with argon2id.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 use crate::error::{Error, Result};
 
@@ -20,7 +20,9 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
     const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2lZ0x3bWv0oFN0x8Y3lP5b2d2mX0v6w8GkqQ9eQW1dA";
     let parsed = hash.and_then(|hash| PasswordHash::new(hash).ok());
     match parsed {
-        Some(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Some(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         None => {
             if let Ok(dummy) = PasswordHash::new(DUMMY) {
                 let _ = Argon2::default().verify_password(password.as_bytes(), &dummy);

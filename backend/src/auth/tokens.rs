@@ -70,11 +70,17 @@ impl Authority {
         let keys = rows
             .into_iter()
             .map(|row| {
-                let encoding = EncodingKey::from_ed_pem(row.private_key_pem.as_bytes())
-                    .map_err(|error| Error::Internal(format!("signing key {}: {error}", row.kid)))?;
+                let encoding =
+                    EncodingKey::from_ed_pem(row.private_key_pem.as_bytes()).map_err(|error| {
+                        Error::Internal(format!("signing key {}: {error}", row.kid))
+                    })?;
                 let decoding = DecodingKey::from_ed_pem(row.public_key_pem.as_bytes())
                     .map_err(|error| Error::Internal(format!("public key {}: {error}", row.kid)))?;
-                Ok(Key { kid: row.kid, encoding, decoding })
+                Ok(Key {
+                    kid: row.kid,
+                    encoding,
+                    decoding,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Authority { keys, ttl })
@@ -82,7 +88,10 @@ impl Authority {
 
     /// Issues a token; returns it with its expiry (RFC 3339).
     pub fn issue(&self, subject: &str, platform_admin: bool) -> Result<(String, String)> {
-        let key = self.keys.first().ok_or_else(|| Error::Internal("no signing key".into()))?;
+        let key = self
+            .keys
+            .first()
+            .ok_or_else(|| Error::Internal("no signing key".into()))?;
         let now = jsonwebtoken::get_current_timestamp();
         let exp = now + self.ttl.as_secs();
         let claims = Claims {
@@ -108,13 +117,21 @@ impl Authority {
         let invalid = || Error::Unauthorized("invalid or expired token");
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         let kid = header.kid.ok_or_else(invalid)?;
-        let key = self.keys.iter().find(|key| key.kid == kid).ok_or_else(invalid)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|key| key.kid == kid)
+            .ok_or_else(invalid)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|_| invalid())?;
-        Ok(Caller { subject: data.claims.sub, platform_admin: data.claims.adm })
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+            .map_err(|_| invalid())?;
+        Ok(Caller {
+            subject: data.claims.sub,
+            platform_admin: data.claims.adm,
+        })
     }
 }

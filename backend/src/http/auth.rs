@@ -1,12 +1,12 @@
 //! Login, whoami, and the middleware that requires a valid token on every protected route.
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::Extension;
 use weft_api::auth::{LoginRequest, LoginResponse, WhoAmI};
 
 use super::AppState;
@@ -17,7 +17,9 @@ use crate::error::{Error, Result};
 pub async fn login(State(state): State<AppState>, body: Body) -> Result<Json<LoginResponse>> {
     let request: LoginRequest = read_json(body).await?;
     if request.username.is_empty() || request.password.is_empty() {
-        return Err(Error::BadRequest("username and password are required".into()));
+        return Err(Error::BadRequest(
+            "username and password are required".into(),
+        ));
     }
     let user = state.store.user(&request.username).await?;
     let password = request.password.clone();
@@ -36,18 +38,27 @@ pub async fn login(State(state): State<AppState>, body: Body) -> Result<Json<Log
 }
 
 pub async fn whoami(Extension(caller): Extension<Caller>) -> Json<WhoAmI> {
-    Json(WhoAmI { subject: caller.subject, platform_admin: caller.platform_admin })
+    Json(WhoAmI {
+        subject: caller.subject,
+        platform_admin: caller.platform_admin,
+    })
 }
 
-pub async fn require_caller(State(state): State<AppState>, mut request: Request, next: Next) -> Result<Response> {
+pub async fn require_caller(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .ok_or(Error::Unauthorized("missing Authorization: Bearer <token> header"))?;
-    let token = header
-        .strip_prefix("Bearer ")
-        .ok_or(Error::Unauthorized("the Authorization header must be Bearer <token>"))?;
+        .ok_or(Error::Unauthorized(
+            "missing Authorization: Bearer <token> header",
+        ))?;
+    let token = header.strip_prefix("Bearer ").ok_or(Error::Unauthorized(
+        "the Authorization header must be Bearer <token>",
+    ))?;
     let caller = state.authority.verify(token.trim())?;
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)

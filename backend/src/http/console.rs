@@ -23,5 +23,10 @@ async fn missing() -> Response {
         <p>weft-global found no console assets (index.html) in its --console-dir. \
         Build them with <code>cargo xtask console</code> and point <code>--console-dir</code> \
         (or <code>WEFT_CONSOLE_DIR</code>) at the output. The API under <code>/api</code> works regardless.</p>";
-    (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(body),
+    )
+        .into_response()
 }

@@ -22,11 +22,16 @@ const DEFAULT_STREAM_WINDOW: u64 = 10;
 const MAX_WINDOW: u64 = crate::traffic::window::RETENTION_SECONDS;
 
 fn window_seconds(query: &HashMap<String, String>, default: u64) -> Result<u64> {
-    let Some(text) = query.get("window") else { return Ok(default) };
-    let parsed = ModelDuration::parse(text).map_err(|problem| Error::BadRequest(format!("window: {problem}")))?;
+    let Some(text) = query.get("window") else {
+        return Ok(default);
+    };
+    let parsed = ModelDuration::parse(text)
+        .map_err(|problem| Error::BadRequest(format!("window: {problem}")))?;
     let seconds = parsed.as_std().as_secs();
     if !(1..=MAX_WINDOW).contains(&seconds) {
-        return Err(Error::BadRequest(format!("window must be between 1s and {MAX_WINDOW}s")));
+        return Err(Error::BadRequest(format!(
+            "window must be between 1s and {MAX_WINDOW}s"
+        )));
     }
     Ok(seconds)
 }
@@ -38,7 +43,14 @@ fn now_second() -> u64 {
 async fn snapshot(state: &AppState, mesh: &str, window: u64) -> Result<Graph> {
     let instances = instances(state, mesh).await?;
     let traffic = state.traffic.window(mesh, now_second(), window);
-    Ok(build_graph(mesh, window, jiff::Timestamp::now().to_string(), &instances, &traffic, state.thresholds))
+    Ok(build_graph(
+        mesh,
+        window,
+        jiff::Timestamp::now().to_string(),
+        &instances,
+        &traffic,
+        state.thresholds,
+    ))
 }
 
 pub async fn graph(

@@ -31,7 +31,10 @@ pub async fn typed(state: &AppState, kind: Kind, mesh: &str) -> Result<Vec<Resou
 }
 
 /// Registered instances per (service, version) in a mesh.
-pub async fn instances(state: &AppState, mesh: &str) -> Result<BTreeMap<(String, Option<String>), usize>> {
+pub async fn instances(
+    state: &AppState,
+    mesh: &str,
+) -> Result<BTreeMap<(String, Option<String>), usize>> {
     let mut counts = BTreeMap::new();
     for dataplane in typed(state, Kind::Dataplane, mesh).await? {
         if let Spec::Dataplane(spec) = &dataplane.spec {
@@ -46,14 +49,20 @@ pub async fn instances(state: &AppState, mesh: &str) -> Result<BTreeMap<(String,
     Ok(counts)
 }
 
-pub async fn services(State(state): State<AppState>, Path(mesh): Path<String>) -> Result<Json<ServiceList>> {
+pub async fn services(
+    State(state): State<AppState>,
+    Path(mesh): Path<String>,
+) -> Result<Json<ServiceList>> {
     require_mesh(&state, &mesh).await?;
-    let mut services: BTreeMap<String, (BTreeSet<String>, usize, BTreeSet<String>)> = BTreeMap::new();
+    let mut services: BTreeMap<String, (BTreeSet<String>, usize, BTreeSet<String>)> =
+        BTreeMap::new();
     for dataplane in typed(&state, Kind::Dataplane, &mesh).await? {
         let zone = dataplane.metadata.labels.get(ZONE_LABEL).cloned();
         if let Spec::Dataplane(spec) = &dataplane.spec {
             for inbound in &spec.networking.inbound {
-                let Some(service) = inbound.tags.get(SERVICE_TAG) else { continue };
+                let Some(service) = inbound.tags.get(SERVICE_TAG) else {
+                    continue;
+                };
                 let entry = services.entry(service.clone()).or_default();
                 entry.0.extend(inbound.tags.get(VERSION_TAG).cloned());
                 entry.1 += 1;
@@ -78,18 +87,34 @@ fn zone_view(row: ZoneRow) -> ZoneView {
         name: row.name,
         online: row.online,
         version: (!row.version.is_empty()).then_some(row.version),
-        last_seen: jiff::Timestamp::from_millisecond(row.last_seen).ok().map(|ts| ts.to_string()),
+        last_seen: jiff::Timestamp::from_millisecond(row.last_seen)
+            .ok()
+            .map(|ts| ts.to_string()),
         dataplanes: row.dataplanes,
     }
 }
 
 pub async fn zones(State(state): State<AppState>) -> Result<Json<ZoneList>> {
-    let items = state.store.zones().await?.into_iter().map(zone_view).collect();
+    let items = state
+        .store
+        .zones()
+        .await?
+        .into_iter()
+        .map(zone_view)
+        .collect();
     Ok(Json(ZoneList { items }))
 }
 
-pub async fn zone(State(state): State<AppState>, Path(zone): Path<String>) -> Result<Json<ZoneView>> {
-    let row = state.store.zones().await?.into_iter().find(|row| row.name == zone);
+pub async fn zone(
+    State(state): State<AppState>,
+    Path(zone): Path<String>,
+) -> Result<Json<ZoneView>> {
+    let row = state
+        .store
+        .zones()
+        .await?
+        .into_iter()
+        .find(|row| row.name == zone);
     row.map(|row| Json(zone_view(row)))
         .ok_or_else(|| Error::NotFound(format!("zone {zone:?}")))
 }
@@ -105,14 +130,21 @@ pub async fn dataplane_config(
     let named_dataplanes: Vec<NamedDataplane<'_>> = dataplanes
         .iter()
         .filter_map(|resource| match &resource.spec {
-            Spec::Dataplane(spec) => Some(NamedDataplane::new(resource.name(), &resource.metadata.labels, spec)),
+            Spec::Dataplane(spec) => Some(NamedDataplane::new(
+                resource.name(),
+                &resource.metadata.labels,
+                spec,
+            )),
             _ => None,
         })
         .collect();
     let named_routes: Vec<NamedRoute<'_>> = routes
         .iter()
         .filter_map(|resource| match &resource.spec {
-            Spec::TrafficRoute(spec) => Some(NamedRoute { name: resource.name(), spec }),
+            Spec::TrafficRoute(spec) => Some(NamedRoute {
+                name: resource.name(),
+                spec,
+            }),
             _ => None,
         })
         .collect();
@@ -120,6 +152,10 @@ pub async fn dataplane_config(
         .iter()
         .find(|dataplane| dataplane.name == name)
         .ok_or_else(|| Error::NotFound(format!("Dataplane {name:?}")))?;
-    let view = MeshView { mesh: &mesh, dataplanes: named_dataplanes.clone(), routes: named_routes };
+    let view = MeshView {
+        mesh: &mesh,
+        dataplanes: named_dataplanes.clone(),
+        routes: named_routes,
+    };
     Ok(Json(proxy_config(&view, proxy)))
 }

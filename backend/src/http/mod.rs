@@ -46,20 +46,30 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/meshes", get(resources::list_meshes))
         .route(
             "/v1/meshes/{mesh}",
-            get(resources::get_mesh).put(resources::put_mesh).delete(resources::delete_mesh),
+            get(resources::get_mesh)
+                .put(resources::put_mesh)
+                .delete(resources::delete_mesh),
         )
         .route("/v1/meshes/{mesh}/services", get(inventory::services))
         .route("/v1/meshes/{mesh}/graph", get(graph::graph))
         .route("/v1/meshes/{mesh}/graph/stream", get(graph::stream))
-        .route("/v1/meshes/{mesh}/dataplanes/{name}/config", get(inventory::dataplane_config))
+        .route(
+            "/v1/meshes/{mesh}/dataplanes/{name}/config",
+            get(inventory::dataplane_config),
+        )
         .route("/v1/meshes/{mesh}/{plural}", get(resources::list))
         .route(
             "/v1/meshes/{mesh}/{plural}/{name}",
-            get(resources::get).put(resources::put).delete(resources::delete),
+            get(resources::get)
+                .put(resources::put)
+                .delete(resources::delete),
         )
         .route("/v1/zones", get(inventory::zones))
         .route("/v1/zones/{zone}", get(inventory::zone))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_caller));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_caller,
+        ));
     let api = Router::new()
         .route("/v1/auth/login", post(auth::login))
         .merge(protected)
@@ -71,12 +81,19 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback_service(console::service(state.console_dir.clone()))
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 
 async fn api_not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(ErrorBody::new(codes::NOT_FOUND, "no such API path"))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(ErrorBody::new(codes::NOT_FOUND, "no such API path")),
+    )
+        .into_response()
 }
 
 /// Errors produced by axum itself (bad paths, unsupported methods, oversized bodies) are
@@ -105,7 +122,11 @@ async fn json_errors(response: Response) -> Response {
         message = status.canonical_reason().unwrap_or("error").to_lowercase();
     }
     let mut response = (status, axum::Json(ErrorBody::new(code, message))).into_response();
-    for (name, value) in parts.headers.iter().filter(|(name, _)| *name == header::ALLOW) {
+    for (name, value) in parts
+        .headers
+        .iter()
+        .filter(|(name, _)| *name == header::ALLOW)
+    {
         response.headers_mut().insert(name, value.clone());
     }
     response
@@ -120,7 +141,10 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
     state
         .metrics
         .http_requests
-        .get_or_create(&HttpLabels { method, status: response.status().as_u16() })
+        .get_or_create(&HttpLabels {
+            method,
+            status: response.status().as_u16(),
+        })
         .inc();
     response
 }

@@ -23,10 +23,16 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(revision) = state.store.current_revision().await {
-        state.metrics.store_revision.set(i64::try_from(revision).unwrap_or(i64::MAX));
+        state
+            .metrics
+            .store_revision
+            .set(i64::try_from(revision).unwrap_or(i64::MAX));
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
 }

@@ -37,9 +37,9 @@ fn expected_version(query: &HashMap<String, String>) -> Result<Option<u64>> {
     query
         .get("resourceVersion")
         .map(|value| {
-            value
-                .parse::<u64>()
-                .map_err(|_| Error::BadRequest("query parameter resourceVersion must be a number".into()))
+            value.parse::<u64>().map_err(|_| {
+                Error::BadRequest("query parameter resourceVersion must be a number".into())
+            })
         })
         .transpose()
 }
@@ -47,7 +47,8 @@ fn expected_version(query: &HashMap<String, String>) -> Result<Option<u64>> {
 /// Parses a single-document body, filling `metadata.name` and `metadata.mesh` from the URL
 /// when absent, and checks the URL and the manifest agree.
 fn parse_body(text: &str, kind: Kind, mesh: Option<&str>, name: &str) -> Result<Resource> {
-    let mut documents = parse_documents(text).map_err(|errors| Error::BadRequest(errors.to_string()))?;
+    let mut documents =
+        parse_documents(text).map_err(|errors| Error::BadRequest(errors.to_string()))?;
     if documents.len() != 1 {
         return Err(Error::BadRequest(format!(
             "expected one document, got {}; use POST /api/v1/apply for several",
@@ -56,26 +57,41 @@ fn parse_body(text: &str, kind: Kind, mesh: Option<&str>, name: &str) -> Result<
     }
     let mut document = documents.remove(0);
     if let Value::Object(object) = &mut document {
-        let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+        let metadata = object
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
         if let Value::Object(metadata) = metadata {
-            metadata.entry("name").or_insert_with(|| Value::String(name.to_string()));
+            metadata
+                .entry("name")
+                .or_insert_with(|| Value::String(name.to_string()));
             if let Some(mesh) = mesh {
-                metadata.entry("mesh").or_insert_with(|| Value::String(mesh.to_string()));
+                metadata
+                    .entry("mesh")
+                    .or_insert_with(|| Value::String(mesh.to_string()));
             }
         }
     }
     let resource = Resource::from_value(document, Author::User)?;
     let mut mismatches = Vec::new();
     if resource.kind() != kind {
-        mismatches.push(FieldError { field: "kind".into(), message: format!("must be {kind} to match the URL") });
+        mismatches.push(FieldError {
+            field: "kind".into(),
+            message: format!("must be {kind} to match the URL"),
+        });
     }
     if resource.name() != name {
-        mismatches.push(FieldError { field: "metadata.name".into(), message: format!("must be {name:?} to match the URL") });
+        mismatches.push(FieldError {
+            field: "metadata.name".into(),
+            message: format!("must be {name:?} to match the URL"),
+        });
     }
     if let Some(mesh) = mesh
         && resource.mesh() != Some(mesh)
     {
-        mismatches.push(FieldError { field: "metadata.mesh".into(), message: format!("must be {mesh:?} to match the URL") });
+        mismatches.push(FieldError {
+            field: "metadata.mesh".into(),
+            message: format!("must be {mesh:?} to match the URL"),
+        });
     }
     if !mismatches.is_empty() {
         return Err(Error::Validation(ValidationErrors(mismatches)));
@@ -83,7 +99,13 @@ fn parse_body(text: &str, kind: Kind, mesh: Option<&str>, name: &str) -> Result<
     Ok(resource)
 }
 
-async fn put_resource(state: &AppState, kind: Kind, mesh: Option<&str>, name: &str, body: Body) -> Result<Response> {
+async fn put_resource(
+    state: &AppState,
+    kind: Kind,
+    mesh: Option<&str>,
+    name: &str,
+    body: Body,
+) -> Result<Response> {
     if kind.origin() == Origin::Zone {
         return Err(Error::MethodNotAllowed(format!(
             "{} are registered by zone control planes and cannot be written through the global API",
@@ -102,18 +124,31 @@ async fn put_resource(state: &AppState, kind: Kind, mesh: Option<&str>, name: &s
         .and_then(|version| version.parse::<u64>().ok());
     let (stored, created) = state.store.put(&resource, expected).await?;
     tracing::info!(kind = %kind, mesh = mesh.unwrap_or(""), name, revision = stored.revision, created, "resource written");
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(stored.to_manifest())).into_response())
 }
 
-async fn delete_resource(state: &AppState, kind: Kind, mesh: &str, name: &str, query: &HashMap<String, String>) -> Result<StatusCode> {
+async fn delete_resource(
+    state: &AppState,
+    kind: Kind,
+    mesh: &str,
+    name: &str,
+    query: &HashMap<String, String>,
+) -> Result<StatusCode> {
     if kind.origin() == Origin::Zone {
         return Err(Error::MethodNotAllowed(format!(
             "{} are removed by their zone control plane when the proxy stops",
             kind.plural()
         )));
     }
-    state.store.delete(kind, mesh, name, expected_version(query)?).await?;
+    state
+        .store
+        .delete(kind, mesh, name, expected_version(query)?)
+        .await?;
     tracing::info!(kind = %kind, mesh, name, "resource deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -125,16 +160,25 @@ fn list_response(items: Vec<Manifest>) -> Json<ResourceList> {
 
 pub async fn list_meshes(State(state): State<AppState>) -> Result<Json<ResourceList>> {
     let rows = state.store.list(Kind::Mesh, None).await?;
-    Ok(list_response(rows.iter().map(|row| row.to_manifest()).collect()))
+    Ok(list_response(
+        rows.iter().map(|row| row.to_manifest()).collect(),
+    ))
 }
 
-pub async fn get_mesh(State(state): State<AppState>, Path(mesh): Path<String>) -> Result<Json<Manifest>> {
+pub async fn get_mesh(
+    State(state): State<AppState>,
+    Path(mesh): Path<String>,
+) -> Result<Json<Manifest>> {
     let row = state.store.get(Kind::Mesh, "", &mesh).await?;
     row.map(|row| Json(row.to_manifest()))
         .ok_or_else(|| Error::NotFound(format!("mesh {mesh:?}")))
 }
 
-pub async fn put_mesh(State(state): State<AppState>, Path(mesh): Path<String>, body: Body) -> Result<Response> {
+pub async fn put_mesh(
+    State(state): State<AppState>,
+    Path(mesh): Path<String>,
+    body: Body,
+) -> Result<Response> {
     put_resource(&state, Kind::Mesh, None, &mesh, body).await
 }
 
@@ -146,14 +190,22 @@ pub async fn delete_mesh(
     delete_resource(&state, Kind::Mesh, "", &mesh, &query).await
 }
 
-pub async fn list(State(state): State<AppState>, Path((mesh, plural)): Path<(String, String)>) -> Result<Json<ResourceList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Path((mesh, plural)): Path<(String, String)>,
+) -> Result<Json<ResourceList>> {
     let kind = mesh_scoped_kind(&plural)?;
     require_mesh(&state, &mesh).await?;
     let rows = state.store.list(kind, Some(&mesh)).await?;
-    Ok(list_response(rows.iter().map(|row| row.to_manifest()).collect()))
+    Ok(list_response(
+        rows.iter().map(|row| row.to_manifest()).collect(),
+    ))
 }
 
-pub async fn get(State(state): State<AppState>, Path((mesh, plural, name)): Path<(String, String, String)>) -> Result<Json<Manifest>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path((mesh, plural, name)): Path<(String, String, String)>,
+) -> Result<Json<Manifest>> {
     let kind = mesh_scoped_kind(&plural)?;
     require_mesh(&state, &mesh).await?;
     let row = state.store.get(kind, &mesh, &name).await?;

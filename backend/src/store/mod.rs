@@ -23,7 +23,8 @@ pub use zones::ZoneRow;
 use crate::error::{Error, Result};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/global/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/global/postgres");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("../migrations/global/postgres");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -62,14 +63,18 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)
             .map_err(|error| Error::BadRequest(format!("invalid database URL: {error}")))?;
         let pool_options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(4).after_connect(|connection, _| {
-                Box::pin(async move {
-                    connection.execute("PRAGMA journal_mode = WAL").await?;
-                    connection.execute("PRAGMA busy_timeout = 10000").await?;
-                    connection.execute("PRAGMA synchronous = NORMAL").await?;
-                    Ok(())
-                })
-            }),
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            connection.execute("PRAGMA journal_mode = WAL").await?;
+                            connection.execute("PRAGMA busy_timeout = 10000").await?;
+                            connection.execute("PRAGMA synchronous = NORMAL").await?;
+                            Ok(())
+                        })
+                    })
+            }
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
         let pool = pool_options
@@ -97,7 +102,12 @@ impl Store {
             .await?
             .try_get("value")?;
         let (revision, _) = watch::channel(u64::try_from(current).unwrap_or(0));
-        Ok(Store { pool, backend, store_id, revision })
+        Ok(Store {
+            pool,
+            backend,
+            store_id,
+            revision,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -145,10 +155,11 @@ impl Store {
 
 /// Takes the next revision inside `transaction`; must be the transaction's first statement.
 async fn next_revision(transaction: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<u64> {
-    let value: i64 = sqlx::query("UPDATE revision_counter SET value = value + 1 WHERE id = 1 RETURNING value")
-        .fetch_one(&mut **transaction)
-        .await?
-        .try_get("value")?;
+    let value: i64 =
+        sqlx::query("UPDATE revision_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+            .fetch_one(&mut **transaction)
+            .await?
+            .try_get("value")?;
     Ok(u64::try_from(value).unwrap_or(0))
 }
 
@@ -158,7 +169,12 @@ pub fn redact(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
             match credentials.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }
@@ -170,8 +186,14 @@ pub fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact("postgres://weft:secret@db/weft"), "postgres://weft:***@db/weft");
-        assert_eq!(super::redact("postgres://weft@db/weft"), "postgres://weft@db/weft");
+        assert_eq!(
+            super::redact("postgres://weft:secret@db/weft"),
+            "postgres://weft:***@db/weft"
+        );
+        assert_eq!(
+            super::redact("postgres://weft@db/weft"),
+            "postgres://weft@db/weft"
+        );
         assert_eq!(super::redact("sqlite://weft.db"), "sqlite://weft.db");
     }
 }

@@ -68,8 +68,10 @@ impl StoredResource {
             zone: row.try_get("zone")?,
             revision: u64::try_from(revision).unwrap_or(0),
             deleted: row.try_get::<i64, _>("deleted")? != 0,
-            labels: serde_json::from_str(&labels).map_err(|e| Error::Internal(format!("stored labels: {e}")))?,
-            spec: serde_json::from_str(&spec).map_err(|e| Error::Internal(format!("stored spec: {e}")))?,
+            labels: serde_json::from_str(&labels)
+                .map_err(|e| Error::Internal(format!("stored labels: {e}")))?,
+            spec: serde_json::from_str(&spec)
+                .map_err(|e| Error::Internal(format!("stored spec: {e}")))?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         }))
@@ -97,8 +99,12 @@ impl StoredResource {
         let mut manifest = self.to_manifest();
         manifest.metadata.creation_time = None;
         manifest.metadata.modification_time = None;
-        Resource::from_manifest(manifest, Author::Zone)
-            .map_err(|errors| Error::Internal(format!("stored {} {} is invalid: {errors}", self.kind, self.name)))
+        Resource::from_manifest(manifest, Author::Zone).map_err(|errors| {
+            Error::Internal(format!(
+                "stored {} {} is invalid: {errors}",
+                self.kind, self.name
+            ))
+        })
     }
 }
 
@@ -118,7 +124,12 @@ fn to_i64(value: u64) -> i64 {
 
 type Transaction<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-async fn fetch(transaction: &mut Transaction<'_>, kind: Kind, mesh: &str, name: &str) -> Result<Option<StoredResource>> {
+async fn fetch(
+    transaction: &mut Transaction<'_>,
+    kind: Kind,
+    mesh: &str,
+    name: &str,
+) -> Result<Option<StoredResource>> {
     let row = sqlx::query(select!("WHERE kind = $1 AND mesh = $2 AND name = $3"))
         .bind(kind.name())
         .bind(mesh)
@@ -140,8 +151,11 @@ async fn write(
     existing: Option<&StoredResource>,
 ) -> Result<StoredResource> {
     let now = now_millis();
-    let created_at = existing.filter(|row| !row.deleted).map_or(now, |row| row.created_at);
-    let labels = serde_json::to_string(&resource.metadata.labels).map_err(|e| Error::Internal(e.to_string()))?;
+    let created_at = existing
+        .filter(|row| !row.deleted)
+        .map_or(now, |row| row.created_at);
+    let labels = serde_json::to_string(&resource.metadata.labels)
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let spec = resource.spec.to_value();
     let spec_text = serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?;
     let mesh = resource.mesh().unwrap_or_default();
@@ -177,7 +191,11 @@ async fn write(
     })
 }
 
-async fn tombstone(transaction: &mut Transaction<'_>, row: &StoredResource, revision: u64) -> Result<()> {
+async fn tombstone(
+    transaction: &mut Transaction<'_>,
+    row: &StoredResource,
+    revision: u64,
+) -> Result<()> {
     sqlx::query(
         "UPDATE resources SET deleted = 1, revision = $1, updated_at = $2, spec = '{}', labels = '{}'
          WHERE kind = $3 AND mesh = $4 AND name = $5",
@@ -194,12 +212,21 @@ async fn tombstone(transaction: &mut Transaction<'_>, row: &StoredResource, revi
 
 fn unchanged(existing: Option<&StoredResource>, resource: &Resource, zone: &str) -> bool {
     existing.is_some_and(|row| {
-        !row.deleted && row.zone == zone && row.labels == resource.metadata.labels && row.spec == resource.spec.to_value()
+        !row.deleted
+            && row.zone == zone
+            && row.labels == resource.metadata.labels
+            && row.spec == resource.spec.to_value()
     })
 }
 
-fn check_precondition(existing: Option<&StoredResource>, expected: Option<u64>, what: &str) -> Result<()> {
-    let Some(expected) = expected else { return Ok(()) };
+fn check_precondition(
+    existing: Option<&StoredResource>,
+    expected: Option<u64>,
+    what: &str,
+) -> Result<()> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
     match existing.filter(|row| !row.deleted) {
         Some(row) if row.revision == expected => Ok(()),
         Some(row) => Err(Error::Conflict(format!(
@@ -214,7 +241,9 @@ fn check_precondition(existing: Option<&StoredResource>, expected: Option<u64>, 
 
 impl Store {
     pub async fn get(&self, kind: Kind, mesh: &str, name: &str) -> Result<Option<StoredResource>> {
-        let row = sqlx::query(select!("WHERE kind = $1 AND mesh = $2 AND name = $3 AND deleted = 0"))
+        let row = sqlx::query(select!(
+            "WHERE kind = $1 AND mesh = $2 AND name = $3 AND deleted = 0"
+        ))
         .bind(kind.name())
         .bind(mesh)
         .bind(name)
@@ -230,14 +259,18 @@ impl Store {
     pub async fn list(&self, kind: Kind, mesh: Option<&str>) -> Result<Vec<StoredResource>> {
         let rows = match mesh {
             Some(mesh) => {
-                sqlx::query(select!("WHERE kind = $1 AND mesh = $2 AND deleted = 0 ORDER BY name"))
+                sqlx::query(select!(
+                    "WHERE kind = $1 AND mesh = $2 AND deleted = 0 ORDER BY name"
+                ))
                 .bind(kind.name())
                 .bind(mesh)
                 .fetch_all(&self.pool)
                 .await?
             }
             None => {
-                sqlx::query(select!("WHERE kind = $1 AND deleted = 0 ORDER BY mesh, name"))
+                sqlx::query(select!(
+                    "WHERE kind = $1 AND deleted = 0 ORDER BY mesh, name"
+                ))
                 .bind(kind.name())
                 .fetch_all(&self.pool)
                 .await?
@@ -249,7 +282,11 @@ impl Store {
     /// Creates or replaces a resource written through the API. With `expected`, the write only
     /// happens when the stored resourceVersion equals it (409 otherwise). Returns the stored row
     /// and whether it was created. Writing identical content changes nothing.
-    pub async fn put(&self, resource: &Resource, expected: Option<u64>) -> Result<(StoredResource, bool)> {
+    pub async fn put(
+        &self,
+        resource: &Resource,
+        expected: Option<u64>,
+    ) -> Result<(StoredResource, bool)> {
         let mesh = resource.mesh().unwrap_or_default();
         let what = format!("{} {:?}", resource.kind(), resource.name());
         let mut transaction = self.pool.begin().await?;
@@ -270,11 +307,19 @@ impl Store {
 
     /// Deletes a resource, leaving a tombstone. Deleting a Mesh deletes its policies too and
     /// is refused while dataplanes are registered in it.
-    pub async fn delete(&self, kind: Kind, mesh: &str, name: &str, expected: Option<u64>) -> Result<()> {
+    pub async fn delete(
+        &self,
+        kind: Kind,
+        mesh: &str,
+        name: &str,
+        expected: Option<u64>,
+    ) -> Result<()> {
         let what = format!("{kind} {name:?}");
         let mut transaction = self.pool.begin().await?;
         let mut revision = next_revision(&mut transaction).await?;
-        let existing = fetch(&mut transaction, kind, mesh, name).await?.filter(|row| !row.deleted);
+        let existing = fetch(&mut transaction, kind, mesh, name)
+            .await?
+            .filter(|row| !row.deleted);
         let Some(existing) = existing else {
             return Err(Error::NotFound(what));
         };
@@ -310,10 +355,10 @@ impl Store {
     /// Every row (tombstones included) changed after `after`, in revision order, at most `limit`.
     pub async fn changes_since(&self, after: u64, limit: u32) -> Result<Vec<StoredResource>> {
         let rows = sqlx::query(select!("WHERE revision > $1 ORDER BY revision LIMIT $2"))
-        .bind(to_i64(after))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(to_i64(after))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         collect(rows)
     }
 
@@ -344,8 +389,12 @@ impl Store {
                 ZoneChange::Upsert(resource) => {
                     let mesh = resource.mesh().unwrap_or_default();
                     kept.insert((mesh.to_string(), resource.name().to_string()));
-                    let existing = fetch(&mut transaction, Kind::Dataplane, mesh, resource.name()).await?;
-                    if let Some(row) = existing.as_ref().filter(|row| !row.deleted && row.zone != zone) {
+                    let existing =
+                        fetch(&mut transaction, Kind::Dataplane, mesh, resource.name()).await?;
+                    if let Some(row) = existing
+                        .as_ref()
+                        .filter(|row| !row.deleted && row.zone != zone)
+                    {
                         tracing::warn!(zone, mesh, name = resource.name(), owner = %row.zone,
                             "dataplane name already registered by another zone; ignoring");
                         continue;
@@ -353,7 +402,14 @@ impl Store {
                     if unchanged(existing.as_ref(), resource, zone) {
                         continue;
                     }
-                    write(&mut transaction, resource, zone, revision, existing.as_ref()).await?;
+                    write(
+                        &mut transaction,
+                        resource,
+                        zone,
+                        revision,
+                        existing.as_ref(),
+                    )
+                    .await?;
                     latest = revision;
                     revision = next_revision(&mut transaction).await?;
                 }
@@ -368,7 +424,9 @@ impl Store {
             }
         }
         if replace {
-            let rows = sqlx::query(select!("WHERE kind = 'Dataplane' AND zone = $1 AND deleted = 0"))
+            let rows = sqlx::query(select!(
+                "WHERE kind = 'Dataplane' AND zone = $1 AND deleted = 0"
+            ))
             .bind(zone)
             .fetch_all(&mut *transaction)
             .await?;
@@ -400,5 +458,8 @@ impl Store {
 
 /// The zone label of a zone-registered resource, forced to the zone that sent it.
 pub fn stamp_zone(resource: &mut Resource, zone: &str) {
-    resource.metadata.labels.insert(ZONE_LABEL.to_string(), zone.to_string());
+    resource
+        .metadata
+        .labels
+        .insert(ZONE_LABEL.to_string(), zone.to_string());
 }

@@ -22,10 +22,12 @@ pub struct SigningKeyRow {
 
 impl Store {
     pub async fn user(&self, username: &str) -> Result<Option<UserRow>> {
-        let row = sqlx::query("SELECT username, password_hash, platform_admin FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT username, password_hash, platform_admin FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|row| {
             Ok(UserRow {
                 username: row.try_get("username")?,

@@ -17,18 +17,28 @@ pub struct ZoneRow {
 impl Store {
     /// Records a zone connection and returns the zone revision to resume from:
     /// 0 (send a snapshot) when the zone is new or its store was recreated.
-    pub async fn zone_connected(&self, name: &str, version: &str, zone_store_id: &str) -> Result<u64> {
+    pub async fn zone_connected(
+        &self,
+        name: &str,
+        version: &str,
+        zone_store_id: &str,
+    ) -> Result<u64> {
         let now = now_millis();
         let mut transaction = self.pool.begin().await?;
-        let existing = sqlx::query("SELECT zone_store_id, zone_revision FROM zones WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *transaction)
-            .await?;
+        let existing =
+            sqlx::query("SELECT zone_store_id, zone_revision FROM zones WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *transaction)
+                .await?;
         let resume = match existing {
             Some(row) => {
                 let stored_id: String = row.try_get("zone_store_id")?;
                 let revision: i64 = row.try_get("zone_revision")?;
-                let resume = if stored_id == zone_store_id { revision } else { 0 };
+                let resume = if stored_id == zone_store_id {
+                    revision
+                } else {
+                    0
+                };
                 sqlx::query(
                     "UPDATE zones SET version = $1, zone_store_id = $2, zone_revision = $3, online = 1, last_seen = $4
                      WHERE name = $5",

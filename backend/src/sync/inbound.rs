@@ -21,19 +21,28 @@ fn changes(zone: &str, batch: &ResourceBatch) -> Vec<ZoneChange> {
             continue;
         }
         if wire.deleted {
-            out.push(ZoneChange::Delete { mesh: wire.mesh.clone(), name: wire.name.clone() });
+            out.push(ZoneChange::Delete {
+                mesh: wire.mesh.clone(),
+                name: wire.name.clone(),
+            });
             continue;
         }
         let parsed = serde_json::from_str(&wire.manifest_json)
             .map_err(|error| error.to_string())
-            .and_then(|value| Resource::from_value(value, Author::Zone).map_err(|errors| errors.to_string()));
+            .and_then(|value| {
+                Resource::from_value(value, Author::Zone).map_err(|errors| errors.to_string())
+            });
         match parsed {
             Ok(mut resource) if resource.kind() == Kind::Dataplane => {
                 crate::store::stamp_zone(&mut resource, zone);
                 out.push(ZoneChange::Upsert(resource));
             }
-            Ok(_) => tracing::warn!(zone, name = %wire.name, "manifest kind does not match; ignoring"),
-            Err(error) => tracing::warn!(zone, name = %wire.name, %error, "invalid dataplane from zone; ignoring"),
+            Ok(_) => {
+                tracing::warn!(zone, name = %wire.name, "manifest kind does not match; ignoring")
+            }
+            Err(error) => {
+                tracing::warn!(zone, name = %wire.name, %error, "invalid dataplane from zone; ignoring")
+            }
         }
     }
     out
@@ -70,9 +79,15 @@ pub async fn receive(
                         snapshot.append(&mut received);
                         let all = std::mem::take(&mut snapshot);
                         tracing::info!(zone, dataplanes = all.len(), "zone snapshot received");
-                        store.apply_zone_changes(zone, &all, true, batch.revision).await
+                        store
+                            .apply_zone_changes(zone, &all, true, batch.revision)
+                            .await
                     }
-                    BatchKind::Incremental => store.apply_zone_changes(zone, &received, false, batch.revision).await,
+                    BatchKind::Incremental => {
+                        store
+                            .apply_zone_changes(zone, &received, false, batch.revision)
+                            .await
+                    }
                 };
                 if let Err(error) = result {
                     // The zone resends from global's last recorded revision when it reconnects.
@@ -81,9 +96,18 @@ pub async fn receive(
                 }
             }
             Some(ZoneMessageKind::Telemetry(batch)) => {
-                metrics.telemetry_reports.get_or_create(&ZoneLabels { zone: zone.to_string() }).inc();
+                metrics
+                    .telemetry_reports
+                    .get_or_create(&ZoneLabels {
+                        zone: zone.to_string(),
+                    })
+                    .inc();
                 let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
-                for report in batch.reports.iter().filter(|report| name_problem(&report.mesh).is_none()) {
+                for report in batch
+                    .reports
+                    .iter()
+                    .filter(|report| name_problem(&report.mesh).is_none())
+                {
                     traffic.record(&report.mesh, now, report.edges.iter().map(from_proto));
                 }
                 let millis = now_millis();
@@ -94,7 +118,9 @@ pub async fn receive(
                     }
                 }
             }
-            Some(ZoneMessageKind::Hello(_)) => tracing::warn!(zone, "unexpected second hello; ignoring"),
+            Some(ZoneMessageKind::Hello(_)) => {
+                tracing::warn!(zone, "unexpected second hello; ignoring")
+            }
             None => {}
         }
     }

@@ -42,7 +42,12 @@ pub struct SyncService {
 }
 
 impl SyncService {
-    pub fn new(store: Store, traffic: Arc<TrafficWindow>, metrics: Arc<Metrics>, shutdown: watch::Receiver<bool>) -> Self {
+    pub fn new(
+        store: Store,
+        traffic: Arc<TrafficWindow>,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         SyncService {
             store,
             traffic,
@@ -66,17 +71,30 @@ type GlobalStream = Pin<Box<dyn Stream<Item = Result<GlobalMessage, Status>> + S
 impl ZoneSync for SyncService {
     type SyncStream = GlobalStream;
 
-    async fn sync(&self, request: Request<Streaming<ZoneMessage>>) -> Result<Response<GlobalStream>, Status> {
+    async fn sync(
+        &self,
+        request: Request<Streaming<ZoneMessage>>,
+    ) -> Result<Response<GlobalStream>, Status> {
         let mut stream = request.into_inner();
         let hello = match stream.message().await? {
-            Some(ZoneMessage { message: Some(ZoneMessageKind::Hello(hello)) }) => hello,
-            _ => return Err(Status::invalid_argument("the first message must be ZoneHello")),
+            Some(ZoneMessage {
+                message: Some(ZoneMessageKind::Hello(hello)),
+            }) => hello,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message must be ZoneHello",
+                ));
+            }
         };
         let zone = Name::parse(&hello.zone)
-            .map_err(|problem| Status::invalid_argument(format!("invalid zone name {:?}: {problem}", hello.zone)))?
+            .map_err(|problem| {
+                Status::invalid_argument(format!("invalid zone name {:?}: {problem}", hello.zone))
+            })?
             .to_string();
         if hello.zone_store_id.is_empty() || hello.zone_store_id.len() > 64 {
-            return Err(Status::invalid_argument("zone_store_id must be 1 to 64 characters"));
+            return Err(Status::invalid_argument(
+                "zone_store_id must be 1 to 64 characters",
+            ));
         }
         let zone_revision = self
             .store
@@ -114,7 +132,14 @@ impl ZoneSync for SyncService {
         ));
         let service = self.clone();
         tokio::spawn(async move {
-            inbound::receive(&service.store, &service.traffic, &service.metrics, &zone, stream).await;
+            inbound::receive(
+                &service.store,
+                &service.traffic,
+                &service.metrics,
+                &zone,
+                stream,
+            )
+            .await;
             service.disconnected(&zone, generation).await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
@@ -125,7 +150,10 @@ impl SyncService {
     async fn disconnected(&self, zone: &str, generation: u64) {
         self.metrics.zones_connected.dec();
         let newest = {
-            let mut sessions = self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut sessions = self
+                .sessions
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let newest = sessions.get(zone) == Some(&generation);
             if newest {
                 sessions.remove(zone);

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tonic::Status;
-use weft_api::proto::{BatchKind, GlobalMessage, Resource as WireResource, ResourceBatch, global_message};
+use weft_api::proto::{
+    BatchKind, GlobalMessage, Resource as WireResource, ResourceBatch, global_message,
+};
 use weft_model::Kind;
 
 use crate::store::{Store, StoredResource};
@@ -36,17 +38,41 @@ fn to_wire(row: &StoredResource) -> WireResource {
     }
 }
 
-async fn send(sender: &Sender, kind: BatchKind, resources: Vec<WireResource>, revision: u64) -> bool {
-    let batch = ResourceBatch { kind: kind as i32, resources, revision };
-    let message = GlobalMessage { message: Some(global_message::Message::Resources(batch)) };
+async fn send(
+    sender: &Sender,
+    kind: BatchKind,
+    resources: Vec<WireResource>,
+    revision: u64,
+) -> bool {
+    let batch = ResourceBatch {
+        kind: kind as i32,
+        resources,
+        revision,
+    };
+    let message = GlobalMessage {
+        message: Some(global_message::Message::Resources(batch)),
+    };
     sender.send(Ok(message)).await.is_ok()
 }
 
-async fn snapshot(store: &Store, zone: &str, sender: &Sender) -> Result<Option<u64>, crate::error::Error> {
+async fn snapshot(
+    store: &Store,
+    zone: &str,
+    sender: &Sender,
+) -> Result<Option<u64>, crate::error::Error> {
     // Read the revision first: rows changed after it are sent again by the feed, which is harmless.
     let revision = store.current_revision().await?;
-    let rows: Vec<WireResource> = store.live().await?.iter().filter(|row| relevant(row, zone)).map(to_wire).collect();
-    let mut chunks: Vec<Vec<WireResource>> = rows.chunks(BATCH_SIZE as usize).map(<[_]>::to_vec).collect();
+    let rows: Vec<WireResource> = store
+        .live()
+        .await?
+        .iter()
+        .filter(|row| relevant(row, zone))
+        .map(to_wire)
+        .collect();
+    let mut chunks: Vec<Vec<WireResource>> = rows
+        .chunks(BATCH_SIZE as usize)
+        .map(<[_]>::to_vec)
+        .collect();
     let last = chunks.pop().unwrap_or_default();
     for chunk in chunks {
         if !send(sender, BatchKind::SnapshotPart, chunk, revision).await {
@@ -59,7 +85,13 @@ async fn snapshot(store: &Store, zone: &str, sender: &Sender) -> Result<Option<u
     Ok(Some(revision))
 }
 
-pub async fn send_changes(store: Store, zone: String, resume: Option<u64>, sender: Sender, mut shutdown: watch::Receiver<bool>) {
+pub async fn send_changes(
+    store: Store,
+    zone: String,
+    resume: Option<u64>,
+    sender: Sender,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut changes = store.subscribe();
     let mut sent = match resume {
         Some(revision) => revision,
@@ -71,7 +103,9 @@ pub async fn send_changes(store: Store, zone: String, resume: Option<u64>, sende
             Ok(None) => return,
             Err(error) => {
                 tracing::warn!(zone = %zone, %error, "snapshot failed; closing the stream so the zone retries");
-                let _ = sender.send(Err(Status::unavailable("global store unavailable"))).await;
+                let _ = sender
+                    .send(Err(Status::unavailable("global store unavailable")))
+                    .await;
                 return;
             }
         },
@@ -82,7 +116,11 @@ pub async fn send_changes(store: Store, zone: String, resume: Option<u64>, sende
             Ok(rows) if !rows.is_empty() => {
                 let full = rows.len() == BATCH_SIZE as usize;
                 let last = rows.last().map_or(sent, |row| row.revision);
-                let resources: Vec<WireResource> = rows.iter().filter(|row| relevant(row, &zone)).map(to_wire).collect();
+                let resources: Vec<WireResource> = rows
+                    .iter()
+                    .filter(|row| relevant(row, &zone))
+                    .map(to_wire)
+                    .collect();
                 if !send(&sender, BatchKind::Incremental, resources, last).await {
                     return;
                 }

@@ -47,17 +47,24 @@ pub fn build_graph(
         let id = node_id(service, version.as_deref());
         nodes.insert(
             id.clone(),
-            GraphNode { id, service: service.clone(), version: version.clone(), instances: *count },
+            GraphNode {
+                id,
+                service: service.clone(),
+                version: version.clone(),
+                instances: *count,
+            },
         );
     }
     let mut add_node = |service: &str, version: &str| -> String {
         if service.is_empty() {
-            nodes.entry(EXTERNAL_NODE.to_string()).or_insert_with(|| GraphNode {
-                id: EXTERNAL_NODE.to_string(),
-                service: EXTERNAL_NODE.to_string(),
-                version: None,
-                instances: 0,
-            });
+            nodes
+                .entry(EXTERNAL_NODE.to_string())
+                .or_insert_with(|| GraphNode {
+                    id: EXTERNAL_NODE.to_string(),
+                    service: EXTERNAL_NODE.to_string(),
+                    version: None,
+                    instances: 0,
+                });
             return EXTERNAL_NODE.to_string();
         }
         let version = (!version.is_empty()).then(|| version.to_string());
@@ -127,11 +134,23 @@ mod tests {
         traffic.insert(key(("", ""), ("web", "v1")), counters(100, 0));
         traffic.insert(key(("web", "v1"), ("catalog", "v2")), counters(95, 5));
         traffic.insert(key(("web", "v1"), ("orders", "")), counters(80, 20));
-        let graph = build_graph("shop", 10, "now".into(), &instances, &traffic, Thresholds::default());
+        let graph = build_graph(
+            "shop",
+            10,
+            "now".into(),
+            &instances,
+            &traffic,
+            Thresholds::default(),
+        );
         let ids: Vec<&str> = graph.nodes.iter().map(|node| node.id.as_str()).collect();
         assert_eq!(ids, vec!["catalog/v2", "external", "orders", "web/v1"]);
         let find = |source: &str, target: &str| {
-            graph.edges.iter().find(|e| e.source == source && e.target == target).unwrap().clone()
+            graph
+                .edges
+                .iter()
+                .find(|e| e.source == source && e.target == target)
+                .unwrap()
+                .clone()
         };
         let ingress = find("external", "web/v1");
         assert_eq!(ingress.requests_per_second, 10.0);

@@ -24,28 +24,51 @@ impl TrafficWindow {
     }
 
     /// Adds counters received at unix second `now`.
-    pub fn record(&self, mesh: &str, now: u64, edges: impl IntoIterator<Item = (EdgeKey, EdgeCounters)>) {
-        let mut meshes = self.meshes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pub fn record(
+        &self,
+        mesh: &str,
+        now: u64,
+        edges: impl IntoIterator<Item = (EdgeKey, EdgeCounters)>,
+    ) {
+        let mut meshes = self
+            .meshes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let seconds = meshes.entry(mesh.to_string()).or_default();
         if seconds.back().is_none_or(|last| last.at < now) {
-            seconds.push_back(Second { at: now, edges: HashMap::new() });
+            seconds.push_back(Second {
+                at: now,
+                edges: HashMap::new(),
+            });
         }
         // Late reports (clock moved back) land in the newest bucket rather than being lost.
-        let Some(bucket) = seconds.back_mut() else { return };
+        let Some(bucket) = seconds.back_mut() else {
+            return;
+        };
         for (key, counters) in edges {
             bucket.edges.entry(key).or_default().merge(&counters);
         }
-        while seconds.front().is_some_and(|first| first.at + RETENTION_SECONDS <= now) {
+        while seconds
+            .front()
+            .is_some_and(|first| first.at + RETENTION_SECONDS <= now)
+        {
             seconds.pop_front();
         }
     }
 
     /// Sum of the counters of the last `window` seconds up to and including `now`.
     pub fn window(&self, mesh: &str, now: u64, window: u64) -> HashMap<EdgeKey, EdgeCounters> {
-        let meshes = self.meshes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let meshes = self
+            .meshes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut total: HashMap<EdgeKey, EdgeCounters> = HashMap::new();
         if let Some(seconds) = meshes.get(mesh) {
-            for second in seconds.iter().rev().take_while(|second| second.at + window > now) {
+            for second in seconds
+                .iter()
+                .rev()
+                .take_while(|second| second.at + window > now)
+            {
                 for (key, counters) in &second.edges {
                     total.entry(key.clone()).or_default().merge(counters);
                 }
@@ -95,7 +118,11 @@ mod tests {
     fn forgets_old_seconds() {
         let window = TrafficWindow::new();
         window.record("shop", 1, [(edge("a", "b"), requests(1))]);
-        window.record("shop", 1 + RETENTION_SECONDS, [(edge("a", "b"), requests(1))]);
+        window.record(
+            "shop",
+            1 + RETENTION_SECONDS,
+            [(edge("a", "b"), requests(1))],
+        );
         let all = window.window("shop", 1 + RETENTION_SECONDS, RETENTION_SECONDS * 2);
         assert_eq!(all[&edge("a", "b")].requests, 1);
     }

@@ -68,7 +68,9 @@ impl EdgeCounters {
         for (mine, theirs) in self.latency_buckets.iter_mut().zip(other.latency_buckets) {
             *mine = mine.saturating_add(theirs);
         }
-        self.latency_sum_micros = self.latency_sum_micros.saturating_add(other.latency_sum_micros);
+        self.latency_sum_micros = self
+            .latency_sum_micros
+            .saturating_add(other.latency_sum_micros);
         self.mtls |= other.mtls;
     }
 
@@ -92,7 +94,11 @@ impl EdgeCounters {
             let before = seen as f64;
             seen += count;
             if seen as f64 >= rank {
-                let lower = if position == 0 { 0 } else { LATENCY_BUCKETS_MICROS[position - 1] } as f64;
+                let lower = if position == 0 {
+                    0
+                } else {
+                    LATENCY_BUCKETS_MICROS[position - 1]
+                } as f64;
                 let upper = LATENCY_BUCKETS_MICROS
                     .get(position)
                     .copied()
@@ -208,7 +214,11 @@ mod wire {
 
         #[test]
         fn round_trips() {
-            let key = EdgeKey { source_service: "web".into(), destination_service: "catalog".into(), ..Default::default() };
+            let key = EdgeKey {
+                source_service: "web".into(),
+                destination_service: "catalog".into(),
+                ..Default::default()
+            };
             let mut counters = EdgeCounters::default();
             counters.record(200, 900);
             counters.record(503, 90_000);

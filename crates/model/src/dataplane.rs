@@ -79,14 +79,21 @@ fn check_address(errors: &mut Errors, path: &str, address: &str) {
 impl DataplaneSpec {
     pub fn check(&self, errors: &mut Errors, path: &str) {
         let networking = at(path, "networking");
-        check_address(errors, &at(&networking, "address"), &self.networking.address);
+        check_address(
+            errors,
+            &at(&networking, "address"),
+            &self.networking.address,
+        );
         let mut ports = BTreeSet::new();
         let inbound_path = at(&networking, "inbound");
         if self.networking.inbound.is_empty() {
             errors.add(&inbound_path, "needs at least one inbound");
         }
         if self.networking.inbound.len() > MAX_LISTENERS {
-            errors.add(&inbound_path, format!("must have at most {MAX_LISTENERS} entries"));
+            errors.add(
+                &inbound_path,
+                format!("must have at most {MAX_LISTENERS} entries"),
+            );
         }
         for (position, inbound) in self.networking.inbound.iter().enumerate() {
             let item = index(&inbound_path, position);
@@ -96,7 +103,10 @@ impl DataplaneSpec {
                 check_address(errors, &at(&item, "serviceAddress"), address);
             }
             if !ports.insert(inbound.port) {
-                errors.add(at(&item, "port"), "port is already used by another listener");
+                errors.add(
+                    at(&item, "port"),
+                    "port is already used by another listener",
+                );
             }
             let tags = at(&item, "tags");
             check_tags(errors, &tags, inbound.tags.iter(), false);
@@ -107,13 +117,19 @@ impl DataplaneSpec {
         }
         let outbound_path = at(&networking, "outbound");
         if self.networking.outbound.len() > MAX_LISTENERS {
-            errors.add(&outbound_path, format!("must have at most {MAX_LISTENERS} entries"));
+            errors.add(
+                &outbound_path,
+                format!("must have at most {MAX_LISTENERS} entries"),
+            );
         }
         for (position, outbound) in self.networking.outbound.iter().enumerate() {
             let item = index(&outbound_path, position);
             check_port(errors, &at(&item, "port"), outbound.port);
             if !ports.insert(outbound.port) {
-                errors.add(at(&item, "port"), "port is already used by another listener");
+                errors.add(
+                    at(&item, "port"),
+                    "port is already used by another listener",
+                );
             }
             check_name(errors, &at(&item, "service"), &outbound.service);
         }
@@ -134,7 +150,9 @@ impl DataplaneSpec {
             .and_then(|inbound| inbound.tags.get(SERVICE_TAG))
             .cloned()
             .unwrap_or_default();
-        let version = first.and_then(|inbound| inbound.tags.get(VERSION_TAG)).cloned();
+        let version = first
+            .and_then(|inbound| inbound.tags.get(VERSION_TAG))
+            .cloned();
         (service, version)
     }
 }

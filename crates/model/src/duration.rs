@@ -33,21 +33,34 @@ impl Duration {
         while !rest.is_empty() {
             let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
             if digits == 0 {
-                return Err(format!("invalid duration {text:?}: expected a number, e.g. 250ms, 2s, 1m, 1h"));
+                return Err(format!(
+                    "invalid duration {text:?}: expected a number, e.g. 250ms, 2s, 1m, 1h"
+                ));
             }
             let (number, after) = rest.split_at(digits);
             let value: u128 = number
                 .parse()
                 .map_err(|_| format!("invalid duration {text:?}: number too large"))?;
-            let unit_len = after.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+            let unit_len = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
             let (unit, after_unit) = after.split_at(unit_len);
             let millis_per_unit: u128 = match unit {
                 "ms" => 1,
                 "s" => 1_000,
                 "m" => 60_000,
                 "h" => 3_600_000,
-                "" => return Err(format!("invalid duration {text:?}: missing unit (ms, s, m or h)")),
-                other => return Err(format!("invalid duration {text:?}: unknown unit {other:?} (use ms, s, m or h)")),
+                "" => {
+                    return Err(format!(
+                        "invalid duration {text:?}: missing unit (ms, s, m or h)"
+                    ));
+                }
+                other => {
+                    return Err(format!(
+                        "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m or h)"
+                    ));
+                }
             };
             total_millis = total_millis.saturating_add(value.saturating_mul(millis_per_unit));
             rest = after_unit;
@@ -66,7 +79,7 @@ impl fmt::Display for Duration {
             return f.write_str("0s");
         }
         for (unit, size) in [("h", 3_600_000u128), ("m", 60_000), ("s", 1_000)] {
-            if millis % size == 0 {
+            if millis.is_multiple_of(size) {
                 return write!(f, "{}{unit}", millis / size);
             }
         }
@@ -109,7 +122,17 @@ mod tests {
 
     #[test]
     fn rejects() {
-        for text in ["", "5", "s", "-1s", "1d", "1.5s", "99999999999999999999h", "1s ", "720h1ms"] {
+        for text in [
+            "",
+            "5",
+            "s",
+            "-1s",
+            "1d",
+            "1.5s",
+            "99999999999999999999h",
+            "1s ",
+            "720h1ms",
+        ] {
             assert!(Duration::parse(text).is_err(), "{text}");
         }
     }

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dataplane::{DataplaneSpec, SERVICE_TAG, ZONE_LABEL};
 use crate::proxy::{
-    BackendConfig, DEFAULT_ORIGIN, EndpointConfig, InboundConfig, OutboundConfig, ProxyConfig, RuleConfig,
+    BackendConfig, DEFAULT_ORIGIN, EndpointConfig, InboundConfig, OutboundConfig, ProxyConfig,
+    RuleConfig,
 };
 use crate::traffic_route::{RouteMatch, TrafficRouteSpec};
 
@@ -40,7 +41,11 @@ pub struct MeshView<'a> {
 }
 
 impl<'a> NamedDataplane<'a> {
-    pub fn new(name: &'a str, labels: &'a BTreeMap<String, String>, spec: &'a DataplaneSpec) -> Self {
+    pub fn new(
+        name: &'a str,
+        labels: &'a BTreeMap<String, String>,
+        spec: &'a DataplaneSpec,
+    ) -> Self {
         NamedDataplane {
             name,
             zone: labels.get(ZONE_LABEL).map(String::as_str),
@@ -58,7 +63,10 @@ pub fn proxy_config(view: &MeshView<'_>, proxy: &NamedDataplane<'_>) -> ProxyCon
         .iter()
         .map(|inbound| InboundConfig {
             port: port(inbound.port),
-            service_address: inbound.service_address.clone().unwrap_or_else(|| "127.0.0.1".to_string()),
+            service_address: inbound
+                .service_address
+                .clone()
+                .unwrap_or_else(|| "127.0.0.1".to_string()),
             service_port: port(inbound.service_port),
             tags: inbound.tags.clone(),
         })
@@ -97,7 +105,10 @@ pub fn proxy_config(view: &MeshView<'_>, proxy: &NamedDataplane<'_>) -> ProxyCon
 }
 
 /// Routes whose `targetRef` selects the proxy, most specific first, then by name.
-fn selecting_routes<'a>(view: &'a MeshView<'a>, proxy: &NamedDataplane<'_>) -> Vec<&'a NamedRoute<'a>> {
+fn selecting_routes<'a>(
+    view: &'a MeshView<'a>,
+    proxy: &NamedDataplane<'_>,
+) -> Vec<&'a NamedRoute<'a>> {
     let mut selecting: Vec<&NamedRoute<'_>> = view
         .routes
         .iter()
@@ -110,8 +121,16 @@ fn selecting_routes<'a>(view: &'a MeshView<'a>, proxy: &NamedDataplane<'_>) -> V
         })
         .collect();
     selecting.sort_by(|a, b| {
-        let specificity = |route: &NamedRoute<'_>| route.spec.target_ref.as_ref().map_or(0, |t| t.specificity());
-        specificity(b).cmp(&specificity(a)).then_with(|| a.name.cmp(b.name))
+        let specificity = |route: &NamedRoute<'_>| {
+            route
+                .spec
+                .target_ref
+                .as_ref()
+                .map_or(0, |t| t.specificity())
+        };
+        specificity(b)
+            .cmp(&specificity(a))
+            .then_with(|| a.name.cmp(b.name))
     });
     selecting
 }
@@ -120,7 +139,12 @@ fn rules_for(selecting: &[&NamedRoute<'_>], service: &str) -> Vec<RuleConfig> {
     let mut rules: Vec<RuleConfig> = Vec::new();
     let mut seen: BTreeSet<RouteMatch> = BTreeSet::new();
     for route in selecting {
-        for to in route.spec.to.iter().filter(|to| to.service() == Some(service)) {
+        for to in route
+            .spec
+            .to
+            .iter()
+            .filter(|to| to.service() == Some(service))
+        {
             for rule in &to.rules {
                 let backends: Vec<BackendConfig> = rule
                     .backends
@@ -131,7 +155,11 @@ fn rules_for(selecting: &[&NamedRoute<'_>], service: &str) -> Vec<RuleConfig> {
                         weight: u32::try_from(backend.weight).unwrap_or(0),
                     })
                     .collect();
-                let matches = if rule.matches.is_empty() { vec![RouteMatch::default()] } else { rule.matches.clone() };
+                let matches = if rule.matches.is_empty() {
+                    vec![RouteMatch::default()]
+                } else {
+                    rule.matches.clone()
+                };
                 for route_match in matches {
                     let route_match = normalize(route_match);
                     if seen.insert(route_match.clone()) {
@@ -146,7 +174,11 @@ fn rules_for(selecting: &[&NamedRoute<'_>], service: &str) -> Vec<RuleConfig> {
         }
     }
     // Stable sort keeps precedence order among equally specific matches.
-    rules.sort_by(|a, b| b.route_match.specificity().cmp(&a.route_match.specificity()));
+    rules.sort_by(|a, b| {
+        b.route_match
+            .specificity()
+            .cmp(&a.route_match.specificity())
+    });
     if !rules.iter().any(|rule| rule.route_match.is_catch_all()) {
         rules.push(RuleConfig {
             route_match: RouteMatch::default(),
@@ -173,21 +205,29 @@ fn normalize(mut route_match: RouteMatch) -> RouteMatch {
     route_match
 }
 
-fn endpoints(view: &MeshView<'_>, wanted: &BTreeSet<String>) -> BTreeMap<String, Vec<EndpointConfig>> {
+fn endpoints(
+    view: &MeshView<'_>,
+    wanted: &BTreeSet<String>,
+) -> BTreeMap<String, Vec<EndpointConfig>> {
     let mut endpoints: BTreeMap<String, Vec<EndpointConfig>> = BTreeMap::new();
     for dataplane in &view.dataplanes {
         for inbound in &dataplane.spec.networking.inbound {
-            let Some(service) = inbound.tags.get(SERVICE_TAG) else { continue };
+            let Some(service) = inbound.tags.get(SERVICE_TAG) else {
+                continue;
+            };
             if !wanted.contains(service) {
                 continue;
             }
-            endpoints.entry(service.clone()).or_default().push(EndpointConfig {
-                address: dataplane.spec.networking.address.clone(),
-                port: port(inbound.port),
-                tags: inbound.tags.clone(),
-                dataplane: dataplane.name.to_string(),
-                zone: dataplane.zone.map(str::to_string),
-            });
+            endpoints
+                .entry(service.clone())
+                .or_default()
+                .push(EndpointConfig {
+                    address: dataplane.spec.networking.address.clone(),
+                    port: port(inbound.port),
+                    tags: inbound.tags.clone(),
+                    dataplane: dataplane.name.to_string(),
+                    zone: dataplane.zone.map(str::to_string),
+                });
         }
     }
     for list in endpoints.values_mut() {

@@ -74,7 +74,10 @@ mod tests {
         for kind in Kind::ALL {
             assert_eq!(Kind::parse(kind.name()), Some(kind));
             assert_eq!(Kind::from_plural(kind.plural()), Some(kind));
-            assert_eq!(kind.plural(), format!("{}s", kind.name().to_lowercase()).replace("meshs", "meshes"));
+            assert_eq!(
+                kind.plural(),
+                format!("{}s", kind.name().to_lowercase()).replace("meshs", "meshes")
+            );
         }
     }
 }

@@ -18,5 +18,5 @@ pub mod traffic_route;
 
 pub use error::{FieldError, ValidationErrors};
 pub use kind::Kind;
-pub use manifest::{Manifest, Metadata, API_VERSION};
+pub use manifest::{API_VERSION, Manifest, Metadata};
 pub use resource::{Resource, Spec};

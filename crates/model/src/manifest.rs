@@ -58,14 +58,25 @@ impl Metadata {
             check_name(errors, "metadata.mesh", mesh);
         }
         if self.labels.len() > MAX_LABELS {
-            errors.add("metadata.labels", format!("must have at most {MAX_LABELS} entries"));
+            errors.add(
+                "metadata.labels",
+                format!("must have at most {MAX_LABELS} entries"),
+            );
         } else {
-            check_tags(errors, "metadata.labels", self.labels.iter(), allow_reserved);
+            check_tags(
+                errors,
+                "metadata.labels",
+                self.labels.iter(),
+                allow_reserved,
+            );
         }
         if let Some(version) = &self.resource_version
             && version.parse::<u64>().is_err()
         {
-            errors.add("metadata.resourceVersion", "must be a version string returned by the server");
+            errors.add(
+                "metadata.resourceVersion",
+                "must be a version string returned by the server",
+            );
         }
     }
 }
@@ -83,7 +94,11 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, ValidationErrors> {
             Err(error) => {
                 return Err(ValidationErrors::single(
                     "",
-                    format!("invalid JSON at line {} column {}: {error}", error.line(), error.column()),
+                    format!(
+                        "invalid JSON at line {} column {}: {error}",
+                        error.line(),
+                        error.column()
+                    ),
                 ));
             }
         }
@@ -95,7 +110,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, ValidationErrors> {
         return Err(ValidationErrors::single("", "no documents found"));
     }
     if documents.len() > MAX_DOCUMENTS {
-        return Err(ValidationErrors::single("", format!("more than {MAX_DOCUMENTS} documents")));
+        return Err(ValidationErrors::single(
+            "",
+            format!("more than {MAX_DOCUMENTS} documents"),
+        ));
     }
     Ok(documents)
 }
@@ -111,7 +129,10 @@ pub fn decode<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Vali
 
 /// Like [`decode`], but returns the value even when there were unknown fields, so the caller
 /// can validate it too and report every problem at once. `None` only on a type error.
-pub fn decode_lenient<T: DeserializeOwned>(value: Value, prefix: &str) -> (Option<T>, Vec<FieldError>) {
+pub fn decode_lenient<T: DeserializeOwned>(
+    value: Value,
+    prefix: &str,
+) -> (Option<T>, Vec<FieldError>) {
     let mut unknown = Vec::new();
     let mut track = serde_path_to_error::Track::new();
     let result = {
@@ -154,9 +175,9 @@ fn render_ignored(path: &serde_ignored::Path<'_>) -> String {
         Path::Root => String::new(),
         Path::Seq { parent, index } => format!("{}[{index}]", render_ignored(parent)),
         Path::Map { parent, key } => join(&render_ignored(parent), key),
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            render_ignored(parent)
-        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => render_ignored(parent),
     }
 }
 
@@ -176,7 +197,11 @@ fn render_tracked(path: &serde_path_to_error::Path) -> String {
 
 /// serde's messages mention Rust types; keep them but drop the trailing position noise.
 fn clean_serde_message(message: &str) -> String {
-    message.split(" at line ").next().unwrap_or(message).to_string()
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string()
 }
 
 /// Serialises a manifest for people: YAML, the way `get -o yaml` shows it.
@@ -206,9 +231,13 @@ mod tests {
 
     #[test]
     fn reports_every_unknown_field_with_its_path() {
-        let value = json!({"items": [{"weight": 1, "wieght": 2}, {"colour": "red"}], "extra": true});
+        let value =
+            json!({"items": [{"weight": 1, "wieght": 2}, {"colour": "red"}], "extra": true});
         let errors = decode::<Outer>(value, "spec").unwrap_err();
-        assert_eq!(errors.fields(), vec!["spec.extra", "spec.items[0].wieght", "spec.items[1].colour"]);
+        assert_eq!(
+            errors.fields(),
+            vec!["spec.extra", "spec.items[0].wieght", "spec.items[1].colour"]
+        );
     }
 
     #[test]
@@ -221,7 +250,12 @@ mod tests {
     fn splits_yaml_and_json_documents() {
         let yaml = "kind: Mesh\nmetadata: {name: a}\n---\nkind: Mesh\nmetadata: {name: b}\n";
         assert_eq!(parse_documents(yaml).unwrap().len(), 2);
-        assert_eq!(parse_documents(r#"[{"kind":"Mesh"},{"kind":"Mesh"}]"#).unwrap().len(), 2);
+        assert_eq!(
+            parse_documents(r#"[{"kind":"Mesh"},{"kind":"Mesh"}]"#)
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(parse_documents(r#"{"kind":"Mesh"}"#).unwrap().len(), 1);
         assert!(parse_documents("{").is_err());
         assert!(parse_documents("a: [").is_err());

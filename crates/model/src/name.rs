@@ -101,7 +101,10 @@ pub fn check_tags<'a>(
         if let Some(problem) = tag_key_problem(tag) {
             errors.add(path.clone(), problem);
         } else if !allow_reserved && tag.starts_with(RESERVED_PREFIX) {
-            errors.add(path.clone(), "keys starting with weft.dev/ are reserved for Weft");
+            errors.add(
+                path.clone(),
+                "keys starting with weft.dev/ are reserved for Weft",
+            );
         }
         if let Some(problem) = tag_value_problem(value) {
             errors.add(path, problem);
@@ -118,7 +121,17 @@ mod tests {
         for good in ["a", "shop", "catalog-v2", "0", &"a".repeat(63)] {
             assert_eq!(name_problem(good), None, "{good}");
         }
-        for bad in ["", "Shop", "-a", "a-", "a_b", "a.b", "a b", &"a".repeat(64), "é"] {
+        for bad in [
+            "",
+            "Shop",
+            "-a",
+            "a-",
+            "a_b",
+            "a.b",
+            "a b",
+            &"a".repeat(64),
+            "é",
+        ] {
             assert!(name_problem(bad).is_some(), "{bad}");
         }
     }

@@ -28,8 +28,15 @@ impl Spec {
     /// The decoded spec (when its types were right) and the unknown fields found.
     fn decode(kind: Kind, value: Value) -> (Option<Spec>, Vec<FieldError>) {
         // An absent spec is an empty object, so required fields inside it are reported by name.
-        let value = if value.is_null() { Value::Object(Default::default()) } else { value };
-        fn typed<T: serde::de::DeserializeOwned>(value: Value, wrap: fn(T) -> Spec) -> (Option<Spec>, Vec<FieldError>) {
+        let value = if value.is_null() {
+            Value::Object(Default::default())
+        } else {
+            value
+        };
+        fn typed<T: serde::de::DeserializeOwned>(
+            value: Value,
+            wrap: fn(T) -> Spec,
+        ) -> (Option<Spec>, Vec<FieldError>) {
             let (decoded, errors) = decode_lenient::<T>(value, "spec");
             (decoded.map(wrap), errors)
         }
@@ -90,7 +97,14 @@ impl Resource {
         }
         let Some(kind) = Kind::parse(&manifest.kind) else {
             let known: Vec<&str> = Kind::ALL.iter().map(|kind| kind.name()).collect();
-            errors.add("kind", format!("unknown kind {:?}; known kinds: {}", manifest.kind, known.join(", ")));
+            errors.add(
+                "kind",
+                format!(
+                    "unknown kind {:?}; known kinds: {}",
+                    manifest.kind,
+                    known.join(", ")
+                ),
+            );
             return Err(errors.finish().unwrap_err());
         };
         manifest.metadata.check(&mut errors, author == Author::Zone);
@@ -105,7 +119,10 @@ impl Resource {
             spec.check(&mut errors);
         }
         match (errors.finish(), spec) {
-            (Ok(()), Some(spec)) => Ok(Resource { metadata: manifest.metadata, spec }),
+            (Ok(()), Some(spec)) => Ok(Resource {
+                metadata: manifest.metadata,
+                spec,
+            }),
             (Err(errors), _) => Err(errors),
             (Ok(()), None) => Err(ValidationErrors::single("spec", "could not be decoded")),
         }

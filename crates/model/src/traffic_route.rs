@@ -104,7 +104,9 @@ impl RouteTo {
     fn check(&self, errors: &mut Errors, path: &str) {
         let target_path = at(path, "targetRef");
         match &self.target_ref {
-            Some(target) if target.kind == TargetKind::Service => target.check(errors, &target_path),
+            Some(target) if target.kind == TargetKind::Service => {
+                target.check(errors, &target_path)
+            }
             Some(_) => errors.add(at(&target_path, "kind"), "must be Service"),
             None => errors.add(&target_path, "is required"),
         }
@@ -113,7 +115,10 @@ impl RouteTo {
             errors.add(&rules_path, "needs at least one rule");
         }
         if self.rules.len() > MAX_RULES {
-            errors.add(&rules_path, format!("must have at most {MAX_RULES} entries"));
+            errors.add(
+                &rules_path,
+                format!("must have at most {MAX_RULES} entries"),
+            );
         }
         for (position, rule) in self.rules.iter().enumerate() {
             rule.check(errors, &index(&rules_path, position));
@@ -133,7 +138,10 @@ impl RouteRule {
     fn check(&self, errors: &mut Errors, path: &str) {
         let matches_path = at(path, "matches");
         if self.matches.len() > MAX_MATCHES {
-            errors.add(&matches_path, format!("must have at most {MAX_MATCHES} entries"));
+            errors.add(
+                &matches_path,
+                format!("must have at most {MAX_MATCHES} entries"),
+            );
         }
         for (position, route_match) in self.matches.iter().enumerate() {
             route_match.check(errors, &index(&matches_path, position));
@@ -143,17 +151,26 @@ impl RouteRule {
             errors.add(&backends_path, "needs at least one backend");
         }
         if self.backends.len() > MAX_BACKENDS {
-            errors.add(&backends_path, format!("must have at most {MAX_BACKENDS} entries"));
+            errors.add(
+                &backends_path,
+                format!("must have at most {MAX_BACKENDS} entries"),
+            );
         }
         for (position, backend) in self.backends.iter().enumerate() {
             backend.check(errors, &index(&backends_path, position));
         }
-        let all_weights_valid = self.backends.iter().all(|b| (0..=MAX_WEIGHT).contains(&b.weight));
+        let all_weights_valid = self
+            .backends
+            .iter()
+            .all(|b| (0..=MAX_WEIGHT).contains(&b.weight));
         if !self.backends.is_empty()
             && all_weights_valid
             && self.backends.iter().all(|backend| backend.weight == 0)
         {
-            errors.add(&backends_path, "at least one backend needs a weight above 0");
+            errors.add(
+                &backends_path,
+                "at least one backend needs a weight above 0",
+            );
         }
     }
 }
@@ -166,7 +183,10 @@ impl RouteMatch {
         if let Some(method) = &self.method
             && !METHODS.contains(&method.as_str())
         {
-            errors.add(at(path, "method"), format!("must be one of {}", METHODS.join(", ")));
+            errors.add(
+                at(path, "method"),
+                format!("must be one of {}", METHODS.join(", ")),
+            );
         }
     }
 
@@ -180,8 +200,13 @@ impl RouteMatch {
     /// Ordering key: exact paths first, then longer prefixes, then method matches.
     pub fn specificity(&self) -> (u8, usize, u8) {
         let (rank, length) = match &self.path {
-            Some(PathMatch { exact: Some(exact), .. }) => (2, exact.len()),
-            Some(PathMatch { prefix: Some(prefix), .. }) => (1, prefix.len()),
+            Some(PathMatch {
+                exact: Some(exact), ..
+            }) => (2, exact.len()),
+            Some(PathMatch {
+                prefix: Some(prefix),
+                ..
+            }) => (1, prefix.len()),
             _ => (0, 0),
         };
         (rank, length, u8::from(self.method.is_some()))
@@ -192,7 +217,10 @@ impl RouteMatch {
         self.method.is_none()
             && match &self.path {
                 None => true,
-                Some(PathMatch { exact: None, prefix }) => prefix.as_deref().is_none_or(|p| p == "/"),
+                Some(PathMatch {
+                    exact: None,
+                    prefix,
+                }) => prefix.as_deref().is_none_or(|p| p == "/"),
                 Some(_) => false,
             }
     }
@@ -229,9 +257,18 @@ fn check_path_value(errors: &mut Errors, path: &str, value: &str) {
     if !value.starts_with('/') {
         errors.add(path, "must start with /");
     } else if value.len() > MAX_PATH_LENGTH {
-        errors.add(path, format!("must be at most {MAX_PATH_LENGTH} characters"));
-    } else if value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#') {
-        errors.add(path, "must not contain whitespace, control characters, ? or #");
+        errors.add(
+            path,
+            format!("must be at most {MAX_PATH_LENGTH} characters"),
+        );
+    } else if value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#')
+    {
+        errors.add(
+            path,
+            "must not contain whitespace, control characters, ? or #",
+        );
     }
 }
 
@@ -256,7 +293,10 @@ mod tests {
     use super::*;
 
     fn prefix(p: &str) -> PathMatch {
-        PathMatch { exact: None, prefix: Some(p.into()) }
+        PathMatch {
+            exact: None,
+            prefix: Some(p.into()),
+        }
     }
 
     #[test]
@@ -269,13 +309,20 @@ mod tests {
             ("/api", "/apix", false),
             ("/api", "/", false),
         ] {
-            assert_eq!(prefix(pattern).matches(path), expected, "{pattern} vs {path}");
+            assert_eq!(
+                prefix(pattern).matches(path),
+                expected,
+                "{pattern} vs {path}"
+            );
         }
     }
 
     #[test]
     fn method_and_path_both_count() {
-        let m = RouteMatch { path: Some(prefix("/a")), method: Some("POST".into()) };
+        let m = RouteMatch {
+            path: Some(prefix("/a")),
+            method: Some("POST".into()),
+        };
         assert!(m.matches("POST", "/a/b"));
         assert!(!m.matches("GET", "/a/b"));
         assert!(!m.matches("POST", "/b"));

@@ -29,22 +29,35 @@ spec: {networking: {address: 127.0.0.4, inbound: [{port: 8083, servicePort: 1808
 
 fn compute(routes: &str, proxy: &str) -> ProxyConfig {
     let dataplanes = parse_resources(DATAPLANES, Author::Zone).unwrap();
-    let routes: Vec<Resource> = if routes.is_empty() { vec![] } else { parse_resources(routes, Author::User).unwrap() };
+    let routes: Vec<Resource> = if routes.is_empty() {
+        vec![]
+    } else {
+        parse_resources(routes, Author::User).unwrap()
+    };
     let named_dataplanes: Vec<NamedDataplane<'_>> = dataplanes
         .iter()
         .map(|resource| match &resource.spec {
-            Spec::Dataplane(spec) => NamedDataplane::new(resource.name(), &resource.metadata.labels, spec),
+            Spec::Dataplane(spec) => {
+                NamedDataplane::new(resource.name(), &resource.metadata.labels, spec)
+            }
             _ => unreachable!("fixture holds dataplanes only"),
         })
         .collect();
     let named_routes: Vec<NamedRoute<'_>> = routes
         .iter()
         .map(|resource| match &resource.spec {
-            Spec::TrafficRoute(spec) => NamedRoute { name: resource.name(), spec },
+            Spec::TrafficRoute(spec) => NamedRoute {
+                name: resource.name(),
+                spec,
+            },
             _ => unreachable!("fixture holds routes only"),
         })
         .collect();
-    let view = MeshView { mesh: "shop", dataplanes: named_dataplanes.clone(), routes: named_routes };
+    let view = MeshView {
+        mesh: "shop",
+        dataplanes: named_dataplanes.clone(),
+        routes: named_routes,
+    };
     let proxy = named_dataplanes.iter().find(|dp| dp.name == proxy).unwrap();
     proxy_config(&view, proxy)
 }
@@ -67,7 +80,10 @@ fn without_routes_every_outbound_goes_to_its_service() {
     assert_eq!(catalog.rules[0].backends[0].service, "catalog");
     // endpoints only for services this proxy may reach, across zones
     assert_eq!(config.endpoints.keys().collect::<Vec<_>>(), vec!["catalog"]);
-    let zones: Vec<_> = config.endpoints["catalog"].iter().map(|e| e.zone.as_deref()).collect();
+    let zones: Vec<_> = config.endpoints["catalog"]
+        .iter()
+        .map(|e| e.zone.as_deref())
+        .collect();
     assert_eq!(zones, vec![Some("east"), Some("west")]);
 }
 
@@ -89,10 +105,26 @@ fn weighted_route_is_copied_with_its_origin() {
 #[test]
 fn more_specific_target_wins_then_name() {
     let all = [
-        route("a-mesh", "{kind: Mesh}", "[{backends: [{service: catalog, tags: {version: v1}}]}]"),
-        route("b-service", "{kind: Service, name: web}", "[{backends: [{service: catalog, tags: {version: v2}}]}]"),
-        route("a-service", "{kind: Service, name: web}", "[{backends: [{service: catalog}]}]"),
-        route("other", "{kind: Service, name: orders}", "[{backends: [{service: inventory}]}]"),
+        route(
+            "a-mesh",
+            "{kind: Mesh}",
+            "[{backends: [{service: catalog, tags: {version: v1}}]}]",
+        ),
+        route(
+            "b-service",
+            "{kind: Service, name: web}",
+            "[{backends: [{service: catalog, tags: {version: v2}}]}]",
+        ),
+        route(
+            "a-service",
+            "{kind: Service, name: web}",
+            "[{backends: [{service: catalog}]}]",
+        ),
+        route(
+            "other",
+            "{kind: Service, name: orders}",
+            "[{backends: [{service: inventory}]}]",
+        ),
     ]
     .join("---\n");
     let config = compute(&all, "web-1");
@@ -129,7 +161,11 @@ fn longer_prefixes_and_exact_paths_come_first() {
 
 #[test]
 fn routes_for_other_sources_do_not_apply() {
-    let routes = route("for-orders", "{kind: Service, name: orders}", "[{backends: [{service: catalog, tags: {version: v2}}]}]");
+    let routes = route(
+        "for-orders",
+        "{kind: Service, name: orders}",
+        "[{backends: [{service: catalog, tags: {version: v2}}]}]",
+    );
     let config = compute(&routes, "web-1");
     assert_eq!(config.outbound[0].rules[0].origin, "default");
 }

@@ -2,7 +2,8 @@
 
 use weft_model::resource::{Author, parse_resources};
 
-const ROUTE_HEAD: &str = "apiVersion: weft.dev/v1alpha1\nkind: TrafficRoute\nmetadata: {name: r, mesh: shop}\n";
+const ROUTE_HEAD: &str =
+    "apiVersion: weft.dev/v1alpha1\nkind: TrafficRoute\nmetadata: {name: r, mesh: shop}\n";
 
 fn check(manifest: &str, expected: &[&str]) {
     let result = parse_resources(manifest, Author::User);
@@ -109,15 +110,42 @@ fn invalid_routes_name_every_failing_field() {
 #[test]
 fn envelope_errors() {
     let cases: &[(&str, &[&str])] = &[
-        ("apiVersion: v1\nkind: Mesh\nmetadata: {name: shop}\n", &["apiVersion"]),
-        ("apiVersion: weft.dev/v1alpha1\nkind: Moose\nmetadata: {name: shop}\n", &["kind"]),
-        ("apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: Shop_1}\n", &["metadata.name"]),
-        ("apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop, mesh: shop}\n", &["metadata.mesh"]),
-        ("apiVersion: weft.dev/v1alpha1\nkind: TrafficRoute\nmetadata: {name: r}\nspec: {targetRef: {kind: Mesh}, to: []}\n", &["metadata.mesh", "spec.to"]),
-        ("apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop, labels: {weft.dev/zone: x}}\n", &["metadata.labels.weft.dev/zone"]),
-        ("apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\nstatus: {}\n", &["status"]),
-        ("apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop, resourceVersion: abc}\n", &["metadata.resourceVersion"]),
-        ("apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\n", &[]),
+        (
+            "apiVersion: v1\nkind: Mesh\nmetadata: {name: shop}\n",
+            &["apiVersion"],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: Moose\nmetadata: {name: shop}\n",
+            &["kind"],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: Shop_1}\n",
+            &["metadata.name"],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop, mesh: shop}\n",
+            &["metadata.mesh"],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: TrafficRoute\nmetadata: {name: r}\nspec: {targetRef: {kind: Mesh}, to: []}\n",
+            &["metadata.mesh", "spec.to"],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop, labels: {weft.dev/zone: x}}\n",
+            &["metadata.labels.weft.dev/zone"],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\nstatus: {}\n",
+            &["status"],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop, resourceVersion: abc}\n",
+            &["metadata.resourceVersion"],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\n",
+            &[],
+        ),
     ];
     for (manifest, expected) in cases {
         check(manifest, expected);
@@ -126,7 +154,8 @@ fn envelope_errors() {
 
 #[test]
 fn dataplane_errors() {
-    let head = "apiVersion: weft.dev/v1alpha1\nkind: Dataplane\nmetadata: {name: web-1, mesh: shop}\n";
+    let head =
+        "apiVersion: weft.dev/v1alpha1\nkind: Dataplane\nmetadata: {name: web-1, mesh: shop}\n";
     let cases: &[(&str, &[&str])] = &[
         (
             "spec: {networking: {address: 127.0.0.1, inbound: [{port: 8080, servicePort: 8081, tags: {service: web}}], outbound: [{port: 9000, service: catalog}]}}\n",
@@ -146,7 +175,10 @@ fn dataplane_errors() {
             "spec: {networking: {address: 10.0.0.1, inbound: [{port: 80, servicePort: 81, tags: {service: a}}], outbound: [{port: 80, service: b}]}}\n",
             &["spec.networking.outbound[0].port"],
         ),
-        ("spec: {}\n", &["spec.networking.address", "spec.networking.inbound"]),
+        (
+            "spec: {}\n",
+            &["spec.networking.address", "spec.networking.inbound"],
+        ),
     ];
     for (spec, expected) in cases {
         check(&format!("{head}{spec}"), expected);
@@ -161,7 +193,17 @@ fn multi_document_errors_name_the_document() {
 
 #[test]
 fn garbage_never_panics() {
-    for text in ["", "---", "- 1\n- 2", "[1, 2]", "{\"kind\": 3}", "kind: [", "\u{0}", "a: *b", "? ? ?"] {
+    for text in [
+        "",
+        "---",
+        "- 1\n- 2",
+        "[1, 2]",
+        "{\"kind\": 3}",
+        "kind: [",
+        "\u{0}",
+        "a: *b",
+        "? ? ?",
+    ] {
         assert!(parse_resources(text, Author::User).is_err(), "{text:?}");
     }
 }

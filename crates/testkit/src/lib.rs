@@ -16,14 +16,21 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `condition` every 20 ms until it returns `Some`, or panics naming `what` at the deadline.
-pub fn wait_until<T>(what: &str, deadline: Duration, mut condition: impl FnMut() -> Option<T>) -> T {
+pub fn wait_until<T>(
+    what: &str,
+    deadline: Duration,
+    mut condition: impl FnMut() -> Option<T>,
+) -> T {
     let start = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
         if let Some(value) = condition() {
             return value;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
     }

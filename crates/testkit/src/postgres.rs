@@ -20,7 +20,12 @@ fn find_binaries() -> PathBuf {
         return PathBuf::from(dir);
     }
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     versions.retain(|path| path.join("initdb").exists());
     versions.sort();
@@ -44,7 +49,10 @@ impl PgCluster {
     /// Creates and starts a cluster; panics with a clear message when Postgres is missing.
     pub fn start() -> PgCluster {
         let binaries = find_binaries();
-        let directory = tempfile::Builder::new().prefix("weft-pg-").tempdir().expect("temp dir");
+        let directory = tempfile::Builder::new()
+            .prefix("weft-pg-")
+            .tempdir()
+            .expect("temp dir");
         let run_as = is_root().then(|| "postgres".to_string());
         if run_as.is_some() {
             let status = Command::new("chown")
@@ -52,19 +60,44 @@ impl PgCluster {
                 .arg(directory.path())
                 .status()
                 .expect("chown");
-            assert!(status.success(), "could not hand the cluster directory to the postgres user");
+            assert!(
+                status.success(),
+                "could not hand the cluster directory to the postgres user"
+            );
         }
         let port = crate::free_port();
-        let cluster = PgCluster { directory, binaries, port, run_as, counter: AtomicU32::new(0) };
+        let cluster = PgCluster {
+            directory,
+            binaries,
+            port,
+            run_as,
+            counter: AtomicU32::new(0),
+        };
         let data = cluster.data_dir();
-        cluster.run("initdb", &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
         let log = cluster.directory.path().join("log").display().to_string();
         let options = format!(
             "-k {} -c listen_addresses='' -p {} -c fsync=off -c max_connections=200",
             cluster.socket_dir().display(),
             port
         );
-        cluster.run("pg_ctl", &["-D", &data, "-l", &log, "-w", "-o", &options, "start"]);
+        cluster.run(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-w", "-o", &options, "start"],
+        );
         cluster
     }
 
@@ -114,22 +147,46 @@ impl PgCluster {
 
     /// Creates a new empty database and returns its URL.
     pub fn fresh_database(&self) -> String {
-        let name = format!("weft_{}_{}", std::process::id(), self.counter.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "weft_{}_{}",
+            std::process::id(),
+            self.counter.fetch_add(1, Ordering::SeqCst)
+        );
         let psql = self.binaries.join("psql");
         let output = Command::new(&psql)
-            .args(["-h", &self.socket_dir().display().to_string(), "-p", &self.port.to_string()])
-            .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c"])
+            .args([
+                "-h",
+                &self.socket_dir().display().to_string(),
+                "-p",
+                &self.port.to_string(),
+            ])
+            .args([
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+            ])
             .arg(format!("CREATE DATABASE {name}"))
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|error| panic!("cannot run {}: {error}", psql.display()));
-        assert!(output.status.success(), "create database failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "create database failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         self.url(&name)
     }
 
     /// Stops the server (fast shutdown); the cluster can be started again with [`PgCluster::restart`].
     pub fn stop(&self) {
-        self.run("pg_ctl", &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"]);
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
+        );
     }
 
     pub fn restart(&self) {
@@ -139,7 +196,19 @@ impl PgCluster {
             self.socket_dir().display(),
             self.port
         );
-        self.run("pg_ctl", &["-D", &self.data_dir(), "-l", &log, "-w", "-o", &options, "start"]);
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data_dir(),
+                "-l",
+                &log,
+                "-w",
+                "-o",
+                &options,
+                "start",
+            ],
+        );
     }
 }
 

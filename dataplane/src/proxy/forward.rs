@@ -50,7 +50,10 @@ pub async fn forward(
     mut request: Request<Incoming>,
     address: SocketAddr,
 ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
-    let path = request.uri().path_and_query().map_or("/", |path| path.as_str());
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |path| path.as_str());
     // A SocketAddr and a path that already parsed as a request target always form a valid URI.
     if let Ok(uri) = format!("http://{address}{path}").parse::<Uri>() {
         *request.uri_mut() = uri;
@@ -69,11 +72,17 @@ mod tests {
     #[test]
     fn strips_hop_by_hop_and_connection_named_headers() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-private"));
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
         headers.insert("x-private", HeaderValue::from_static("1"));
         headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         headers.insert("x-kept", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut headers);
-        assert_eq!(headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(), vec!["x-kept"]);
+        assert_eq!(
+            headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            vec!["x-kept"]
+        );
     }
 }

@@ -24,12 +24,15 @@ pub const SOURCE_HEADER: &str = "x-weft-source";
 pub type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 fn error_response(status: StatusCode, message: String) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(format!("weft-dp: {message}\n"))).map_err(|never| match never {}).boxed();
+    let body = Full::new(Bytes::from(format!("weft-dp: {message}\n")))
+        .map_err(|never| match never {})
+        .boxed();
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -40,7 +43,10 @@ pub async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let Some(runtime) = proxy.runtime() else {
-        return Ok(error_response(StatusCode::SERVICE_UNAVAILABLE, "no configuration received yet".into()));
+        return Ok(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no configuration received yet".into(),
+        ));
     };
     let started = Instant::now();
     Ok(match direction {
@@ -57,14 +63,20 @@ async fn inbound(
     started: Instant,
 ) -> Response<ProxyBody> {
     let Some(target) = runtime.inbound.get(&port) else {
-        return error_response(StatusCode::SERVICE_UNAVAILABLE, format!("port {port} is closing"));
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("port {port} is closing"),
+        );
     };
     let from_mesh = request.headers_mut().remove(SOURCE_HEADER).is_some();
     let response = match forward::forward(&proxy.client, request, target.application).await {
         Ok(response) => response.map(BodyExt::boxed),
         Err(error) => error_response(
             StatusCode::BAD_GATEWAY,
-            format!("application at {} is unreachable: {error}", target.application),
+            format!(
+                "application at {} is unreachable: {error}",
+                target.application
+            ),
         ),
     };
     if !from_mesh {
@@ -75,7 +87,12 @@ async fn inbound(
             destination_service: target.service.clone(),
             destination_version: target.version.clone(),
         };
-        proxy.telemetry.record(Direction::Inbound, key, response.status().as_u16(), started.elapsed());
+        proxy.telemetry.record(
+            Direction::Inbound,
+            key,
+            response.status().as_u16(),
+            started.elapsed(),
+        );
     }
     response
 }
@@ -88,11 +105,18 @@ async fn outbound(
     started: Instant,
 ) -> Response<ProxyBody> {
     let Some(outbound) = runtime.outbound.get(&port) else {
-        return error_response(StatusCode::SERVICE_UNAVAILABLE, format!("port {port} is closing"));
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("port {port} is closing"),
+        );
     };
     let source_service = runtime.config.service.clone();
     let source_version = runtime.config.version.clone().unwrap_or_default();
-    let chosen = outbound.choose(request.method().as_str(), request.uri().path(), fastrand::u64(..));
+    let chosen = outbound.choose(
+        request.method().as_str(),
+        request.uri().path(),
+        fastrand::u64(..),
+    );
     let (upstream, response) = match chosen {
         Ok((_, upstream)) => {
             if let Ok(value) = HeaderValue::from_str(&source_service) {
@@ -102,21 +126,29 @@ async fn outbound(
                 Ok(response) => response.map(BodyExt::boxed),
                 Err(error) => error_response(
                     StatusCode::BAD_GATEWAY,
-                    format!("upstream {} of {} is unreachable: {error}", upstream.address, outbound.service),
+                    format!(
+                        "upstream {} of {} is unreachable: {error}",
+                        upstream.address, outbound.service
+                    ),
                 ),
             };
             ((upstream.service, upstream.version), response)
         }
         Err(reason) => {
             let version = match &reason {
-                NoUpstream::NoEndpoints { tags, .. } => tags.get("version").cloned().unwrap_or_default(),
+                NoUpstream::NoEndpoints { tags, .. } => {
+                    tags.get("version").cloned().unwrap_or_default()
+                }
                 NoUpstream::NoRoute => String::new(),
             };
             let service = match &reason {
                 NoUpstream::NoEndpoints { service, .. } => service.clone(),
                 NoUpstream::NoRoute => outbound.service.clone(),
             };
-            ((service, version), error_response(StatusCode::SERVICE_UNAVAILABLE, reason.to_string()))
+            (
+                (service, version),
+                error_response(StatusCode::SERVICE_UNAVAILABLE, reason.to_string()),
+            )
         }
     };
     let key = EdgeKey {
@@ -125,6 +157,11 @@ async fn outbound(
         destination_service: upstream.0,
         destination_version: upstream.1,
     };
-    proxy.telemetry.record(Direction::Outbound, key, response.status().as_u16(), started.elapsed());
+    proxy.telemetry.record(
+        Direction::Outbound,
+        key,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }

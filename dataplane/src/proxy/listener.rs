@@ -22,7 +22,12 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub fn start(proxy: Arc<Proxy>, direction: Direction, port: u16, socket: TcpListener) -> Listener {
+    pub fn start(
+        proxy: Arc<Proxy>,
+        direction: Direction,
+        port: u16,
+        socket: TcpListener,
+    ) -> Listener {
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
             let graceful = GracefulShutdown::new();
@@ -41,8 +46,11 @@ impl Listener {
                 };
                 let _ = stream.set_nodelay(true);
                 let proxy = proxy.clone();
-                let service = service_fn(move |request| super::handler::handle(proxy.clone(), direction, port, request));
-                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                let service = service_fn(move |request| {
+                    super::handler::handle(proxy.clone(), direction, port, request)
+                });
+                let connection =
+                    graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
                     if let Err(error) = connection.await {
                         tracing::debug!(port, %error, "connection ended with an error");
@@ -50,7 +58,10 @@ impl Listener {
                 });
             }
             drop(socket);
-            if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+            if tokio::time::timeout(DRAIN, graceful.shutdown())
+                .await
+                .is_err()
+            {
                 tracing::warn!(port, "connections still open after draining; closing them");
             }
         });

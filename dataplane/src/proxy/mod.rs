@@ -40,10 +40,12 @@ impl Runtime {
     pub fn compile(version: u64, config: ProxyConfig) -> Result<Runtime, String> {
         let mut inbound = HashMap::new();
         for listener in &config.inbound {
-            let ip: IpAddr = listener
-                .service_address
-                .parse()
-                .map_err(|_| format!("inbound {}: invalid service address {:?}", listener.port, listener.service_address))?;
+            let ip: IpAddr = listener.service_address.parse().map_err(|_| {
+                format!(
+                    "inbound {}: invalid service address {:?}",
+                    listener.port, listener.service_address
+                )
+            })?;
             let target = InboundTarget {
                 application: SocketAddr::new(ip, listener.service_port),
                 service: listener.tags.get("service").cloned().unwrap_or_default(),
@@ -54,9 +56,19 @@ impl Runtime {
         let outbound = config
             .outbound
             .iter()
-            .map(|listener| (listener.port, Arc::new(CompiledOutbound::compile(listener, &config.endpoints))))
+            .map(|listener| {
+                (
+                    listener.port,
+                    Arc::new(CompiledOutbound::compile(listener, &config.endpoints)),
+                )
+            })
             .collect();
-        Ok(Runtime { version, config, inbound, outbound })
+        Ok(Runtime {
+            version,
+            config,
+            inbound,
+            outbound,
+        })
     }
 }
 
@@ -99,11 +111,23 @@ impl Proxy {
             .inbound
             .keys()
             .map(|port| (Direction::Inbound, *port))
-            .chain(runtime.outbound.keys().map(|port| (Direction::Outbound, *port)))
+            .chain(
+                runtime
+                    .outbound
+                    .keys()
+                    .map(|port| (Direction::Outbound, *port)),
+            )
             .collect();
         let missing: Vec<(Direction, u16)> = {
-            let listeners = self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            desired.iter().filter(|key| !listeners.contains_key(key)).copied().collect()
+            let listeners = self
+                .listeners
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            desired
+                .iter()
+                .filter(|key| !listeners.contains_key(key))
+                .copied()
+                .collect()
         };
         let mut bound = Vec::new();
         for (direction, port) in missing {
@@ -116,10 +140,16 @@ impl Proxy {
         self.runtime.store(Some(Arc::new(runtime)));
         let mut stale = Vec::new();
         {
-            let mut listeners = self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut listeners = self
+                .listeners
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             for ((direction, port), socket) in bound {
                 tracing::info!(?direction, port, "listening");
-                listeners.insert((direction, port), Listener::start(self.clone(), direction, port, socket));
+                listeners.insert(
+                    (direction, port),
+                    Listener::start(self.clone(), direction, port, socket),
+                );
             }
             let keys: Vec<(Direction, u16)> = listeners.keys().copied().collect();
             for key in keys.into_iter().filter(|key| !desired.contains(key)) {
@@ -137,7 +167,10 @@ impl Proxy {
     /// Stops every listener, letting in-flight requests finish.
     pub async fn stop(&self) {
         let listeners: Vec<Listener> = {
-            let mut listeners = self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut listeners = self
+                .listeners
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             listeners.drain().map(|(_, listener)| listener).collect()
         };
         futures::future::join_all(listeners.into_iter().map(Listener::stop)).await;

@@ -7,13 +7,15 @@ use crate::layout::{NODE_HEIGHT, NODE_WIDTH, Scene, format_errors, format_rate, 
 
 #[component]
 pub fn GraphView(scene: Signal<Option<Scene>>) -> impl IntoView {
-    move || match scene.get() {
+    move || {
+        match scene.get() {
         None => view! { <div class="graph empty"><p class="muted">"Waiting for the first graph…"</p></div> }.into_any(),
         Some(scene) if scene.nodes.is_empty() => view! {
             <div class="graph empty"><p class="muted">"No services and no traffic in this mesh yet."</p></div>
         }
         .into_any(),
         Some(scene) => render(scene).into_any(),
+    }
     }
 }
 

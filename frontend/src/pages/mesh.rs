@@ -129,7 +129,11 @@ fn MeshView(mesh: String) -> impl IntoView {
 
 /// `HH:MM:SS` of an RFC 3339 time.
 fn short_time(rfc3339: &str) -> String {
-    rfc3339.split('T').nth(1).map(|time| time.chars().take(8).collect()).unwrap_or_default()
+    rfc3339
+        .split('T')
+        .nth(1)
+        .map(|time| time.chars().take(8).collect())
+        .unwrap_or_default()
 }
 
 /// Holds a browser-only value for `on_cleanup`, which needs `Send` (the console is single-threaded).
