@@ -1,16 +1,34 @@
 //! The invariants of docs/ARCHITECTURE.md, checked against `cargo metadata`.
 
-use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Crates that do IO or bring an async runtime; `weft-model` must not reach any of them.
 pub const IO_CRATES: [&str; 12] = [
-    "tokio", "mio", "sqlx", "hyper", "tonic", "axum", "reqwest", "ureq", "socket2", "tower", "libsqlite3-sys", "web-sys",
+    "tokio",
+    "mio",
+    "sqlx",
+    "hyper",
+    "tonic",
+    "axum",
+    "reqwest",
+    "ureq",
+    "socket2",
+    "tower",
+    "libsqlite3-sys",
+    "web-sys",
 ];
 
 /// Packages that build a binary; none may depend on another.
-pub const BINARY_CRATES: [&str; 6] = ["weft-global", "weft-zone", "weft-dp", "weft-console", "weft-demo", "xtask"];
+pub const BINARY_CRATES: [&str; 6] = [
+    "weft-global",
+    "weft-zone",
+    "weft-dp",
+    "weft-console",
+    "weft-demo",
+    "xtask",
+];
 
 pub struct Metadata {
     names: BTreeMap<String, String>,
@@ -25,12 +43,21 @@ impl Metadata {
             .current_dir(crate::root())
             .output()
             .context("running cargo metadata")?;
-        anyhow::ensure!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+        anyhow::ensure!(
+            output.status.success(),
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let value: Value = serde_json::from_slice(&output.stdout)?;
         let packages = value["packages"].as_array().cloned().unwrap_or_default();
         let names = packages
             .iter()
-            .filter_map(|p| Some((p["id"].as_str()?.to_string(), p["name"].as_str()?.to_string())))
+            .filter_map(|p| {
+                Some((
+                    p["id"].as_str()?.to_string(),
+                    p["name"].as_str()?.to_string(),
+                ))
+            })
             .collect();
         let mut normal_deps = BTreeMap::new();
         for node in value["resolve"]["nodes"].as_array().into_iter().flatten() {
@@ -39,7 +66,11 @@ impl Metadata {
                 .into_iter()
                 .flatten()
                 .filter(|dep| {
-                    dep["dep_kinds"].as_array().into_iter().flatten().any(|kind| kind["kind"].is_null())
+                    dep["dep_kinds"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|kind| kind["kind"].is_null())
                 })
                 .filter_map(|dep| dep["pkg"].as_str().map(str::to_string))
                 .collect();
@@ -47,11 +78,20 @@ impl Metadata {
                 normal_deps.insert(id.to_string(), deps);
             }
         }
-        Ok(Metadata { names, normal_deps, packages })
+        Ok(Metadata {
+            names,
+            normal_deps,
+            packages,
+        })
     }
 
     fn id(&self, name: &str) -> Option<&String> {
-        let ids: Vec<&String> = self.names.iter().filter(|(_, n)| *n == name).map(|(id, _)| id).collect();
+        let ids: Vec<&String> = self
+            .names
+            .iter()
+            .filter(|(_, n)| *n == name)
+            .map(|(id, _)| id)
+            .collect();
         ids.into_iter().find(|id| id.contains("file://"))
     }
 
@@ -66,19 +106,31 @@ impl Metadata {
                 }
             }
         }
-        seen.iter().filter_map(|id| self.names.get(id).cloned()).collect()
+        seen.iter()
+            .filter_map(|id| self.names.get(id).cloned())
+            .collect()
     }
 
     /// Names of every package a build of `package` alone (for `target`, if given) compiles as a
     /// normal dependency; unlike the workspace-wide metadata, features resolve for that build only.
     pub fn built_with(package: &str, target: Option<&str>) -> anyhow::Result<BTreeSet<String>> {
         let mut command = crate::cargo();
-        command.args(["tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}"]);
+        command.args([
+            "tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "--format",
+            "{p}",
+        ]);
         if let Some(target) = target {
             command.args(["--target", target]);
         }
-        let output = command.current_dir(crate::root()).output().context("running cargo tree")?;
-        anyhow::ensure!(output.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
+        let output = command
+            .current_dir(crate::root())
+            .output()
+            .context("running cargo tree")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         Ok(String::from_utf8_lossy(&output.stdout)
             .lines()
             .filter_map(|line| line.split_whitespace().next().map(str::to_string))
@@ -87,8 +139,15 @@ impl Metadata {
 
     /// The declared dependency `dependency` of workspace package `package`.
     pub fn declared(&self, package: &str, dependency: &str) -> Option<Value> {
-        let package = self.packages.iter().find(|p| p["name"] == package && p["source"].is_null())?;
-        package["dependencies"].as_array()?.iter().find(|d| d["name"] == dependency).cloned()
+        let package = self
+            .packages
+            .iter()
+            .find(|p| p["name"] == package && p["source"].is_null())?;
+        package["dependencies"]
+            .as_array()?
+            .iter()
+            .find(|d| d["name"] == dependency)
+            .cloned()
     }
 }
 
@@ -99,9 +158,19 @@ mod tests {
     #[test]
     fn model_does_no_io() {
         let closure = Metadata::built_with("weft-model", None).unwrap();
-        assert!(closure.contains("serde"), "cargo tree output was not understood: {closure:?}");
-        let offending: Vec<&str> = IO_CRATES.iter().copied().filter(|name| closure.contains(*name)).collect();
-        assert!(offending.is_empty(), "weft-model must stay pure but depends on {offending:?}");
+        assert!(
+            closure.contains("serde"),
+            "cargo tree output was not understood: {closure:?}"
+        );
+        let offending: Vec<&str> = IO_CRATES
+            .iter()
+            .copied()
+            .filter(|name| closure.contains(*name))
+            .collect();
+        assert!(
+            offending.is_empty(),
+            "weft-model must stay pure but depends on {offending:?}"
+        );
     }
 
     #[test]
@@ -109,20 +178,41 @@ mod tests {
         let metadata = Metadata::load().unwrap();
         for binary in BINARY_CRATES {
             let closure = metadata.normal_closure(binary);
-            let others: Vec<&str> = BINARY_CRATES.iter().copied().filter(|other| closure.contains(*other)).collect();
-            assert!(others.is_empty(), "{binary} depends on binary crates {others:?}");
+            let others: Vec<&str> = BINARY_CRATES
+                .iter()
+                .copied()
+                .filter(|other| closure.contains(*other))
+                .collect();
+            assert!(
+                others.is_empty(),
+                "{binary} depends on binary crates {others:?}"
+            );
         }
     }
 
     #[test]
     fn console_uses_api_without_grpc() {
         let metadata = Metadata::load().unwrap();
-        let api = metadata.declared("weft-console", "weft-api").expect("the console uses weft-api");
+        let api = metadata
+            .declared("weft-console", "weft-api")
+            .expect("the console uses weft-api");
         assert_eq!(api["uses_default_features"], false);
-        assert!(api["features"].as_array().unwrap().iter().all(|f| f != "grpc"));
+        assert!(
+            api["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f != "grpc")
+        );
         let closure = Metadata::built_with("weft-console", Some("wasm32-unknown-unknown")).unwrap();
         assert!(closure.contains("weft-api"));
-        let offending: Vec<&str> = ["tonic", "tokio", "prost", "hyper"].into_iter().filter(|name| closure.contains(*name)).collect();
-        assert!(offending.is_empty(), "the console must not compile {offending:?}");
+        let offending: Vec<&str> = ["tonic", "tokio", "prost", "hyper"]
+            .into_iter()
+            .filter(|name| closure.contains(*name))
+            .collect();
+        assert!(
+            offending.is_empty(),
+            "the console must not compile {offending:?}"
+        );
     }
 }
