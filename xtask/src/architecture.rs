@@ -151,68 +151,100 @@ impl Metadata {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `weft-model` reaches no IO crate.
+pub fn check_model_is_pure() -> anyhow::Result<()> {
+    let closure = Metadata::built_with("weft-model", None)?;
+    anyhow::ensure!(
+        closure.contains("serde"),
+        "cargo tree output was not understood: {closure:?}"
+    );
+    let offending: Vec<&str> = IO_CRATES
+        .iter()
+        .copied()
+        .filter(|name| closure.contains(*name))
+        .collect();
+    anyhow::ensure!(
+        offending.is_empty(),
+        "weft-model must stay pure but depends on {offending:?}"
+    );
+    Ok(())
+}
 
-    #[test]
-    fn model_does_no_io() {
-        let closure = Metadata::built_with("weft-model", None).unwrap();
-        assert!(
-            closure.contains("serde"),
-            "cargo tree output was not understood: {closure:?}"
-        );
-        let offending: Vec<&str> = IO_CRATES
+/// No binary crate depends on another binary crate.
+pub fn check_binaries_are_independent() -> anyhow::Result<()> {
+    let metadata = Metadata::load()?;
+    for binary in BINARY_CRATES {
+        let closure = metadata.normal_closure(binary);
+        let others: Vec<&str> = BINARY_CRATES
             .iter()
             .copied()
-            .filter(|name| closure.contains(*name))
+            .filter(|other| closure.contains(*other))
             .collect();
-        assert!(
-            offending.is_empty(),
-            "weft-model must stay pure but depends on {offending:?}"
+        anyhow::ensure!(
+            others.is_empty(),
+            "{binary} depends on binary crates {others:?}"
         );
+    }
+    Ok(())
+}
+
+/// The console uses `weft-api` without `grpc`, so no tonic, tokio, prost or hyper reach the wasm.
+pub fn check_console_has_no_grpc() -> anyhow::Result<()> {
+    let metadata = Metadata::load()?;
+    let api = metadata
+        .declared("weft-console", "weft-api")
+        .context("the console does not use weft-api")?;
+    anyhow::ensure!(
+        api["uses_default_features"] == false,
+        "the console must use weft-api with default-features = false"
+    );
+    anyhow::ensure!(
+        api["features"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|feature| feature != "grpc"),
+        "the console must not enable weft-api's grpc feature"
+    );
+    let closure = Metadata::built_with("weft-console", Some("wasm32-unknown-unknown"))?;
+    anyhow::ensure!(
+        closure.contains("weft-api"),
+        "cargo tree output was not understood"
+    );
+    let offending: Vec<&str> = ["tonic", "tokio", "prost", "hyper"]
+        .into_iter()
+        .filter(|name| closure.contains(*name))
+        .collect();
+    anyhow::ensure!(
+        offending.is_empty(),
+        "the console must not compile {offending:?}"
+    );
+    Ok(())
+}
+
+/// Every invariant of docs/ARCHITECTURE.md that the dependency graph can show.
+pub fn check() -> anyhow::Result<()> {
+    check_model_is_pure()?;
+    check_binaries_are_independent()?;
+    check_console_has_no_grpc()?;
+    eprintln!("xtask: architecture invariants hold");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn model_does_no_io() {
+        super::check_model_is_pure().unwrap();
     }
 
     #[test]
     fn binaries_do_not_depend_on_each_other() {
-        let metadata = Metadata::load().unwrap();
-        for binary in BINARY_CRATES {
-            let closure = metadata.normal_closure(binary);
-            let others: Vec<&str> = BINARY_CRATES
-                .iter()
-                .copied()
-                .filter(|other| closure.contains(*other))
-                .collect();
-            assert!(
-                others.is_empty(),
-                "{binary} depends on binary crates {others:?}"
-            );
-        }
+        super::check_binaries_are_independent().unwrap();
     }
 
     #[test]
     fn console_uses_api_without_grpc() {
-        let metadata = Metadata::load().unwrap();
-        let api = metadata
-            .declared("weft-console", "weft-api")
-            .expect("the console uses weft-api");
-        assert_eq!(api["uses_default_features"], false);
-        assert!(
-            api["features"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|f| f != "grpc")
-        );
-        let closure = Metadata::built_with("weft-console", Some("wasm32-unknown-unknown")).unwrap();
-        assert!(closure.contains("weft-api"));
-        let offending: Vec<&str> = ["tonic", "tokio", "prost", "hyper"]
-            .into_iter()
-            .filter(|name| closure.contains(*name))
-            .collect();
-        assert!(
-            offending.is_empty(),
-            "the console must not compile {offending:?}"
-        );
+        super::check_console_has_no_grpc().unwrap();
     }
 }

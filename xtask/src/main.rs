@@ -27,6 +27,8 @@ enum Task {
     Test(test::TestArgs),
     /// Build the console (wasm) into target/console.
     Console,
+    /// Check the architecture invariants of docs/ARCHITECTURE.md against the dependency graph.
+    Check,
     /// Check the system prerequisites, installing them with apt when running as root on Debian.
     Setup,
 }
@@ -39,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Task::Console => {
             prerequisites::ensure_console().and_then(|tools| console::build(&tools).map(|_| ()))
         }
+        Task::Check => architecture::check(),
         Task::Setup => prerequisites::ensure().map(|_| ()),
     };
     match result {
