@@ -112,11 +112,14 @@ fn debian_wasm_toolchain() -> Option<WasmToolchain> {
 }
 
 fn wasm_bindgen() -> Option<PathBuf> {
-    let path = which("wasm-bindgen").or_else(|| {
-        std::env::var_os("HOME")
-            .map(|home| PathBuf::from(home).join(".cargo/bin/wasm-bindgen"))
-            .filter(|p| p.is_file())
-    })?;
+    // Where `cargo install` puts it first, so a wrong version earlier on PATH does not win.
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let path = cargo_home
+        .map(|home| home.join("bin/wasm-bindgen"))
+        .filter(|path| path.is_file())
+        .or_else(|| which("wasm-bindgen"))?;
     let output = Command::new(&path).arg("--version").output().ok()?;
     String::from_utf8_lossy(&output.stdout)
         .contains(WASM_BINDGEN_VERSION)
