@@ -38,8 +38,8 @@ pub struct Config {
     #[arg(long, env = "WEFT_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<Secret>,
 
-    /// Directory holding the built console (index.html and pkg/).
-    #[arg(long, env = "WEFT_CONSOLE_DIR", default_value = "frontend/dist")]
+    /// Directory holding the built console (index.html and pkg/); `cargo xtask console` builds it into target/console.
+    #[arg(long, env = "WEFT_CONSOLE_DIR", default_value = "target/console")]
     pub console_dir: PathBuf,
 
     /// Lifetime of login tokens, e.g. 12h.

@@ -40,7 +40,10 @@ fn render(scene: Scene) -> impl IntoView {
                     <title>{tooltip}</title>
                     <path d=edge.path marker-end="url(#arrow)" />
                     <text class="edge-label" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y) text-anchor="middle">
-                        {format!("{rate} {errors}").trim().to_string()}
+                        {rate}
+                    </text>
+                    <text class="edge-label errors" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y + 22.0) text-anchor="middle">
+                        {errors}
                     </text>
                 </g>
             }
