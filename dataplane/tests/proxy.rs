@@ -57,17 +57,21 @@ fn config(
             service_address: "127.0.0.1".into(),
             service_port: app_port,
             tags: tags("web", "v1"),
+            ..Default::default()
         }],
         outbound: vec![OutboundConfig {
             port: outbound_port,
             service: "catalog".into(),
             rules: vec![RuleConfig {
                 route_match: RouteMatch::default(),
+                filters: Vec::new(),
                 backends,
                 origin: "test".into(),
             }],
+            ..Default::default()
         }],
         endpoints: BTreeMap::from([("catalog".to_string(), endpoints)]),
+        ..Default::default()
     }
 }
 

@@ -7,15 +7,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
-use weft_model::effective::{MeshView, NamedDataplane, NamedRoute, proxy_config};
+use weft_model::effective::{MeshView, proxy_config};
 use weft_model::proxy::ProxyConfig;
-use weft_model::{Kind, Resource, Spec};
+use weft_model::{Kind, Resource};
 
 #[derive(Clone, Debug, Default)]
 pub struct MeshState {
     /// The Mesh resource; `None` while only other resources of the mesh are known.
     pub mesh: Option<Arc<Resource>>,
-    pub routes: BTreeMap<String, Arc<Resource>>,
+    /// Routes and policies of every kind, by kind and name.
+    pub policies: BTreeMap<(Kind, String), Arc<Resource>>,
     pub dataplanes: BTreeMap<String, Arc<DataplaneEntry>>,
 }
 
@@ -49,39 +50,13 @@ impl MeshState {
 
     /// The configuration of proxy `name`, or `None` when it is not registered here.
     pub fn proxy_config(&self, mesh: &str, name: &str) -> Option<ProxyConfig> {
-        let dataplanes: Vec<NamedDataplane<'_>> = self
-            .dataplanes
-            .values()
-            .filter_map(|entry| match &entry.resource.spec {
-                Spec::Dataplane(spec) => Some(NamedDataplane::new(
-                    entry.resource.name(),
-                    &entry.resource.metadata.labels,
-                    spec,
-                )),
-                _ => None,
-            })
-            .collect();
-        let routes: Vec<NamedRoute<'_>> = self
-            .routes
-            .values()
-            .filter_map(|resource| match &resource.spec {
-                Spec::TrafficRoute(spec) => Some(NamedRoute {
-                    name: resource.name(),
-                    spec,
-                }),
-                _ => None,
-            })
-            .collect();
-        let proxy = dataplanes
+        let resources = self
+            .mesh
             .iter()
-            .find(|dataplane| dataplane.name == name)?
-            .clone();
-        let view = MeshView {
-            mesh,
-            dataplanes,
-            routes,
-        };
-        Some(proxy_config(&view, &proxy))
+            .map(|mesh| mesh.as_ref())
+            .chain(self.policies.values().map(|policy| policy.as_ref()))
+            .chain(self.dataplanes.values().map(|entry| &entry.resource));
+        proxy_config(&MeshView::new(mesh, resources), name)
     }
 }
 
@@ -180,9 +155,6 @@ impl ZoneState {
                         let state = Arc::make_mut(state);
                         match kind {
                             Kind::Mesh => state.mesh = None,
-                            Kind::TrafficRoute => {
-                                state.routes.remove(&name);
-                            }
                             Kind::Dataplane => {
                                 if state
                                     .dataplanes
@@ -192,12 +164,15 @@ impl ZoneState {
                                     state.dataplanes.remove(&name);
                                 }
                             }
+                            kind => {
+                                state.policies.remove(&(kind, name));
+                            }
                         }
                     }
                 }
             }
             snapshot.meshes.retain(|_, mesh| {
-                mesh.exists() || !mesh.dataplanes.is_empty() || !mesh.routes.is_empty()
+                mesh.exists() || !mesh.dataplanes.is_empty() || !mesh.policies.is_empty()
             });
         });
     }
@@ -231,11 +206,8 @@ impl ZoneState {
 fn upsert_global(state: &mut MeshState, resource: Resource) {
     match resource.kind() {
         Kind::Mesh => state.mesh = Some(Arc::new(resource)),
-        Kind::TrafficRoute => {
-            state
-                .routes
-                .insert(resource.name().to_string(), Arc::new(resource));
-        }
+        // Zones have no use for tenants or zones; global does not send them.
+        Kind::Tenant | Kind::Zone => {}
         Kind::Dataplane => {
             // Global never sends this zone's own dataplanes; never let a remote copy shadow one.
             if state
@@ -245,13 +217,18 @@ fn upsert_global(state: &mut MeshState, resource: Resource) {
             {
                 return;
             }
-            state.dataplanes.insert(
-                resource.name().to_string(),
-                Arc::new(DataplaneEntry {
-                    resource,
-                    local: false,
-                }),
-            );
+            let entry = DataplaneEntry {
+                resource,
+                local: false,
+            };
+            state
+                .dataplanes
+                .insert(entry.resource.name().to_string(), Arc::new(entry));
+        }
+        kind => {
+            state
+                .policies
+                .insert((kind, resource.name().to_string()), Arc::new(resource));
         }
     }
 }

@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use weft_api::inventory::{ServiceList, ServiceView, ZoneList, ZoneView};
+use weft_api::inventory::{PolicyReport, ServiceList, ServiceView, ZoneList, ZoneView};
 use weft_model::dataplane::{SERVICE_TAG, VERSION_TAG, ZONE_LABEL};
-use weft_model::effective::{MeshView, NamedDataplane, NamedRoute, proxy_config};
+use weft_model::effective::{Explanation, MeshView, explain};
 use weft_model::proxy::ProxyConfig;
 use weft_model::{Kind, Resource, Spec};
 
@@ -119,43 +119,46 @@ pub async fn zone(
         .ok_or_else(|| Error::NotFound(format!("zone {zone:?}")))
 }
 
+/// Typed live resources of a mesh: the Mesh resource, its dataplanes and policies.
+async fn mesh_resources(state: &AppState, mesh: &str) -> Result<Vec<Resource>> {
+    let rows = state.store.mesh_resources(mesh).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| match row.to_resource() {
+            Ok(resource) => Some(resource),
+            Err(error) => {
+                tracing::warn!(%error, "skipping stored resource");
+                None
+            }
+        })
+        .collect())
+}
+
+async fn explain_dataplane(state: &AppState, mesh: &str, name: &str) -> Result<Explanation> {
+    require_mesh(state, mesh).await?;
+    let resources = mesh_resources(state, mesh).await?;
+    let view = MeshView::new(mesh, resources.iter());
+    explain(&view, name).ok_or_else(|| Error::NotFound(format!("Dataplane {name:?}")))
+}
+
 /// The configuration the proxy receives, computed with the same function the zone uses.
 pub async fn dataplane_config(
     State(state): State<AppState>,
     Path((mesh, name)): Path<(String, String)>,
 ) -> Result<Json<ProxyConfig>> {
-    require_mesh(&state, &mesh).await?;
-    let dataplanes = typed(&state, Kind::Dataplane, &mesh).await?;
-    let routes = typed(&state, Kind::TrafficRoute, &mesh).await?;
-    let named_dataplanes: Vec<NamedDataplane<'_>> = dataplanes
-        .iter()
-        .filter_map(|resource| match &resource.spec {
-            Spec::Dataplane(spec) => Some(NamedDataplane::new(
-                resource.name(),
-                &resource.metadata.labels,
-                spec,
-            )),
-            _ => None,
-        })
-        .collect();
-    let named_routes: Vec<NamedRoute<'_>> = routes
-        .iter()
-        .filter_map(|resource| match &resource.spec {
-            Spec::TrafficRoute(spec) => Some(NamedRoute {
-                name: resource.name(),
-                spec,
-            }),
-            _ => None,
-        })
-        .collect();
-    let proxy = named_dataplanes
-        .iter()
-        .find(|dataplane| dataplane.name == name)
-        .ok_or_else(|| Error::NotFound(format!("Dataplane {name:?}")))?;
-    let view = MeshView {
-        mesh: &mesh,
-        dataplanes: named_dataplanes.clone(),
-        routes: named_routes,
-    };
-    Ok(Json(proxy_config(&view, proxy)))
+    Ok(Json(explain_dataplane(&state, &mesh, &name).await?.config))
+}
+
+/// Which policies apply to the proxy, in which order, why, and what came out.
+pub async fn dataplane_policies(
+    State(state): State<AppState>,
+    Path((mesh, name)): Path<(String, String)>,
+) -> Result<Json<PolicyReport>> {
+    let explanation = explain_dataplane(&state, &mesh, &name).await?;
+    Ok(Json(PolicyReport {
+        mesh,
+        dataplane: name,
+        policies: explanation.policies,
+        config: explanation.config,
+    }))
 }

@@ -57,6 +57,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/meshes/{mesh}/dataplanes/{name}/config",
             get(inventory::dataplane_config),
         )
+        .route(
+            "/v1/meshes/{mesh}/dataplanes/{name}/policies",
+            get(inventory::dataplane_policies),
+        )
         .route("/v1/meshes/{mesh}/{plural}", get(resources::list))
         .route(
             "/v1/meshes/{mesh}/{plural}/{name}",

@@ -91,6 +91,7 @@ impl StoredResource {
                 modification_time: Some(timestamp(self.updated_at)),
             },
             spec: self.spec.clone(),
+            status: None,
         }
     }
 
@@ -350,6 +351,17 @@ impl Store {
         transaction.commit().await?;
         self.published(revision);
         Ok(())
+    }
+
+    /// Every live resource of `mesh`: its Mesh resource and everything scoped to it.
+    pub async fn mesh_resources(&self, mesh: &str) -> Result<Vec<StoredResource>> {
+        let rows = sqlx::query(select!(
+            "WHERE deleted = 0 AND (mesh = $1 OR (kind = 'Mesh' AND name = $1)) ORDER BY kind, name"
+        ))
+        .bind(mesh)
+        .fetch_all(&self.pool)
+        .await?;
+        collect(rows)
     }
 
     /// Every row (tombstones included) changed after `after`, in revision order, at most `limit`.

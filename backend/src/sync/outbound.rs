@@ -17,9 +17,14 @@ const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 type Sender = mpsc::Sender<Result<GlobalMessage, Status>>;
 
-/// A zone receives everything except its own dataplanes, of which it is the source.
+/// A zone receives meshes and everything in them except its own dataplanes, of which it is
+/// the source; tenants and zones concern global only.
 fn relevant(row: &StoredResource, zone: &str) -> bool {
-    !(row.kind == Kind::Dataplane && row.zone == zone)
+    match row.kind {
+        Kind::Tenant | Kind::Zone => false,
+        Kind::Dataplane => row.zone != zone,
+        _ => true,
+    }
 }
 
 fn to_wire(row: &StoredResource) -> WireResource {

@@ -44,3 +44,14 @@ pub struct ZoneView {
 pub struct ZoneList {
     pub items: Vec<ZoneView>,
 }
+
+/// `GET …/dataplanes/{name}/policies`: which policies apply to a proxy, in which order
+/// (by kind, most precedent first), why, and what came out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyReport {
+    pub mesh: String,
+    pub dataplane: String,
+    pub policies: Vec<weft_model::effective::AppliedPolicy>,
+    pub config: weft_model::proxy::ProxyConfig,
+}

@@ -137,3 +137,55 @@ mod tests {
         }
     }
 }
+
+/// A duration as written in a manifest. Decoding always succeeds so that a bad value is
+/// reported with every other problem by [`DurationText::check`], not as the first decode error.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DurationText(pub String);
+
+impl DurationText {
+    pub fn new(duration: Duration) -> Self {
+        DurationText(duration.to_string())
+    }
+
+    /// The parsed value; `None` only for text that failed validation.
+    pub fn get(&self) -> Option<Duration> {
+        Duration::parse(&self.0).ok()
+    }
+
+    /// Checks the text parses and lies within `min..=max`.
+    pub fn check(
+        &self,
+        errors: &mut crate::error::Errors,
+        path: &str,
+        min: Duration,
+        max: Duration,
+    ) {
+        match Duration::parse(&self.0) {
+            Err(problem) => errors.add(path, problem),
+            Ok(value) if value < min => errors.add(path, format!("must be at least {min}")),
+            Ok(value) if value > max => errors.add(path, format!("must be at most {max}")),
+            Ok(_) => {}
+        }
+    }
+}
+
+impl From<&str> for DurationText {
+    fn from(text: &str) -> Self {
+        DurationText(text.to_string())
+    }
+}
+
+impl std::ops::Mul<u32> for Duration {
+    type Output = Duration;
+    fn mul(self, factor: u32) -> Duration {
+        Duration(self.0 * factor)
+    }
+}
+
+/// Common bounds.
+pub const MILLISECOND: Duration = Duration(StdDuration::from_millis(1));
+pub const HOUR: Duration = Duration(StdDuration::from_secs(3600));
+pub const DAY: Duration = Duration(StdDuration::from_secs(24 * 3600));
+pub const LONGEST: Duration = Duration(MAX);

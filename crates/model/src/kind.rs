@@ -11,51 +11,79 @@ pub enum Origin {
     Zone,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Kind {
-    Mesh,
-    Dataplane,
-    TrafficRoute,
+macro_rules! kinds {
+    ($($kind:ident => $plural:literal, $scoped:literal, $origin:ident;)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Kind {
+            $($kind,)*
+        }
+
+        impl Kind {
+            pub const ALL: &'static [Kind] = &[$(Kind::$kind,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => stringify!($kind),)*
+                }
+            }
+
+            /// The REST collection name: lower-case kind plus `s` (DESIGN.md §4).
+            pub fn plural(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $plural,)*
+                }
+            }
+
+            /// Mesh-scoped kinds carry `metadata.mesh`; global-scoped ones must not.
+            pub fn is_mesh_scoped(self) -> bool {
+                match self {
+                    $(Kind::$kind => $scoped,)*
+                }
+            }
+
+            pub fn origin(self) -> Origin {
+                match self {
+                    $(Kind::$kind => Origin::$origin,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Tenant => "tenants", false, Global;
+    Mesh => "meshes", false, Global;
+    Zone => "zones", false, Global;
+    Dataplane => "dataplanes", true, Zone;
+    TrafficRoute => "trafficroutes", true, Global;
+    TrafficPermission => "trafficpermissions", true, Global;
+    Timeout => "timeouts", true, Global;
+    Retry => "retrys", true, Global;
+    CircuitBreaker => "circuitbreakers", true, Global;
+    HealthCheck => "healthchecks", true, Global;
+    RateLimit => "ratelimits", true, Global;
+    FaultInjection => "faultinjections", true, Global;
+    LoadBalancing => "loadbalancings", true, Global;
+    AccessLog => "accesslogs", true, Global;
+    Trace => "traces", true, Global;
+    Rollout => "rollouts", true, Global;
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Mesh, Kind::Dataplane, Kind::TrafficRoute];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Mesh => "Mesh",
-            Kind::Dataplane => "Dataplane",
-            Kind::TrafficRoute => "TrafficRoute",
-        }
-    }
-
-    /// Lower-case kind plus `s`: the REST collection name.
-    pub fn plural(self) -> &'static str {
-        match self {
-            Kind::Mesh => "meshes",
-            Kind::Dataplane => "dataplanes",
-            Kind::TrafficRoute => "trafficroutes",
-        }
-    }
-
     pub fn parse(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+        Kind::ALL.iter().copied().find(|kind| kind.name() == name)
     }
 
     pub fn from_plural(plural: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|kind| kind.plural() == plural)
+        Kind::ALL
+            .iter()
+            .copied()
+            .find(|kind| kind.plural() == plural)
     }
 
-    /// Mesh-scoped kinds carry `metadata.mesh`; global-scoped ones must not.
-    pub fn is_mesh_scoped(self) -> bool {
-        !matches!(self, Kind::Mesh)
-    }
-
-    pub fn origin(self) -> Origin {
-        match self {
-            Kind::Dataplane => Origin::Zone,
-            Kind::Mesh | Kind::TrafficRoute => Origin::Global,
-        }
+    /// Kinds that configure proxies (everything mesh-scoped but dataplanes and rollouts).
+    pub fn is_policy(self) -> bool {
+        self.is_mesh_scoped() && !matches!(self, Kind::Dataplane | Kind::Rollout)
     }
 }
 
@@ -71,13 +99,17 @@ mod tests {
 
     #[test]
     fn names_and_plurals_round_trip() {
-        for kind in Kind::ALL {
+        for kind in Kind::ALL.iter().copied() {
             assert_eq!(Kind::parse(kind.name()), Some(kind));
             assert_eq!(Kind::from_plural(kind.plural()), Some(kind));
-            assert_eq!(
-                kind.plural(),
-                format!("{}s", kind.name().to_lowercase()).replace("meshs", "meshes")
-            );
+            if kind.is_mesh_scoped() {
+                assert_eq!(
+                    kind.plural(),
+                    format!("{}s", kind.name().to_lowercase()),
+                    "DESIGN.md §4 plural rule"
+                );
+            }
         }
+        assert_eq!(Kind::ALL.len(), 16);
     }
 }

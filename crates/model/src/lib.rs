@@ -3,6 +3,7 @@
 //!
 //! This crate knows nothing about HTTP, SQL, protobuf or async runtimes, and builds for wasm32.
 
+pub mod check;
 pub mod dataplane;
 pub mod duration;
 pub mod effective;
@@ -11,10 +12,15 @@ pub mod kind;
 pub mod manifest;
 pub mod mesh;
 pub mod name;
+pub mod policy;
 pub mod proxy;
 pub mod resource;
+pub mod rollout;
 pub mod target;
+pub mod tenant;
+pub mod traffic_permission;
 pub mod traffic_route;
+pub mod zone;
 
 pub use error::{FieldError, ValidationErrors};
 pub use kind::Kind;

@@ -28,6 +28,9 @@ pub struct Manifest {
     pub metadata: Metadata,
     #[serde(default)]
     pub spec: Value,
+    /// Server-owned (connection state, rollout progress…); ignored on input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Value>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

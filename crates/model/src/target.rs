@@ -87,6 +87,34 @@ impl TargetRef {
         }
     }
 
+    /// Whether this target selects the inbound with `tags` of proxy `name`: Mesh selects every
+    /// inbound, Service the inbounds of that service, Dataplane by name all of that proxy's,
+    /// Dataplane by tags the inbounds carrying those tags.
+    pub fn selects_inbound(&self, name: &str, tags: &BTreeMap<String, String>) -> bool {
+        match self.kind {
+            TargetKind::Mesh => true,
+            TargetKind::Service => {
+                tags.get(crate::dataplane::SERVICE_TAG).map(String::as_str) == self.name.as_deref()
+            }
+            TargetKind::Dataplane => match &self.name {
+                Some(wanted) => wanted == name,
+                None => self
+                    .tags
+                    .iter()
+                    .all(|(tag, value)| tags.get(tag) == Some(value)),
+            },
+        }
+    }
+
+    /// Whether a `to`/`from` item with this target concerns peer service `service`.
+    pub fn selects_peer(&self, service: &str) -> bool {
+        match self.kind {
+            TargetKind::Mesh => true,
+            TargetKind::Service => self.name.as_deref() == Some(service),
+            TargetKind::Dataplane => false,
+        }
+    }
+
     /// Whether this target selects the proxy `name` with `spec`.
     pub fn selects(&self, name: &str, spec: &DataplaneSpec) -> bool {
         match self.kind {

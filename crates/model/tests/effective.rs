@@ -1,9 +1,8 @@
 //! Effective proxy configuration: route precedence, rule ordering and endpoints.
 
-use weft_model::Spec;
-use weft_model::effective::{MeshView, NamedDataplane, NamedRoute, proxy_config};
+use weft_model::effective::{MeshView, proxy_config};
 use weft_model::proxy::ProxyConfig;
-use weft_model::resource::{Author, Resource, parse_resources};
+use weft_model::resource::{Author, parse_resources};
 
 const DATAPLANES: &str = r#"
 apiVersion: weft.dev/v1alpha1
@@ -28,38 +27,12 @@ spec: {networking: {address: 127.0.0.4, inbound: [{port: 8083, servicePort: 1808
 "#;
 
 fn compute(routes: &str, proxy: &str) -> ProxyConfig {
-    let dataplanes = parse_resources(DATAPLANES, Author::Zone).unwrap();
-    let routes: Vec<Resource> = if routes.is_empty() {
-        vec![]
-    } else {
-        parse_resources(routes, Author::User).unwrap()
-    };
-    let named_dataplanes: Vec<NamedDataplane<'_>> = dataplanes
-        .iter()
-        .map(|resource| match &resource.spec {
-            Spec::Dataplane(spec) => {
-                NamedDataplane::new(resource.name(), &resource.metadata.labels, spec)
-            }
-            _ => unreachable!("fixture holds dataplanes only"),
-        })
-        .collect();
-    let named_routes: Vec<NamedRoute<'_>> = routes
-        .iter()
-        .map(|resource| match &resource.spec {
-            Spec::TrafficRoute(spec) => NamedRoute {
-                name: resource.name(),
-                spec,
-            },
-            _ => unreachable!("fixture holds routes only"),
-        })
-        .collect();
-    let view = MeshView {
-        mesh: "shop",
-        dataplanes: named_dataplanes.clone(),
-        routes: named_routes,
-    };
-    let proxy = named_dataplanes.iter().find(|dp| dp.name == proxy).unwrap();
-    proxy_config(&view, proxy)
+    let mut resources = parse_resources(DATAPLANES, Author::Zone).unwrap();
+    if !routes.is_empty() {
+        resources.extend(parse_resources(routes, Author::User).unwrap());
+    }
+    let view = MeshView::new("shop", resources.iter());
+    proxy_config(&view, proxy).expect("the proxy is in the view")
 }
 
 fn route(name: &str, target: &str, rules: &str) -> String {

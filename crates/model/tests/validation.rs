@@ -83,6 +83,7 @@ fn invalid_routes_name_every_failing_field() {
 ",
             &[
                 "spec.to[0].rules[0].matches[0].path",
+                "spec.to[0].rules[0].matches[0].path.prefix",
                 "spec.to[0].rules[0].matches[1].method",
                 "spec.to[0].rules[0].matches[2].path.exact",
                 "spec.to[0].rules[0].backends[0].service",
@@ -134,9 +135,14 @@ fn envelope_errors() {
             "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop, labels: {weft.dev/zone: x}}\n",
             &["metadata.labels.weft.dev/zone"],
         ),
+        // status is server-owned: ignored on input, so a manifest read from the API can be applied again
         (
-            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\nstatus: {}\n",
-            &["status"],
+            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\nstatus: {online: true}\n",
+            &[],
+        ),
+        (
+            "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\nstats: {}\n",
+            &["stats"],
         ),
         (
             "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop, resourceVersion: abc}\n",

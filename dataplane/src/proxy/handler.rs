@@ -112,11 +112,13 @@ async fn outbound(
     };
     let source_service = runtime.config.service.clone();
     let source_version = runtime.config.version.clone().unwrap_or_default();
-    let chosen = outbound.choose(
-        request.method().as_str(),
-        request.uri().path(),
-        fastrand::u64(..),
-    );
+    let facts = crate::routing::RequestFacts {
+        method: request.method().as_str(),
+        path: request.uri().path(),
+        query: request.uri().query(),
+        headers: request.headers(),
+    };
+    let chosen = outbound.choose(&facts, fastrand::u64(..));
     let (upstream, response) = match chosen {
         Ok((_, upstream)) => {
             if let Ok(value) = HeaderValue::from_str(&source_service) {

@@ -57,12 +57,11 @@ impl Runtime {
             .outbound
             .iter()
             .map(|listener| {
-                (
-                    listener.port,
-                    Arc::new(CompiledOutbound::compile(listener, &config.endpoints)),
-                )
+                let compiled = CompiledOutbound::compile(listener, &config.endpoints)
+                    .map_err(|error| format!("outbound {}: {error}", listener.service))?;
+                Ok((listener.port, Arc::new(compiled)))
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         Ok(Runtime {
             version,
             config,

@@ -1,7 +1,10 @@
 //! Which upstream serves a request: pure code, compiled once per config.
 //!
-//! A config's rules become [`CompiledOutbound`]s whose backends already hold their matching
-//! endpoints, so choosing an upstream is a rule scan, one random number and one counter.
+//! A config's rules become [`CompiledOutbound`]s whose matches are compiled and whose backends
+//! already hold their matching endpoints, so choosing an upstream is a rule scan, one random
+//! number and one counter.
+
+mod matcher;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,7 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use weft_model::dataplane::{SERVICE_TAG, VERSION_TAG};
 use weft_model::proxy::{BackendConfig, EndpointConfig, OutboundConfig};
-use weft_model::traffic_route::RouteMatch;
+
+pub use matcher::{CompiledMatch, RequestFacts};
 
 #[derive(Debug)]
 pub struct CompiledOutbound {
@@ -20,7 +24,7 @@ pub struct CompiledOutbound {
 
 #[derive(Debug)]
 pub struct CompiledRule {
-    pub route_match: RouteMatch,
+    pub route_match: CompiledMatch,
     pub origin: String,
     pub backends: Vec<CompiledBackend>,
     pub total_weight: u64,
@@ -73,10 +77,11 @@ impl std::fmt::Display for NoUpstream {
 }
 
 impl CompiledOutbound {
+    /// Compiles an outbound; fails when a match cannot be compiled (the config is then rejected).
     pub fn compile(
         outbound: &OutboundConfig,
         endpoints: &BTreeMap<String, Vec<EndpointConfig>>,
-    ) -> CompiledOutbound {
+    ) -> Result<CompiledOutbound, String> {
         let rules = outbound
             .rules
             .iter()
@@ -99,36 +104,35 @@ impl CompiledOutbound {
                         next: AtomicUsize::new(fastrand::usize(..1024)),
                     })
                     .collect();
-                CompiledRule {
-                    route_match: rule.route_match.clone(),
+                Ok(CompiledRule {
+                    route_match: CompiledMatch::compile(&rule.route_match)?,
                     origin: rule.origin.clone(),
                     total_weight: backends.iter().map(|b| u64::from(b.backend.weight)).sum(),
                     backends,
-                }
+                })
             })
-            .collect();
-        CompiledOutbound {
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(CompiledOutbound {
             port: outbound.port,
             service: outbound.service.clone(),
             rules,
-        }
+        })
     }
 
     /// The first rule whose match accepts the request.
-    pub fn rule(&self, method: &str, path: &str) -> Option<&CompiledRule> {
+    pub fn rule(&self, request: &RequestFacts<'_>) -> Option<&CompiledRule> {
         self.rules
             .iter()
-            .find(|rule| rule.route_match.matches(method, path))
+            .find(|rule| rule.route_match.matches(request))
     }
 
     /// Chooses the upstream for a request; `roll` is a uniform random number.
     pub fn choose(
         &self,
-        method: &str,
-        path: &str,
+        request: &RequestFacts<'_>,
         roll: u64,
     ) -> Result<(&CompiledRule, Upstream), NoUpstream> {
-        let rule = self.rule(method, path).ok_or(NoUpstream::NoRoute)?;
+        let rule = self.rule(request).ok_or(NoUpstream::NoRoute)?;
         let backend = rule.pick(roll).ok_or(NoUpstream::NoRoute)?;
         match backend.next_endpoint() {
             Some(upstream) => Ok((rule, upstream.clone())),
@@ -181,8 +185,19 @@ fn upstream(endpoint: &EndpointConfig) -> Option<Upstream> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderMap;
     use weft_model::proxy::RuleConfig;
-    use weft_model::traffic_route::PathMatch;
+    use weft_model::traffic_route::{PathMatch, RouteMatch};
+
+    fn get(path: &str) -> RequestFacts<'_> {
+        static EMPTY: std::sync::OnceLock<HeaderMap> = std::sync::OnceLock::new();
+        RequestFacts {
+            method: "GET",
+            path,
+            query: None,
+            headers: EMPTY.get_or_init(HeaderMap::new),
+        }
+    }
 
     fn endpoint(port: u16, version: &str) -> EndpointConfig {
         EndpointConfig {
@@ -221,14 +236,17 @@ mod tests {
                 port: 9000,
                 service: "catalog".into(),
                 rules,
+                ..Default::default()
             },
             &endpoints,
         )
+        .unwrap()
     }
 
     fn rule(route_match: RouteMatch, backends: Vec<BackendConfig>) -> RuleConfig {
         RuleConfig {
             route_match,
+            filters: Vec::new(),
             backends,
             origin: "test".into(),
         }
@@ -242,7 +260,7 @@ mod tests {
         )]);
         let mut v1 = 0;
         for roll in 0..100 {
-            let (_, upstream) = compiled.choose("GET", "/", roll).unwrap();
+            let (_, upstream) = compiled.choose(&get("/"), roll).unwrap();
             if upstream.version == "v1" {
                 v1 += 1;
             }
@@ -257,7 +275,7 @@ mod tests {
             vec![backend(Some("v1"), 1)],
         )]);
         let ports: Vec<u16> = (0..4)
-            .map(|_| compiled.choose("GET", "/", 0).unwrap().1.address.port())
+            .map(|_| compiled.choose(&get("/"), 0).unwrap().1.address.port())
             .collect();
         assert_eq!(ports[0], ports[2]);
         assert_eq!(ports[1], ports[3]);
@@ -268,20 +286,20 @@ mod tests {
     fn first_matching_rule_wins() {
         let api = RouteMatch {
             path: Some(PathMatch {
-                exact: None,
                 prefix: Some("/api".into()),
+                ..Default::default()
             }),
-            method: None,
+            ..Default::default()
         };
         let compiled = outbound(vec![
             rule(api, vec![backend(Some("v2"), 1)]),
             rule(RouteMatch::default(), vec![backend(Some("v1"), 1)]),
         ]);
         assert_eq!(
-            compiled.choose("GET", "/api/items", 7).unwrap().1.version,
+            compiled.choose(&get("/api/items"), 7).unwrap().1.version,
             "v2"
         );
-        assert_eq!(compiled.choose("GET", "/other", 7).unwrap().1.version, "v1");
+        assert_eq!(compiled.choose(&get("/other"), 7).unwrap().1.version, "v1");
     }
 
     #[test]
@@ -290,7 +308,7 @@ mod tests {
             RouteMatch::default(),
             vec![backend(Some("v3"), 1), backend(Some("v1"), 0)],
         )]);
-        let error = compiled.choose("GET", "/", 0).unwrap_err();
+        let error = compiled.choose(&get("/"), 0).unwrap_err();
         assert_eq!(
             error.to_string(),
             "no endpoints for service catalog with version=v3"
@@ -299,9 +317,6 @@ mod tests {
             RouteMatch::default(),
             vec![backend(Some("v1"), 0)],
         )]);
-        assert_eq!(
-            empty.choose("GET", "/", 0).unwrap_err(),
-            NoUpstream::NoRoute
-        );
+        assert_eq!(empty.choose(&get("/"), 0).unwrap_err(), NoUpstream::NoRoute);
     }
 }

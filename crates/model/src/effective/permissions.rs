@@ -1,0 +1,58 @@
+//! Who may call one inbound: every rule of every TrafficPermission selecting the inbound, most
+//! specific first (policy target, then source: service before tags before any, then name,
+//! then position); the first rule matching the caller decides. With no matching rule, a
+//! strict mTLS mesh denies and other meshes allow.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+use crate::mesh::MtlsMode;
+use crate::proxy::{PermissionEntry, Permissions};
+use crate::resource::{Resource, Spec};
+use crate::traffic_permission::Action;
+
+use super::Proxy;
+
+pub(crate) fn for_inbound(
+    selecting: &[&Resource],
+    proxy: &Proxy<'_>,
+    tags: &BTreeMap<String, String>,
+    mtls: MtlsMode,
+) -> Permissions {
+    let mut entries: Vec<((Reverse<u8>, Reverse<u8>, &str, usize), PermissionEntry)> = Vec::new();
+    for resource in selecting {
+        let Spec::TrafficPermission(spec) = &resource.spec else {
+            continue;
+        };
+        let Some(target) = &spec.target_ref else {
+            continue;
+        };
+        if !target.selects_inbound(proxy.name, tags) {
+            continue;
+        }
+        for (position, rule) in spec.from.iter().enumerate() {
+            let Some(action) = rule.action else { continue };
+            let key = (
+                Reverse(target.specificity()),
+                Reverse(rule.source.specificity()),
+                resource.name(),
+                position,
+            );
+            let entry = PermissionEntry {
+                source: rule.source.clone(),
+                action,
+                origin: format!("TrafficPermission/{}", resource.name()),
+            };
+            entries.push((key, entry));
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Permissions {
+        default_action: if mtls == MtlsMode::Strict {
+            Action::Deny
+        } else {
+            Action::Allow
+        },
+        rules: entries.into_iter().map(|(_, entry)| entry).collect(),
+    }
+}
