@@ -1,120 +1,18 @@
 //! The REST API through the router: auth, generic resources, validation, errors, graph.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use common::{PASSWORD, api};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tower::ServiceExt;
 use weft_api::telemetry::{EdgeCounters, EdgeKey};
-use weft_global::auth::{Authority, hash_password};
-use weft_global::http::{AppState, app};
-use weft_global::metrics::Metrics;
-use weft_global::store::{Store, UserRow, ZoneChange};
-use weft_global::traffic::{Thresholds, TrafficWindow};
+use weft_global::store::ZoneChange;
 use weft_model::resource::{Author, parse_resources};
-
-struct Api {
-    router: Router,
-    state: AppState,
-    token: String,
-    _directory: tempfile::TempDir,
-    _shutdown: watch::Sender<bool>,
-}
-
-const PASSWORD: &str = "correct-horse-battery";
-
-async fn api() -> Api {
-    let directory = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        directory.path().join("api.db").display()
-    );
-    let store = Store::connect(&url).await.unwrap();
-    let hash = hash_password(PASSWORD).unwrap();
-    store
-        .upsert_user(&UserRow {
-            username: "admin".into(),
-            password_hash: hash,
-            platform_admin: true,
-        })
-        .await
-        .unwrap();
-    let authority = Arc::new(
-        Authority::load(&store, Duration::from_secs(3600))
-            .await
-            .unwrap(),
-    );
-    let (shutdown_sender, shutdown) = watch::channel(false);
-    let state = AppState {
-        store,
-        authority,
-        traffic: Arc::new(TrafficWindow::new()),
-        metrics: Arc::new(Metrics::default()),
-        console_dir: Some(directory.path().join("no-console")),
-        thresholds: Thresholds::default(),
-        shutdown,
-    };
-    let router = app(state.clone());
-    let mut api = Api {
-        router,
-        state,
-        token: String::new(),
-        _directory: directory,
-        _shutdown: shutdown_sender,
-    };
-    let (status, body) = api
-        .call(
-            "POST",
-            "/api/v1/auth/login",
-            Some(json!({"username": "admin", "password": PASSWORD}).to_string()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    api.token = body["token"].as_str().unwrap().to_string();
-    api
-}
-
-impl Api {
-    async fn call(&self, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
-        self.call_as(method, uri, body, Some(&self.token.clone()))
-            .await
-    }
-
-    async fn call_as(
-        &self,
-        method: &str,
-        uri: &str,
-        body: Option<String>,
-        token: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token.filter(|token| !token.is_empty()) {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = request
-            .body(body.map(Body::from).unwrap_or_else(Body::empty))
-            .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        (status, value)
-    }
-
-    async fn put_yaml(&self, uri: &str, yaml: &str) -> (StatusCode, Value) {
-        self.call("PUT", uri, Some(yaml.to_string())).await
-    }
-}
 
 fn fields(body: &Value) -> Vec<String> {
     let mut fields: Vec<String> = body["error"]["details"]
@@ -427,6 +325,7 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
             ZoneChange::Upsert(resource)
         })
         .collect();
+    assert!(api.state.store.register_zone("east").await.unwrap(), "a new zone is enabled");
     api.state
         .store
         .zone_connected("east", "test", "east-store")
@@ -457,9 +356,13 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
 
     let (status, body) = api.call("GET", "/api/v1/zones", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["items"][0]["name"], "east");
-    assert_eq!(body["items"][0]["dataplanes"], 2);
-    assert_eq!(body["items"][0]["online"], true);
+    assert_eq!(body["items"][0]["kind"], "Zone");
+    assert_eq!(body["items"][0]["metadata"]["name"], "east");
+    assert_eq!(body["items"][0]["status"]["dataplanes"], 2);
+    assert_eq!(body["items"][0]["status"]["online"], true);
+    assert_eq!(body["items"][0]["status"]["version"], "test");
+    let (status, body) = api.call("DELETE", "/api/v1/zones/east", None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a connected zone cannot be deleted: {body}");
 
     let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap();
     let mut counters = EdgeCounters::default();

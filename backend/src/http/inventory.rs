@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use weft_api::inventory::{PolicyReport, ServiceList, ServiceView, ZoneList, ZoneView};
+use weft_api::inventory::{PolicyReport, ServiceList, ServiceView};
 use weft_model::dataplane::{SERVICE_TAG, VERSION_TAG, ZONE_LABEL};
 use weft_model::effective::{Explanation, MeshView, explain};
 use weft_model::proxy::ProxyConfig;
@@ -13,7 +13,6 @@ use weft_model::{Kind, Resource, Spec};
 use super::AppState;
 use super::resources::require_mesh;
 use crate::error::{Error, Result};
-use crate::store::ZoneRow;
 
 /// Typed live resources of one kind in a mesh; rows that no longer validate are skipped with a warning.
 pub async fn typed(state: &AppState, kind: Kind, mesh: &str) -> Result<Vec<Resource>> {
@@ -80,43 +79,6 @@ pub async fn services(
         })
         .collect();
     Ok(Json(ServiceList { items }))
-}
-
-fn zone_view(row: ZoneRow) -> ZoneView {
-    ZoneView {
-        name: row.name,
-        online: row.online,
-        version: (!row.version.is_empty()).then_some(row.version),
-        last_seen: jiff::Timestamp::from_millisecond(row.last_seen)
-            .ok()
-            .map(|ts| ts.to_string()),
-        dataplanes: row.dataplanes,
-    }
-}
-
-pub async fn zones(State(state): State<AppState>) -> Result<Json<ZoneList>> {
-    let items = state
-        .store
-        .zones()
-        .await?
-        .into_iter()
-        .map(zone_view)
-        .collect();
-    Ok(Json(ZoneList { items }))
-}
-
-pub async fn zone(
-    State(state): State<AppState>,
-    Path(zone): Path<String>,
-) -> Result<Json<ZoneView>> {
-    let row = state
-        .store
-        .zones()
-        .await?
-        .into_iter()
-        .find(|row| row.name == zone);
-    row.map(|row| Json(zone_view(row)))
-        .ok_or_else(|| Error::NotFound(format!("zone {zone:?}")))
 }
 
 /// Typed live resources of a mesh: the Mesh resource, its dataplanes and policies.

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::watch;
 use weft_api::error::{self as codes, ErrorBody};
+use weft_model::Kind;
 
 use crate::auth::Authority;
 use crate::metrics::{HttpLabels, Metrics};
@@ -43,37 +44,24 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/v1/whoami", get(auth::whoami))
-        .route("/v1/meshes", get(resources::list_meshes))
-        .route(
-            "/v1/meshes/{mesh}",
-            get(resources::get_mesh)
-                .put(resources::put_mesh)
-                .delete(resources::delete_mesh),
-        )
+        .route("/v1/apply", post(resources::apply))
+        .route("/v1/tenants", resources::global_collection(Kind::Tenant))
+        .route("/v1/tenants/{name}", resources::global_item(Kind::Tenant))
+        .route("/v1/meshes", resources::global_collection(Kind::Mesh))
+        .route("/v1/meshes/{name}", resources::global_item(Kind::Mesh))
+        .route("/v1/zones", resources::global_collection(Kind::Zone))
+        .route("/v1/zones/{name}", resources::global_item(Kind::Zone))
         .route("/v1/meshes/{mesh}/services", get(inventory::services))
         .route("/v1/meshes/{mesh}/graph", get(graph::graph))
         .route("/v1/meshes/{mesh}/graph/stream", get(graph::stream))
-        .route(
-            "/v1/meshes/{mesh}/dataplanes/{name}/config",
-            get(inventory::dataplane_config),
-        )
-        .route(
-            "/v1/meshes/{mesh}/dataplanes/{name}/policies",
-            get(inventory::dataplane_policies),
-        )
+        .route("/v1/meshes/{mesh}/dataplanes/{name}/config", get(inventory::dataplane_config))
+        .route("/v1/meshes/{mesh}/dataplanes/{name}/policies", get(inventory::dataplane_policies))
         .route("/v1/meshes/{mesh}/{plural}", get(resources::list))
         .route(
             "/v1/meshes/{mesh}/{plural}/{name}",
-            get(resources::get)
-                .put(resources::put)
-                .delete(resources::delete),
+            get(resources::get_one).put(resources::put).delete(resources::delete),
         )
-        .route("/v1/zones", get(inventory::zones))
-        .route("/v1/zones/{zone}", get(inventory::zone))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_caller,
-        ));
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_caller));
     let api = Router::new()
         .route("/v1/auth/login", post(auth::login))
         .merge(protected)

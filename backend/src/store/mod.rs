@@ -16,7 +16,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::watch;
 
-pub use resources::{StoredResource, ZoneChange, stamp_zone};
+pub use resources::{Outcome, StoredResource, ZoneChange, stamp_zone};
 pub use users::{SigningKeyRow, UserRow};
 pub use zones::ZoneRow;
 

@@ -38,6 +38,15 @@ pub struct StoredResource {
     pub updated_at: i64,
 }
 
+/// What a write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Outcome {
+    Created,
+    Configured,
+    Unchanged,
+}
+
 /// One change a zone reports about its own dataplanes.
 #[derive(Clone, Debug)]
 pub enum ZoneChange {
@@ -283,27 +292,57 @@ impl Store {
     /// Creates or replaces a resource written through the API. With `expected`, the write only
     /// happens when the stored resourceVersion equals it (409 otherwise). Returns the stored row
     /// and whether it was created. Writing identical content changes nothing.
-    pub async fn put(
-        &self,
-        resource: &Resource,
-        expected: Option<u64>,
-    ) -> Result<(StoredResource, bool)> {
-        let mesh = resource.mesh().unwrap_or_default();
-        let what = format!("{} {:?}", resource.kind(), resource.name());
+    pub async fn put(&self, resource: &Resource, expected: Option<u64>) -> Result<(StoredResource, bool)> {
+        let mut results = self.apply(std::slice::from_ref(&(resource.clone(), expected))).await?;
+        let (row, outcome) = results.pop().ok_or_else(|| Error::Internal("apply returned nothing".into()))?;
+        Ok((row, outcome == Outcome::Created))
+    }
+
+    /// Writes every resource or none, in one transaction. Each may carry an expected
+    /// resourceVersion; mesh-scoped resources need their mesh, stored or in the same batch.
+    pub async fn apply(&self, writes: &[(Resource, Option<u64>)]) -> Result<Vec<(StoredResource, Outcome)>> {
         let mut transaction = self.pool.begin().await?;
-        let revision = next_revision(&mut transaction).await?;
-        let existing = fetch(&mut transaction, resource.kind(), mesh, resource.name()).await?;
-        check_precondition(existing.as_ref(), expected, &what)?;
-        let created = existing.as_ref().is_none_or(|row| row.deleted);
-        if unchanged(existing.as_ref(), resource, "") {
-            transaction.rollback().await?;
-            let row = existing.ok_or_else(|| Error::Internal("unchanged row vanished".into()))?;
-            return Ok((row, false));
+        let mut revision = next_revision(&mut transaction).await?;
+        let mut last_written = 0;
+        let mut results: Vec<Option<(StoredResource, Outcome)>> = vec![None; writes.len()];
+        // Global-scoped kinds first, so a mesh created in this batch exists for the rest.
+        let mut order: Vec<usize> = (0..writes.len()).collect();
+        order.sort_by_key(|position| writes[*position].0.kind().is_mesh_scoped());
+        for position in order {
+            let (resource, expected) = &writes[position];
+            let mesh = resource.mesh().unwrap_or_default();
+            let what = format!("{} {:?}", resource.kind(), resource.name());
+            let existing = fetch(&mut transaction, resource.kind(), mesh, resource.name()).await?;
+            check_precondition(existing.as_ref(), *expected, &what)?;
+            if resource.kind().is_mesh_scoped() {
+                let owner = fetch(&mut transaction, Kind::Mesh, "", mesh).await?;
+                if owner.is_none_or(|row| row.deleted) {
+                    return Err(Error::NotFound(format!("mesh {mesh:?}")));
+                }
+            }
+            if unchanged(existing.as_ref(), resource, "") {
+                let row = existing.ok_or_else(|| Error::Internal("unchanged row vanished".into()))?;
+                results[position] = Some((row, Outcome::Unchanged));
+                continue;
+            }
+            let outcome = if existing.as_ref().is_none_or(|row| row.deleted) { Outcome::Created } else { Outcome::Configured };
+            let row = write(&mut transaction, resource, "", revision, existing.as_ref()).await?;
+            last_written = revision;
+            revision = next_revision(&mut transaction).await?;
+            results[position] = Some((row, outcome));
         }
-        let row = write(&mut transaction, resource, "", revision, existing.as_ref()).await?;
+        // The counter ran one ahead of the last write; give that value back.
+        sqlx::query("UPDATE revision_counter SET value = value - 1 WHERE id = 1")
+            .execute(&mut *transaction)
+            .await?;
         transaction.commit().await?;
-        self.published(revision);
-        Ok((row, created))
+        if last_written > 0 {
+            self.published(last_written);
+        }
+        results
+            .into_iter()
+            .map(|result| result.ok_or_else(|| Error::Internal("a write of the batch has no result".into())))
+            .collect()
     }
 
     /// Deletes a resource, leaving a tombstone. Deleting a Mesh deletes its policies too and
@@ -325,6 +364,29 @@ impl Store {
             return Err(Error::NotFound(what));
         };
         check_precondition(Some(&existing), expected, &what)?;
+        if kind == Kind::Zone {
+            let online: Option<i64> = sqlx::query("SELECT online FROM zones WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *transaction)
+                .await?
+                .map(|row| row.try_get("online"))
+                .transpose()?;
+            if online == Some(1) {
+                return Err(Error::Conflict(format!(
+                    "zone {name:?} is connected; stop its control plane (or disable it with spec.enabled: false) first"
+                )));
+            }
+            // The zone's dataplanes go with it, and its sync position is forgotten.
+            let rows = sqlx::query(select!("WHERE kind = 'Dataplane' AND zone = $1 AND deleted = 0"))
+                .bind(name)
+                .fetch_all(&mut *transaction)
+                .await?;
+            for row in collect(rows)? {
+                tombstone(&mut transaction, &row, revision).await?;
+                revision = next_revision(&mut transaction).await?;
+            }
+            sqlx::query("DELETE FROM zones WHERE name = $1").bind(name).execute(&mut *transaction).await?;
+        }
         if kind == Kind::Mesh {
             let dataplanes: i64 = sqlx::query(
                 "SELECT COUNT(*) AS count FROM resources WHERE kind = 'Dataplane' AND mesh = $1 AND deleted = 0",

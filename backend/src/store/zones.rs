@@ -2,6 +2,10 @@
 
 use sqlx::Row;
 
+use weft_model::manifest::API_VERSION;
+use weft_model::resource::{Author, Resource};
+use weft_model::Kind;
+
 use super::{Store, now_millis};
 use crate::error::Result;
 
@@ -15,6 +19,24 @@ pub struct ZoneRow {
 }
 
 impl Store {
+    /// Registers the Zone resource of a connecting zone unless it exists; returns whether the
+    /// zone is enabled.
+    pub async fn register_zone(&self, name: &str) -> Result<bool> {
+        if let Some(row) = self.get(Kind::Zone, "", name).await? {
+            return Ok(row.spec.get("enabled") != Some(&serde_json::Value::Bool(false)));
+        }
+        let manifest = serde_json::json!({
+            "apiVersion": API_VERSION, "kind": "Zone", "metadata": {"name": name}, "spec": {}
+        });
+        let resource = Resource::from_value(manifest, Author::Zone)
+            .map_err(|errors| crate::error::Error::Internal(format!("zone resource: {errors}")))?;
+        match self.put(&resource, None).await {
+            // Two replicas may register the same zone at once; the first write wins.
+            Ok(_) | Err(crate::error::Error::Conflict(_)) => Ok(true),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Records a zone connection and returns the zone revision to resume from:
     /// 0 (send a snapshot) when the zone is new or its store was recreated.
     pub async fn zone_connected(

@@ -55,3 +55,22 @@ pub struct PolicyReport {
     pub policies: Vec<weft_model::effective::AppliedPolicy>,
     pub config: weft_model::proxy::ProxyConfig,
 }
+
+/// `POST /api/v1/apply`: what happened to each document, in document order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyResponse {
+    pub items: Vec<ApplyItem>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyItem {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<String>,
+    pub name: String,
+    pub resource_version: String,
+    /// `created`, `configured` or `unchanged`.
+    pub result: String,
+}

@@ -113,3 +113,33 @@ mod tests {
         assert_eq!(Kind::ALL.len(), 16);
     }
 }
+
+impl Kind {
+    /// A complete, valid example manifest of this kind (YAML): the console offers it as a
+    /// template and the docs show it.
+    pub fn example(self) -> &'static str {
+        macro_rules! example {
+            ($file:literal) => {
+                include_str!(concat!("../manifests/", $file, ".yaml"))
+            };
+        }
+        match self {
+            Kind::Tenant => example!("tenants"),
+            Kind::Mesh => example!("meshes"),
+            Kind::Zone => example!("zones"),
+            Kind::Dataplane => example!("dataplanes"),
+            Kind::TrafficRoute => example!("trafficroutes"),
+            Kind::TrafficPermission => example!("trafficpermissions"),
+            Kind::Timeout => example!("timeouts"),
+            Kind::Retry => example!("retrys"),
+            Kind::CircuitBreaker => example!("circuitbreakers"),
+            Kind::HealthCheck => example!("healthchecks"),
+            Kind::RateLimit => example!("ratelimits"),
+            Kind::FaultInjection => example!("faultinjections"),
+            Kind::LoadBalancing => example!("loadbalancings"),
+            Kind::AccessLog => example!("accesslogs"),
+            Kind::Trace => example!("traces"),
+            Kind::Rollout => example!("rollouts"),
+        }
+    }
+}

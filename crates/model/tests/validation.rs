@@ -213,3 +213,16 @@ fn garbage_never_panics() {
         assert!(parse_resources(text, Author::User).is_err(), "{text:?}");
     }
 }
+
+#[test]
+fn every_kind_has_a_valid_example() {
+    for kind in weft_model::Kind::ALL.iter().copied() {
+        let resources = parse_resources(kind.example(), Author::User)
+            .unwrap_or_else(|errors| panic!("example of {kind} is invalid: {errors:?}"));
+        assert_eq!(resources.len(), 1);
+        assert_eq!(resources[0].kind(), kind);
+        // The example survives a round trip through its typed form.
+        let again = parse_resources(&serde_json::to_string(&resources[0].to_manifest()).unwrap(), Author::User).unwrap();
+        assert_eq!(again[0], resources[0], "{kind}");
+    }
+}

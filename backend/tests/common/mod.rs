@@ -1,0 +1,120 @@
+//! The router with a fresh store and a logged-in admin, for API tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tower::ServiceExt;
+use weft_global::auth::{Authority, hash_password};
+use weft_global::http::{AppState, app};
+use weft_global::metrics::Metrics;
+use weft_global::store::{Store, UserRow};
+use weft_global::traffic::{Thresholds, TrafficWindow};
+
+pub struct Api {
+    pub router: Router,
+    pub state: AppState,
+    pub token: String,
+    _directory: tempfile::TempDir,
+    _shutdown: watch::Sender<bool>,
+}
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// An API over a fresh SQLite store.
+pub async fn api() -> Api {
+    let directory = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", directory.path().join("api.db").display());
+    api_with(&url, directory).await
+}
+
+/// An API over the store at `url`; `directory` lives as long as the API.
+pub async fn api_with(url: &str, directory: tempfile::TempDir) -> Api {
+    let store = Store::connect(url).await.unwrap();
+    let hash = hash_password(PASSWORD).unwrap();
+    store
+        .upsert_user(&UserRow {
+            username: "admin".into(),
+            password_hash: hash,
+            platform_admin: true,
+        })
+        .await
+        .unwrap();
+    let authority = Arc::new(
+        Authority::load(&store, Duration::from_secs(3600))
+            .await
+            .unwrap(),
+    );
+    let (shutdown_sender, shutdown) = watch::channel(false);
+    let state = AppState {
+        store,
+        authority,
+        traffic: Arc::new(TrafficWindow::new()),
+        metrics: Arc::new(Metrics::default()),
+        console_dir: Some(directory.path().join("no-console")),
+        thresholds: Thresholds::default(),
+        shutdown,
+    };
+    let router = app(state.clone());
+    let mut api = Api {
+        router,
+        state,
+        token: String::new(),
+        _directory: directory,
+        _shutdown: shutdown_sender,
+    };
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"username": "admin", "password": PASSWORD}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    api.token = body["token"].as_str().unwrap().to_string();
+    api
+}
+
+impl Api {
+    pub async fn call(&self, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+        self.call_as(method, uri, body, Some(&self.token.clone()))
+            .await
+    }
+
+    pub async fn call_as(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<String>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token.filter(|token| !token.is_empty()) {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, value)
+    }
+
+    pub async fn put_yaml(&self, uri: &str, yaml: &str) -> (StatusCode, Value) {
+        self.call("PUT", uri, Some(yaml.to_string())).await
+    }
+}
+
