@@ -322,10 +322,13 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
         .into_iter()
         .map(|mut resource| {
             weft_global::store::stamp_zone(&mut resource, "east");
-            ZoneChange::Upsert(resource)
+            ZoneChange::Upsert(Box::new(resource))
         })
         .collect();
-    assert!(api.state.store.register_zone("east").await.unwrap(), "a new zone is enabled");
+    assert!(
+        api.state.store.register_zone("east").await.unwrap(),
+        "a new zone is enabled"
+    );
     api.state
         .store
         .zone_connected("east", "test", "east-store")
@@ -362,7 +365,11 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
     assert_eq!(body["items"][0]["status"]["online"], true);
     assert_eq!(body["items"][0]["status"]["version"], "test");
     let (status, body) = api.call("DELETE", "/api/v1/zones/east", None).await;
-    assert_eq!(status, StatusCode::CONFLICT, "a connected zone cannot be deleted: {body}");
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a connected zone cannot be deleted: {body}"
+    );
 
     let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap();
     let mut counters = EdgeCounters::default();
@@ -454,4 +461,49 @@ async fn operations_endpoints_and_console() {
         "no console built in this test"
     );
     assert!(body.as_str().unwrap().contains("cargo xtask console"));
+}
+
+#[tokio::test]
+async fn console_assets_precompressed_and_client_routes() {
+    let api = api().await;
+    let console = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(console.path().join("pkg")).unwrap();
+    std::fs::write(
+        console.path().join("index.html"),
+        "<!doctype html><title>Weft</title>",
+    )
+    .unwrap();
+    std::fs::write(console.path().join("pkg/app.wasm"), "plain").unwrap();
+    std::fs::write(console.path().join("pkg/app.wasm.gz"), "gzipped").unwrap();
+    let mut state = api.state.clone();
+    state.console_dir = Some(console.path().to_path_buf());
+    let router = weft_global::http::app(state);
+    let fetch = |uri: &str, gzip: bool| {
+        let mut request = Request::builder().uri(uri);
+        if gzip {
+            request = request.header(header::ACCEPT_ENCODING, "gzip");
+        }
+        router.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    let response = fetch("/pkg/app.wasm", true).await.unwrap();
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "gzipped"
+    );
+    let response = fetch("/pkg/app.wasm", false).await.unwrap();
+    assert!(response.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(
+        response.into_body().collect().await.unwrap().to_bytes(),
+        "plain"
+    );
+    // Client-side routes get the app; API paths never do.
+    let response = fetch("/meshes/shop", false).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes())
+            .contains("<title>Weft")
+    );
+    let response = fetch("/api/v1/unknown", false).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }

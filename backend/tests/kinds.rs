@@ -29,12 +29,19 @@ fn collection_url(kind: Kind) -> String {
 
 fn example_name(kind: Kind) -> String {
     let documents = weft_model::manifest::parse_documents(kind.example()).unwrap();
-    documents[0]["metadata"]["name"].as_str().unwrap().to_string()
+    documents[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Writable kinds, the mesh first (everything else lives in it).
 fn writable() -> Vec<Kind> {
-    let mut kinds: Vec<Kind> = Kind::ALL.iter().copied().filter(|kind| *kind != Kind::Dataplane).collect();
+    let mut kinds: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|kind| *kind != Kind::Dataplane)
+        .collect();
     kinds.sort_by_key(|kind| *kind != Kind::Mesh);
     kinds
 }
@@ -45,7 +52,10 @@ async fn lifecycle_of_every_kind(api: &Api) {
         let url = item_url(kind, &name);
         let (status, created) = api.put_yaml(&url, kind.example()).await;
         assert_eq!(status, StatusCode::CREATED, "{kind}: {created}");
-        let version = created["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+        let version = created["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
 
         let (status, fetched) = api.call("GET", &url, None).await;
         assert_eq!(status, StatusCode::OK, "{kind}");
@@ -54,20 +64,32 @@ async fn lifecycle_of_every_kind(api: &Api) {
 
         let (status, list) = api.call("GET", &collection_url(kind), None).await;
         assert_eq!(status, StatusCode::OK, "{kind}");
-        assert!(list["items"].as_array().unwrap().iter().any(|item| item["metadata"]["name"] == name.as_str()), "{kind}: {list}");
+        assert!(
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|item| item["metadata"]["name"] == name.as_str()),
+            "{kind}: {list}"
+        );
 
         // Replace, sending back the version read: a new version.
         let mut changed: Value = fetched.clone();
         changed["metadata"]["labels"]["reviewed"] = Value::String("yes".into());
         let (status, replaced) = api.call("PUT", &url, Some(changed.to_string())).await;
         assert_eq!(status, StatusCode::OK, "{kind}: {replaced}");
-        let newer = replaced["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+        let newer = replaced["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert_ne!(newer, version, "{kind}");
 
         // The version read first is stale now.
         let (status, conflict) = api.call("PUT", &url, Some(changed.to_string())).await;
         assert_eq!(status, StatusCode::CONFLICT, "{kind}: {conflict}");
-        let (status, _) = api.call("DELETE", &format!("{url}?resourceVersion={version}"), None).await;
+        let (status, _) = api
+            .call("DELETE", &format!("{url}?resourceVersion={version}"), None)
+            .await;
         assert_eq!(status, StatusCode::CONFLICT, "{kind}");
     }
     // Delete in reverse, the mesh last.
@@ -79,9 +101,19 @@ async fn lifecycle_of_every_kind(api: &Api) {
         assert_eq!(status, StatusCode::NOT_FOUND, "{kind}");
     }
     // Dataplanes are read-only here: they come from zones.
-    let (status, body) = api.put_yaml("/api/v1/meshes/shop/dataplanes/web-1", Kind::Dataplane.example()).await;
+    let (status, body) = api
+        .put_yaml(
+            "/api/v1/meshes/shop/dataplanes/web-1",
+            Kind::Dataplane.example(),
+        )
+        .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("registered by zone"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("registered by zone")
+    );
 }
 
 async fn apply_all_or_nothing(api: &Api) {
@@ -89,13 +121,31 @@ async fn apply_all_or_nothing(api: &Api) {
     let body = all.join("---\n");
     let (status, applied) = api.call("POST", "/api/v1/apply", Some(body.clone())).await;
     assert_eq!(status, StatusCode::OK, "{applied}");
-    let results: Vec<&str> = applied["items"].as_array().unwrap().iter().map(|item| item["result"].as_str().unwrap()).collect();
+    let results: Vec<&str> = applied["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["result"].as_str().unwrap())
+        .collect();
     assert_eq!(results.len(), all.len());
-    assert!(results.iter().all(|result| *result == "created"), "{applied}");
-    assert_eq!(applied["items"][0]["kind"], "Mesh", "document order is kept");
+    assert!(
+        results.iter().all(|result| *result == "created"),
+        "{applied}"
+    );
+    assert_eq!(
+        applied["items"][0]["kind"], "Mesh",
+        "document order is kept"
+    );
 
     let (_, again) = api.call("POST", "/api/v1/apply", Some(body.clone())).await;
-    assert!(again["items"].as_array().unwrap().iter().all(|item| item["result"] == "unchanged"), "{again}");
+    assert!(
+        again["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|item| item["result"] == "unchanged"),
+        "{again}"
+    );
 
     let revision = api.state.store.current_revision().await.unwrap();
     let broken = format!(
@@ -104,25 +154,55 @@ async fn apply_all_or_nothing(api: &Api) {
     );
     let (status, rejected) = api.call("POST", "/api/v1/apply", Some(broken)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{rejected}");
-    assert_eq!(rejected["error"]["details"][0]["field"], "documents[1].spec.to[0].default.connect");
-    assert_eq!(api.state.store.current_revision().await.unwrap(), revision, "nothing was stored");
-    let (_, retry) = api.call("GET", &item_url(Kind::Retry, "catalog-retries"), None).await;
-    assert_eq!(retry["spec"]["to"][0]["default"]["attempts"], 3, "the valid document was not applied either");
+    assert_eq!(
+        rejected["error"]["details"][0]["field"],
+        "documents[1].spec.to[0].default.connect"
+    );
+    assert_eq!(
+        api.state.store.current_revision().await.unwrap(),
+        revision,
+        "nothing was stored"
+    );
+    let (_, retry) = api
+        .call("GET", &item_url(Kind::Retry, "catalog-retries"), None)
+        .await;
+    assert_eq!(
+        retry["spec"]["to"][0]["default"]["attempts"], 3,
+        "the valid document was not applied either"
+    );
 
     // A mesh-scoped resource for a mesh that does not exist fails the whole batch.
-    let orphan = format!("{}---\n{}", Kind::Tenant.example().replace("shop-team", "another-team"), Kind::Timeout.example().replace("mesh: shop", "mesh: nowhere"));
+    let orphan = format!(
+        "{}---\n{}",
+        Kind::Tenant.example().replace("shop-team", "another-team"),
+        Kind::Timeout
+            .example()
+            .replace("mesh: shop", "mesh: nowhere")
+    );
     let (status, _) = api.call("POST", "/api/v1/apply", Some(orphan)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = api.call("GET", "/api/v1/tenants/another-team", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "the valid tenant was rolled back");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the valid tenant was rolled back"
+    );
 
     // A stale version anywhere in the batch is a 409 for all of it.
     let (_, mesh) = api.call("GET", "/api/v1/meshes/shop", None).await;
-    let stale_version = mesh["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap() - 1;
+    let stale_version = mesh["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        - 1;
     let stale = format!(
         "{}---\n{}",
         Kind::Tenant.example().replace("shop-team", "third-team"),
-        Kind::Mesh.example().replace("  name: shop\n", &format!("  name: shop\n  resourceVersion: \"{stale_version}\"\n"))
+        Kind::Mesh.example().replace(
+            "  name: shop\n",
+            &format!("  name: shop\n  resourceVersion: \"{stale_version}\"\n")
+        )
     );
     let (status, body) = api.call("POST", "/api/v1/apply", Some(stale)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -130,27 +210,79 @@ async fn apply_all_or_nothing(api: &Api) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Duplicates and zone-owned kinds are named.
-    let duplicate = format!("{}---\n{}---\n{}", Kind::Trace.example(), Kind::Trace.example(), Kind::Dataplane.example());
+    let duplicate = format!(
+        "{}---\n{}---\n{}",
+        Kind::Trace.example(),
+        Kind::Trace.example(),
+        Kind::Dataplane.example()
+    );
     let (status, body) = api.call("POST", "/api/v1/apply", Some(duplicate)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<&str> = body["error"]["details"].as_array().unwrap().iter().filter_map(|d| d["field"].as_str()).collect();
-    assert_eq!(fields, vec!["documents[1].metadata.name", "documents[2].kind"]);
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        vec!["documents[1].metadata.name", "documents[2].kind"]
+    );
 
     // The effective config and the policy report reflect what was applied.
-    let dataplane = weft_model::resource::parse_resources(Kind::Dataplane.example(), weft_model::resource::Author::Zone).unwrap();
-    api.state.store.zone_connected("east", "test", "east-store").await.unwrap();
-    let changes = dataplane.into_iter().map(weft_global::store::ZoneChange::Upsert).collect::<Vec<_>>();
-    api.state.store.apply_zone_changes("east", &changes, true, 1).await.unwrap();
-    let (status, report) = api.call("GET", "/api/v1/meshes/shop/dataplanes/web-1/policies", None).await;
+    let dataplane = weft_model::resource::parse_resources(
+        Kind::Dataplane.example(),
+        weft_model::resource::Author::Zone,
+    )
+    .unwrap();
+    api.state
+        .store
+        .zone_connected("east", "test", "east-store")
+        .await
+        .unwrap();
+    let changes = dataplane
+        .into_iter()
+        .map(|resource| weft_global::store::ZoneChange::Upsert(Box::new(resource)))
+        .collect::<Vec<_>>();
+    api.state
+        .store
+        .apply_zone_changes("east", &changes, true, 1)
+        .await
+        .unwrap();
+    let (status, report) = api
+        .call("GET", "/api/v1/meshes/shop/dataplanes/web-1/policies", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{report}");
-    let kinds: Vec<&str> = report["policies"].as_array().unwrap().iter().filter_map(|p| p["kind"].as_str()).collect();
-    for kind in ["TrafficRoute", "Timeout", "Retry", "CircuitBreaker", "HealthCheck", "LoadBalancing", "AccessLog", "Trace"] {
+    let kinds: Vec<&str> = report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["kind"].as_str())
+        .collect();
+    for kind in [
+        "TrafficRoute",
+        "Timeout",
+        "Retry",
+        "CircuitBreaker",
+        "HealthCheck",
+        "LoadBalancing",
+        "AccessLog",
+        "Trace",
+    ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     assert_eq!(report["config"]["outbound"][0]["retry"]["attempts"], 3);
-    assert_eq!(report["config"]["provenance"]["outbound[catalog].retry.attempts"], "Retry/catalog-retries");
-    assert_eq!(report["config"]["outbound"][1]["timeout"]["request"], "15s", "orders gets the mesh-wide timeout");
-    let (status, config) = api.call("GET", "/api/v1/meshes/shop/dataplanes/web-1/config", None).await;
+    assert_eq!(
+        report["config"]["provenance"]["outbound[catalog].retry.attempts"],
+        "Retry/catalog-retries"
+    );
+    assert_eq!(
+        report["config"]["outbound"][1]["timeout"]["request"], "15s",
+        "orders gets the mesh-wide timeout"
+    );
+    let (status, config) = api
+        .call("GET", "/api/v1/meshes/shop/dataplanes/web-1/config", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(config, report["config"]);
 }
@@ -159,7 +291,10 @@ async fn apply_all_or_nothing(api: &Api) {
 async fn every_kind_on_sqlite() {
     for case in 0..2 {
         let directory = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", directory.path().join("kinds.db").display());
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            directory.path().join("kinds.db").display()
+        );
         let api = api_with(&url, directory).await;
         if case == 0 {
             lifecycle_of_every_kind(&api).await;

@@ -196,7 +196,9 @@ async fn mesh_deletion(store: Store) {
     store
         .apply_zone_changes(
             "east",
-            &[ZoneChange::Upsert(dataplane("shop", "web-1", 8080))],
+            &[ZoneChange::Upsert(Box::new(dataplane(
+                "shop", "web-1", 8080,
+            )))],
             false,
             1,
         )
@@ -244,8 +246,8 @@ async fn zone_changes(store: Store) {
         0
     );
     let snapshot = vec![
-        ZoneChange::Upsert(dataplane("shop", "web-1", 8080)),
-        ZoneChange::Upsert(dataplane("shop", "web-2", 8081)),
+        ZoneChange::Upsert(Box::new(dataplane("shop", "web-1", 8080))),
+        ZoneChange::Upsert(Box::new(dataplane("shop", "web-2", 8081))),
     ];
     store
         .apply_zone_changes("east", &snapshot, true, 7)
@@ -265,7 +267,9 @@ async fn zone_changes(store: Store) {
     store
         .apply_zone_changes(
             "east",
-            &[ZoneChange::Upsert(dataplane("shop", "web-1", 8080))],
+            &[ZoneChange::Upsert(Box::new(dataplane(
+                "shop", "web-1", 8080,
+            )))],
             true,
             9,
         )
@@ -294,7 +298,9 @@ async fn zone_changes(store: Store) {
     store
         .apply_zone_changes(
             "west",
-            &[ZoneChange::Upsert(dataplane("shop", "web-1", 9999))],
+            &[ZoneChange::Upsert(Box::new(dataplane(
+                "shop", "web-1", 9999,
+            )))],
             false,
             1,
         )

@@ -92,6 +92,14 @@ where
     }
 }
 
+/// The Timeout example (kept here so the e2e crate does not depend on the model).
+fn weft_model_example_timeout() -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../crates/model/manifests/timeouts.yaml"),
+    )
+    .expect("the Timeout example")
+}
+
 async fn edge_rates(driver: &WebDriver) -> Vec<(String, f64)> {
     let mut rates = Vec::new();
     let Ok(edges) = driver.find_all(By::Css("svg g.edge")).await else {
@@ -206,6 +214,55 @@ fn login_open_mesh_and_watch_live_edges() {
             assert_eq!(services.len(), 4, "web, catalog, inventory, orders");
             driver.screenshot(&screenshot).await?;
 
+            // Manifests are validated in the browser before anything is sent.
+            driver.goto(format!("{base}/apply")).await?;
+            let editor = eventually("the manifest editor", Duration::from_secs(20), || async {
+                driver.find(By::Css("textarea[name=manifests]")).await.ok()
+            })
+            .await;
+            let invalid = weft_model_example_timeout().replace("connect: 1s", "connect: soon");
+            editor.send_keys(&invalid).await?;
+            driver
+                .find(By::Css("button[name=apply]"))
+                .await?
+                .click()
+                .await?;
+            let problem = eventually("the field error", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css("[data-outcome=invalid] code.field"))
+                    .await
+                    .ok()
+            })
+            .await;
+            assert_eq!(problem.text().await?, "spec.to[0].default.connect");
+            let (status, _) = shop
+                .global
+                .api()
+                .get("/api/v1/meshes/shop/timeouts/defaults")
+                .unwrap();
+            assert_eq!(status, 404, "an invalid manifest is never sent");
+
+            // A template from the model, applied for real.
+            let select = driver.find(By::Css("select[name=template]")).await?;
+            select
+                .find(By::Css("option[value=Timeout]"))
+                .await?
+                .click()
+                .await?;
+            driver
+                .find(By::Css("button[name=apply]"))
+                .await?
+                .click()
+                .await?;
+            let result = eventually("the apply result", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css("[data-outcome=applied] td.result"))
+                    .await
+                    .ok()
+            })
+            .await;
+            assert_eq!(result.text().await?, "created");
+
             // Logging out ends the session.
             driver.find(By::Css("button.link")).await?.click().await?;
             eventually(
@@ -219,6 +276,10 @@ fn login_open_mesh_and_watch_live_edges() {
         .await;
         let _ = driver.quit().await;
         result.expect("browser session");
+    });
+    // The applied Timeout reached the proxies.
+    shop.web().wait_for_config("the applied timeout", |config| {
+        config["config"]["provenance"]["outbound[catalog].timeout.request"] == "Timeout/defaults"
     });
     drop(shop);
 }

@@ -65,7 +65,7 @@ fn proxies_keep_serving_when_their_zone_goes_down_and_rejoin_when_it_returns() {
         zones["items"]
             .as_array()?
             .iter()
-            .all(|zone| zone["online"] == true)
+            .all(|zone| zone["status"]["online"] == true)
             .then_some(())
     });
     let (_, dataplanes) = api.get("/api/v1/meshes/shop/dataplanes").unwrap();

@@ -20,6 +20,8 @@ use crate::session;
 pub struct ApiError {
     pub status: u16,
     pub message: String,
+    /// Failing fields, for validation errors.
+    pub details: Vec<weft_model::FieldError>,
 }
 
 impl ApiError {
@@ -38,6 +40,7 @@ fn network(error: gloo_net::Error) -> ApiError {
     ApiError {
         status: 0,
         message: format!("cannot reach weft-global: {error}"),
+        details: Vec::new(),
     }
 }
 
@@ -47,16 +50,21 @@ async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> 
         return response.json::<T>().await.map_err(|error| ApiError {
             status,
             message: format!("unexpected response: {error}"),
+            details: Vec::new(),
         });
     }
-    let message = match response.json::<ErrorBody>().await {
-        Ok(body) => body.error.message,
-        Err(_) => format!("request failed with status {status}"),
+    let (message, details) = match response.json::<ErrorBody>().await {
+        Ok(body) => (body.error.message, body.error.details),
+        Err(_) => (format!("request failed with status {status}"), Vec::new()),
     };
     if status == 401 {
         session::clear();
     }
-    Err(ApiError { status, message })
+    Err(ApiError {
+        status,
+        message,
+        details,
+    })
 }
 
 pub async fn login(username: String, password: String) -> Result<LoginResponse, ApiError> {
@@ -77,6 +85,19 @@ fn bearer() -> String {
 pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
     let response = Request::get(path)
         .header("Authorization", &bearer())
+        .send()
+        .await
+        .map_err(network)?;
+    decode(response).await
+}
+
+/// POST a text body (YAML manifests).
+pub async fn post_text<T: DeserializeOwned>(path: &str, body: String) -> Result<T, ApiError> {
+    let response = Request::post(path)
+        .header("Authorization", &bearer())
+        .header("Content-Type", "application/yaml")
+        .body(body)
+        .map_err(network)?
         .send()
         .await
         .map_err(network)?;

@@ -5,6 +5,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::shell::Shell;
+use crate::pages::apply::ApplyPage;
 use crate::pages::login::LoginPage;
 use crate::pages::mesh::MeshPage;
 use crate::pages::meshes::MeshesPage;
@@ -17,6 +18,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/") view=|| view! { <Shell><MeshesPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh") view=|| view! { <Shell><MeshPage /></Shell> } />
+                <Route path=path!("/apply") view=|| view! { <Shell><ApplyPage /></Shell> } />
             </Routes>
         </Router>
     }

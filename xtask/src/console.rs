@@ -69,6 +69,26 @@ pub fn build(tools: &ConsoleTools) -> anyhow::Result<PathBuf> {
         std::fs::copy(root.join("frontend").join(file), out.join(file))
             .with_context(|| format!("copying {file}"))?;
     }
+    for file in [
+        "pkg/weft-console_bg.wasm",
+        "pkg/weft-console.js",
+        "style.css",
+    ] {
+        compress(&out.join(file))?;
+    }
     eprintln!("xtask: console built into {}", out.display());
     Ok(out)
+}
+
+/// Writes `<file>.gz` beside `file`; weft-global serves it to clients that accept gzip.
+fn compress(file: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&bytes)?;
+    let mut target = file.as_os_str().to_owned();
+    target.push(".gz");
+    std::fs::write(&target, encoder.finish()?)
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
 }

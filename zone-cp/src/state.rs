@@ -35,7 +35,7 @@ pub struct Snapshot {
 /// A change received from global.
 #[derive(Clone, Debug)]
 pub enum GlobalChange {
-    Upsert(Resource),
+    Upsert(Box<Resource>),
     Delete {
         kind: Kind,
         mesh: String,
@@ -141,7 +141,7 @@ impl ZoneState {
                 match change {
                     GlobalChange::Upsert(resource) => {
                         let mesh = snapshot.meshes.entry(key_of(&resource).0).or_default();
-                        upsert_global(Arc::make_mut(mesh), resource);
+                        upsert_global(Arc::make_mut(mesh), *resource);
                     }
                     GlobalChange::Delete { kind, mesh, name } => {
                         let mesh_name = if kind == Kind::Mesh {

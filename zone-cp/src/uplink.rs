@@ -321,7 +321,7 @@ async fn apply_batch(
                         name: wire.name.clone(),
                     })
                 } else {
-                    parse(wire).map(GlobalChange::Upsert)
+                    parse(wire).map(|resource| GlobalChange::Upsert(Box::new(resource)))
                 }
             })
             .collect();

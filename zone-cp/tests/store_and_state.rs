@@ -163,7 +163,7 @@ fn state_keeps_local_dataplanes_through_snapshots_and_isolates_meshes() {
         "apiVersion: weft.dev/v1alpha1\nkind: TrafficRoute\nmetadata: {name: r, mesh: shop}\n\
          spec: {targetRef: {kind: Mesh}, to: [{targetRef: {kind: Service, name: catalog}, rules: [{backends: [{service: catalog, tags: {version: v2}}]}]}]}\n",
     );
-    state.apply_global(vec![GlobalChange::Upsert(route)]);
+    state.apply_global(vec![GlobalChange::Upsert(Box::new(route))]);
     let after = state.current();
     assert!(std::sync::Arc::ptr_eq(
         &before.meshes["other"],
@@ -178,7 +178,9 @@ fn state_keeps_local_dataplanes_through_snapshots_and_isolates_meshes() {
 
     // a new snapshot from global keeps the zone's own dataplanes; a remote copy never shadows them
     state.replace_global(vec![shop]);
-    state.apply_global(vec![GlobalChange::Upsert(dataplane("web-1", 9999))]);
+    state.apply_global(vec![GlobalChange::Upsert(Box::new(dataplane(
+        "web-1", 9999,
+    )))]);
     let snapshot = state.current();
     assert!(snapshot.meshes["shop"].dataplanes["web-1"].local);
     assert!(!snapshot.meshes.contains_key("other"));

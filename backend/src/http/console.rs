@@ -12,7 +12,8 @@ pub fn service(console_dir: Option<PathBuf>) -> MethodRouter<(), Infallible> {
     match console_dir.filter(|dir| dir.join("index.html").is_file()) {
         Some(dir) => {
             let index = ServeFile::new(dir.join("index.html"));
-            axum::routing::get_service(ServeDir::new(dir).fallback(index))
+            // `cargo xtask console` writes .gz beside the large files.
+            axum::routing::get_service(ServeDir::new(dir).precompressed_gzip().fallback(index))
         }
         None => get(missing),
     }

@@ -54,14 +54,25 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/meshes/{mesh}/services", get(inventory::services))
         .route("/v1/meshes/{mesh}/graph", get(graph::graph))
         .route("/v1/meshes/{mesh}/graph/stream", get(graph::stream))
-        .route("/v1/meshes/{mesh}/dataplanes/{name}/config", get(inventory::dataplane_config))
-        .route("/v1/meshes/{mesh}/dataplanes/{name}/policies", get(inventory::dataplane_policies))
+        .route(
+            "/v1/meshes/{mesh}/dataplanes/{name}/config",
+            get(inventory::dataplane_config),
+        )
+        .route(
+            "/v1/meshes/{mesh}/dataplanes/{name}/policies",
+            get(inventory::dataplane_policies),
+        )
         .route("/v1/meshes/{mesh}/{plural}", get(resources::list))
         .route(
             "/v1/meshes/{mesh}/{plural}/{name}",
-            get(resources::get_one).put(resources::put).delete(resources::delete),
+            get(resources::get_one)
+                .put(resources::put)
+                .delete(resources::delete),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_caller));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_caller,
+        ));
     let api = Router::new()
         .route("/v1/auth/login", post(auth::login))
         .merge(protected)

@@ -40,9 +40,9 @@ fn expected_version(query: &HashMap<String, String>) -> Result<Option<u64>> {
     query
         .get("resourceVersion")
         .map(|value| {
-            value
-                .parse::<u64>()
-                .map_err(|_| Error::BadRequest("query parameter resourceVersion must be a number".into()))
+            value.parse::<u64>().map_err(|_| {
+                Error::BadRequest("query parameter resourceVersion must be a number".into())
+            })
         })
         .transpose()
 }
@@ -50,7 +50,8 @@ fn expected_version(query: &HashMap<String, String>) -> Result<Option<u64>> {
 /// Parses a single-document body, filling `metadata.name` and `metadata.mesh` from the URL
 /// when absent, and checks the URL and the manifest agree.
 fn parse_body(text: &str, kind: Kind, mesh: Option<&str>, name: &str) -> Result<Resource> {
-    let mut documents = parse_documents(text).map_err(|errors| Error::BadRequest(errors.to_string()))?;
+    let mut documents =
+        parse_documents(text).map_err(|errors| Error::BadRequest(errors.to_string()))?;
     if documents.len() != 1 {
         return Err(Error::BadRequest(format!(
             "expected one document, got {}; use POST /api/v1/apply for several",
@@ -59,26 +60,41 @@ fn parse_body(text: &str, kind: Kind, mesh: Option<&str>, name: &str) -> Result<
     }
     let mut document = documents.remove(0);
     if let Value::Object(object) = &mut document {
-        let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+        let metadata = object
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
         if let Value::Object(metadata) = metadata {
-            metadata.entry("name").or_insert_with(|| Value::String(name.to_string()));
+            metadata
+                .entry("name")
+                .or_insert_with(|| Value::String(name.to_string()));
             if let Some(mesh) = mesh {
-                metadata.entry("mesh").or_insert_with(|| Value::String(mesh.to_string()));
+                metadata
+                    .entry("mesh")
+                    .or_insert_with(|| Value::String(mesh.to_string()));
             }
         }
     }
     let resource = Resource::from_value(document, Author::User)?;
     let mut mismatches = Vec::new();
     if resource.kind() != kind {
-        mismatches.push(FieldError { field: "kind".into(), message: format!("must be {kind} to match the URL") });
+        mismatches.push(FieldError {
+            field: "kind".into(),
+            message: format!("must be {kind} to match the URL"),
+        });
     }
     if resource.name() != name {
-        mismatches.push(FieldError { field: "metadata.name".into(), message: format!("must be {name:?} to match the URL") });
+        mismatches.push(FieldError {
+            field: "metadata.name".into(),
+            message: format!("must be {name:?} to match the URL"),
+        });
     }
     if let Some(mesh) = mesh
         && resource.mesh() != Some(mesh)
     {
-        mismatches.push(FieldError { field: "metadata.mesh".into(), message: format!("must be {mesh:?} to match the URL") });
+        mismatches.push(FieldError {
+            field: "metadata.mesh".into(),
+            message: format!("must be {mesh:?} to match the URL"),
+        });
     }
     if !mismatches.is_empty() {
         return Err(Error::Validation(ValidationErrors(mismatches)));
@@ -94,10 +110,20 @@ fn zone_written_error(kind: Kind) -> Error {
 }
 
 fn expected_of(resource: &Resource) -> Option<u64> {
-    resource.metadata.resource_version.as_deref().and_then(|version| version.parse::<u64>().ok())
+    resource
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|version| version.parse::<u64>().ok())
 }
 
-async fn put_resource(state: &AppState, kind: Kind, mesh: Option<&str>, name: &str, body: Body) -> Result<Response> {
+async fn put_resource(
+    state: &AppState,
+    kind: Kind,
+    mesh: Option<&str>,
+    name: &str,
+    body: Body,
+) -> Result<Response> {
     if kind.origin() == Origin::Zone {
         return Err(zone_written_error(kind));
     }
@@ -106,29 +132,63 @@ async fn put_resource(state: &AppState, kind: Kind, mesh: Option<&str>, name: &s
     let expected = expected_of(&resource);
     let (stored, created) = state.store.put(&resource, expected).await?;
     tracing::info!(kind = %kind, mesh = mesh.unwrap_or(""), name, revision = stored.revision, created, "resource written");
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(with_status(state, stored.to_manifest()).await?)).into_response())
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(with_status(state, stored.to_manifest()).await?),
+    )
+        .into_response())
 }
 
-async fn delete_resource(state: &AppState, kind: Kind, mesh: &str, name: &str, query: &HashMap<String, String>) -> Result<StatusCode> {
+async fn delete_resource(
+    state: &AppState,
+    kind: Kind,
+    mesh: &str,
+    name: &str,
+    query: &HashMap<String, String>,
+) -> Result<StatusCode> {
     if kind.origin() == Origin::Zone {
-        return Err(Error::MethodNotAllowed(format!("{} are removed by their zone control plane when the proxy stops", kind.plural())));
+        return Err(Error::MethodNotAllowed(format!(
+            "{} are removed by their zone control plane when the proxy stops",
+            kind.plural()
+        )));
     }
-    state.store.delete(kind, mesh, name, expected_version(query)?).await?;
+    state
+        .store
+        .delete(kind, mesh, name, expected_version(query)?)
+        .await?;
     tracing::info!(kind = %kind, mesh, name, "resource deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Adds server-owned `status` where a kind has one (zones: their connection state).
 async fn with_status(state: &AppState, manifest: Manifest) -> Result<Manifest> {
-    Ok(with_statuses(state, vec![manifest]).await?.pop().unwrap_or_default())
+    Ok(with_statuses(state, vec![manifest])
+        .await?
+        .pop()
+        .unwrap_or_default())
 }
 
 async fn with_statuses(state: &AppState, mut manifests: Vec<Manifest>) -> Result<Vec<Manifest>> {
-    if manifests.iter().any(|manifest| manifest.kind == Kind::Zone.name()) {
-        let zones: BTreeMap<String, crate::store::ZoneRow> =
-            state.store.zones().await?.into_iter().map(|row| (row.name.clone(), row)).collect();
-        for manifest in manifests.iter_mut().filter(|manifest| manifest.kind == Kind::Zone.name()) {
+    if manifests
+        .iter()
+        .any(|manifest| manifest.kind == Kind::Zone.name())
+    {
+        let zones: BTreeMap<String, crate::store::ZoneRow> = state
+            .store
+            .zones()
+            .await?
+            .into_iter()
+            .map(|row| (row.name.clone(), row))
+            .collect();
+        for manifest in manifests
+            .iter_mut()
+            .filter(|manifest| manifest.kind == Kind::Zone.name())
+        {
             let row = zones.get(&manifest.metadata.name);
             manifest.status = Some(serde_json::json!({
                 "online": row.is_some_and(|row| row.online),
@@ -142,7 +202,11 @@ async fn with_statuses(state: &AppState, mut manifests: Vec<Manifest>) -> Result
 }
 
 async fn list_response(state: &AppState, rows: &[StoredResource]) -> Result<Json<ResourceList>> {
-    let items = with_statuses(state, rows.iter().map(StoredResource::to_manifest).collect()).await?;
+    let items = with_statuses(
+        state,
+        rows.iter().map(StoredResource::to_manifest).collect(),
+    )
+    .await?;
     let total = items.len();
     Ok(Json(ResourceList { items, total }))
 }
@@ -157,33 +221,56 @@ pub fn global_collection(kind: Kind) -> MethodRouter<AppState> {
 
 /// `GET/PUT/DELETE …/{plural}/{name}` for a global-scoped kind.
 pub fn global_item(kind: Kind) -> MethodRouter<AppState> {
-    get(move |State(state): State<AppState>, Path(name): Path<String>| async move {
-        let row = state.store.get(kind, "", &name).await?.ok_or_else(|| Error::NotFound(format!("{kind} {name:?}")))?;
-        Ok::<_, Error>(Json(with_status(&state, row.to_manifest()).await?))
-    })
-    .put(move |State(state): State<AppState>, Path(name): Path<String>, body: Body| async move {
-        put_resource(&state, kind, None, &name, body).await
-    })
-    .delete(move |State(state): State<AppState>, Path(name): Path<String>, Query(query): Query<HashMap<String, String>>| async move {
-        delete_resource(&state, kind, "", &name, &query).await
-    })
+    get(
+        move |State(state): State<AppState>, Path(name): Path<String>| async move {
+            let row = state
+                .store
+                .get(kind, "", &name)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("{kind} {name:?}")))?;
+            Ok::<_, Error>(Json(with_status(&state, row.to_manifest()).await?))
+        },
+    )
+    .put(
+        move |State(state): State<AppState>, Path(name): Path<String>, body: Body| async move {
+            put_resource(&state, kind, None, &name, body).await
+        },
+    )
+    .delete(
+        move |State(state): State<AppState>,
+              Path(name): Path<String>,
+              Query(query): Query<HashMap<String, String>>| async move {
+            delete_resource(&state, kind, "", &name, &query).await
+        },
+    )
 }
 
-pub async fn list(State(state): State<AppState>, Path((mesh, plural)): Path<(String, String)>) -> Result<Json<ResourceList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Path((mesh, plural)): Path<(String, String)>,
+) -> Result<Json<ResourceList>> {
     let kind = mesh_scoped_kind(&plural)?;
     require_mesh(&state, &mesh).await?;
     let rows = state.store.list(kind, Some(&mesh)).await?;
     list_response(&state, &rows).await
 }
 
-pub async fn get_one(State(state): State<AppState>, Path((mesh, plural, name)): Path<(String, String, String)>) -> Result<Json<Manifest>> {
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path((mesh, plural, name)): Path<(String, String, String)>,
+) -> Result<Json<Manifest>> {
     let kind = mesh_scoped_kind(&plural)?;
     require_mesh(&state, &mesh).await?;
     let row = state.store.get(kind, &mesh, &name).await?;
-    row.map(|row| Json(row.to_manifest())).ok_or_else(|| Error::NotFound(format!("{kind} {name:?}")))
+    row.map(|row| Json(row.to_manifest()))
+        .ok_or_else(|| Error::NotFound(format!("{kind} {name:?}")))
 }
 
-pub async fn put(State(state): State<AppState>, Path((mesh, plural, name)): Path<(String, String, String)>, body: Body) -> Result<Response> {
+pub async fn put(
+    State(state): State<AppState>,
+    Path((mesh, plural, name)): Path<(String, String, String)>,
+    body: Body,
+) -> Result<Response> {
     let kind = mesh_scoped_kind(&plural)?;
     put_resource(&state, kind, Some(&mesh), &name, body).await
 }
@@ -202,27 +289,45 @@ pub async fn delete(
 pub async fn apply(State(state): State<AppState>, body: Body) -> Result<Json<ApplyResponse>> {
     let text = read_text(body).await?;
     // Syntax errors are 400; documents that parse but do not validate are 422.
-    let documents = parse_documents(&text).map_err(|errors| Error::BadRequest(errors.to_string()))?;
+    let documents =
+        parse_documents(&text).map_err(|errors| Error::BadRequest(errors.to_string()))?;
     let resources = parse_resources(&text, Author::User)?;
     let mut problems = Vec::new();
     let mut seen: BTreeMap<(Kind, String, String), usize> = BTreeMap::new();
     for (position, resource) in resources.iter().enumerate() {
-        let prefix = if documents.len() > 1 { format!("documents[{position}].") } else { String::new() };
+        let prefix = if documents.len() > 1 {
+            format!("documents[{position}].")
+        } else {
+            String::new()
+        };
         if resource.kind().origin() == Origin::Zone {
-            problems.push(FieldError { field: format!("{prefix}kind"), message: format!("{} are registered by zones", resource.kind().plural()) });
+            problems.push(FieldError {
+                field: format!("{prefix}kind"),
+                message: format!("{} are registered by zones", resource.kind().plural()),
+            });
         }
-        let key = (resource.kind(), resource.mesh().unwrap_or_default().to_string(), resource.name().to_string());
+        let key = (
+            resource.kind(),
+            resource.mesh().unwrap_or_default().to_string(),
+            resource.name().to_string(),
+        );
         if let Some(first) = seen.insert(key, position) {
-            problems.push(FieldError { field: format!("{prefix}metadata.name"), message: format!("duplicates documents[{first}]") });
+            problems.push(FieldError {
+                field: format!("{prefix}metadata.name"),
+                message: format!("duplicates documents[{first}]"),
+            });
         }
     }
     if !problems.is_empty() {
         return Err(Error::Validation(ValidationErrors(problems)));
     }
-    let writes: Vec<(Resource, Option<u64>)> = resources.into_iter().map(|resource| {
-        let expected = expected_of(&resource);
-        (resource, expected)
-    }).collect();
+    let writes: Vec<(Resource, Option<u64>)> = resources
+        .into_iter()
+        .map(|resource| {
+            let expected = expected_of(&resource);
+            (resource, expected)
+        })
+        .collect();
     let results = state.store.apply(&writes).await?;
     let items: Vec<ApplyItem> = results
         .iter()

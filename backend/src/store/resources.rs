@@ -50,7 +50,7 @@ pub enum Outcome {
 /// One change a zone reports about its own dataplanes.
 #[derive(Clone, Debug)]
 pub enum ZoneChange {
-    Upsert(Resource),
+    Upsert(Box<Resource>),
     Delete { mesh: String, name: String },
 }
 
@@ -292,15 +292,26 @@ impl Store {
     /// Creates or replaces a resource written through the API. With `expected`, the write only
     /// happens when the stored resourceVersion equals it (409 otherwise). Returns the stored row
     /// and whether it was created. Writing identical content changes nothing.
-    pub async fn put(&self, resource: &Resource, expected: Option<u64>) -> Result<(StoredResource, bool)> {
-        let mut results = self.apply(std::slice::from_ref(&(resource.clone(), expected))).await?;
-        let (row, outcome) = results.pop().ok_or_else(|| Error::Internal("apply returned nothing".into()))?;
+    pub async fn put(
+        &self,
+        resource: &Resource,
+        expected: Option<u64>,
+    ) -> Result<(StoredResource, bool)> {
+        let mut results = self
+            .apply(std::slice::from_ref(&(resource.clone(), expected)))
+            .await?;
+        let (row, outcome) = results
+            .pop()
+            .ok_or_else(|| Error::Internal("apply returned nothing".into()))?;
         Ok((row, outcome == Outcome::Created))
     }
 
     /// Writes every resource or none, in one transaction. Each may carry an expected
     /// resourceVersion; mesh-scoped resources need their mesh, stored or in the same batch.
-    pub async fn apply(&self, writes: &[(Resource, Option<u64>)]) -> Result<Vec<(StoredResource, Outcome)>> {
+    pub async fn apply(
+        &self,
+        writes: &[(Resource, Option<u64>)],
+    ) -> Result<Vec<(StoredResource, Outcome)>> {
         let mut transaction = self.pool.begin().await?;
         let mut revision = next_revision(&mut transaction).await?;
         let mut last_written = 0;
@@ -321,11 +332,16 @@ impl Store {
                 }
             }
             if unchanged(existing.as_ref(), resource, "") {
-                let row = existing.ok_or_else(|| Error::Internal("unchanged row vanished".into()))?;
+                let row =
+                    existing.ok_or_else(|| Error::Internal("unchanged row vanished".into()))?;
                 results[position] = Some((row, Outcome::Unchanged));
                 continue;
             }
-            let outcome = if existing.as_ref().is_none_or(|row| row.deleted) { Outcome::Created } else { Outcome::Configured };
+            let outcome = if existing.as_ref().is_none_or(|row| row.deleted) {
+                Outcome::Created
+            } else {
+                Outcome::Configured
+            };
             let row = write(&mut transaction, resource, "", revision, existing.as_ref()).await?;
             last_written = revision;
             revision = next_revision(&mut transaction).await?;
@@ -341,7 +357,9 @@ impl Store {
         }
         results
             .into_iter()
-            .map(|result| result.ok_or_else(|| Error::Internal("a write of the batch has no result".into())))
+            .map(|result| {
+                result.ok_or_else(|| Error::Internal("a write of the batch has no result".into()))
+            })
             .collect()
     }
 
@@ -377,15 +395,20 @@ impl Store {
                 )));
             }
             // The zone's dataplanes go with it, and its sync position is forgotten.
-            let rows = sqlx::query(select!("WHERE kind = 'Dataplane' AND zone = $1 AND deleted = 0"))
-                .bind(name)
-                .fetch_all(&mut *transaction)
-                .await?;
+            let rows = sqlx::query(select!(
+                "WHERE kind = 'Dataplane' AND zone = $1 AND deleted = 0"
+            ))
+            .bind(name)
+            .fetch_all(&mut *transaction)
+            .await?;
             for row in collect(rows)? {
                 tombstone(&mut transaction, &row, revision).await?;
                 revision = next_revision(&mut transaction).await?;
             }
-            sqlx::query("DELETE FROM zones WHERE name = $1").bind(name).execute(&mut *transaction).await?;
+            sqlx::query("DELETE FROM zones WHERE name = $1")
+                .bind(name)
+                .execute(&mut *transaction)
+                .await?;
         }
         if kind == Kind::Mesh {
             let dataplanes: i64 = sqlx::query(

@@ -2,9 +2,9 @@
 
 use sqlx::Row;
 
+use weft_model::Kind;
 use weft_model::manifest::API_VERSION;
 use weft_model::resource::{Author, Resource};
-use weft_model::Kind;
 
 use super::{Store, now_millis};
 use crate::error::Result;

@@ -35,7 +35,7 @@ fn changes(zone: &str, batch: &ResourceBatch) -> Vec<ZoneChange> {
         match parsed {
             Ok(mut resource) if resource.kind() == Kind::Dataplane => {
                 crate::store::stamp_zone(&mut resource, zone);
-                out.push(ZoneChange::Upsert(resource));
+                out.push(ZoneChange::Upsert(Box::new(resource)));
             }
             Ok(_) => {
                 tracing::warn!(zone, name = %wire.name, "manifest kind does not match; ignoring")

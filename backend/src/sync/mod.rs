@@ -96,7 +96,12 @@ impl ZoneSync for SyncService {
                 "zone_store_id must be 1 to 64 characters",
             ));
         }
-        if !self.store.register_zone(&zone).await.map_err(Status::from)? {
+        if !self
+            .store
+            .register_zone(&zone)
+            .await
+            .map_err(Status::from)?
+        {
             return Err(Status::permission_denied(format!(
                 "zone {zone:?} is disabled; enable it with spec.enabled: true (PUT /api/v1/zones/{zone})"
             )));

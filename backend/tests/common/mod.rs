@@ -30,7 +30,10 @@ pub const PASSWORD: &str = "correct-horse-battery";
 /// An API over a fresh SQLite store.
 pub async fn api() -> Api {
     let directory = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", directory.path().join("api.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        directory.path().join("api.db").display()
+    );
     api_with(&url, directory).await
 }
 
@@ -117,4 +120,3 @@ impl Api {
         self.call("PUT", uri, Some(yaml.to_string())).await
     }
 }
-

@@ -93,27 +93,6 @@ impl std::fmt::Display for Kind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_plurals_round_trip() {
-        for kind in Kind::ALL.iter().copied() {
-            assert_eq!(Kind::parse(kind.name()), Some(kind));
-            assert_eq!(Kind::from_plural(kind.plural()), Some(kind));
-            if kind.is_mesh_scoped() {
-                assert_eq!(
-                    kind.plural(),
-                    format!("{}s", kind.name().to_lowercase()),
-                    "DESIGN.md §4 plural rule"
-                );
-            }
-        }
-        assert_eq!(Kind::ALL.len(), 16);
-    }
-}
-
 impl Kind {
     /// A complete, valid example manifest of this kind (YAML): the console offers it as a
     /// template and the docs show it.
@@ -141,5 +120,26 @@ impl Kind {
             Kind::Trace => example!("traces"),
             Kind::Rollout => example!("rollouts"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_plurals_round_trip() {
+        for kind in Kind::ALL.iter().copied() {
+            assert_eq!(Kind::parse(kind.name()), Some(kind));
+            assert_eq!(Kind::from_plural(kind.plural()), Some(kind));
+            if kind.is_mesh_scoped() {
+                assert_eq!(
+                    kind.plural(),
+                    format!("{}s", kind.name().to_lowercase()),
+                    "DESIGN.md §4 plural rule"
+                );
+            }
+        }
+        assert_eq!(Kind::ALL.len(), 16);
     }
 }

@@ -222,7 +222,11 @@ fn every_kind_has_a_valid_example() {
         assert_eq!(resources.len(), 1);
         assert_eq!(resources[0].kind(), kind);
         // The example survives a round trip through its typed form.
-        let again = parse_resources(&serde_json::to_string(&resources[0].to_manifest()).unwrap(), Author::User).unwrap();
+        let again = parse_resources(
+            &serde_json::to_string(&resources[0].to_manifest()).unwrap(),
+            Author::User,
+        )
+        .unwrap();
         assert_eq!(again[0], resources[0], "{kind}");
     }
 }

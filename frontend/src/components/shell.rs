@@ -20,6 +20,7 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
                 <A href="/" attr:class="brand">"weft"</A>
                 <nav>
                     <A href="/">"Meshes"</A>
+                    <A href="/apply">"Apply"</A>
                 </nav>
                 <button class="link" on:click=logout.clone()>"Log out"</button>
             </header>

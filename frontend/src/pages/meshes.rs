@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use weft_api::inventory::{ResourceList, ZoneList};
+use weft_api::inventory::ResourceList;
 
 use crate::api;
 use crate::components::error::ErrorNotice;
@@ -10,7 +10,7 @@ use crate::components::error::ErrorNotice;
 #[component]
 pub fn MeshesPage() -> impl IntoView {
     let meshes = LocalResource::new(|| api::get::<ResourceList>("/api/v1/meshes"));
-    let zones = LocalResource::new(|| api::get::<ZoneList>("/api/v1/zones"));
+    let zones = LocalResource::new(|| api::get::<ResourceList>("/api/v1/zones"));
     view! {
         <section>
             <h1>"Meshes"</h1>
@@ -49,14 +49,25 @@ pub fn MeshesPage() -> impl IntoView {
                         <table class="zones">
                             <thead><tr><th>"Zone"</th><th>"State"</th><th>"Dataplanes"</th><th>"Version"</th><th>"Last seen"</th></tr></thead>
                             <tbody>
-                                {list.items.into_iter().map(|zone| view! {
-                                    <tr>
-                                        <td>{zone.name}</td>
-                                        <td class=if zone.online { "online" } else { "offline" }>{if zone.online { "online" } else { "offline" }}</td>
-                                        <td>{zone.dataplanes}</td>
-                                        <td>{zone.version.unwrap_or_default()}</td>
-                                        <td class="muted">{zone.last_seen.unwrap_or_default()}</td>
-                                    </tr>
+                                {list.items.into_iter().map(|zone| {
+                                    let status = zone.status.clone().unwrap_or_default();
+                                    let online = status["online"].as_bool().unwrap_or(false);
+                                    let text = |field: &str| status[field].as_str().unwrap_or_default().to_string();
+                                    let disabled = zone.spec["enabled"] == serde_json::Value::Bool(false);
+                                    let state = match (disabled, online) {
+                                        (true, _) => "disabled",
+                                        (false, true) => "online",
+                                        (false, false) => "offline",
+                                    };
+                                    view! {
+                                        <tr data-zone=zone.metadata.name.clone()>
+                                            <td>{zone.metadata.name.clone()}</td>
+                                            <td class=state>{state}</td>
+                                            <td>{status["dataplanes"].as_u64().unwrap_or(0)}</td>
+                                            <td>{text("version")}</td>
+                                            <td class="muted">{text("lastSeen")}</td>
+                                        </tr>
+                                    }
                                 }).collect_view()}
                             </tbody>
                         </table>

@@ -1,3 +1,4 @@
+pub mod apply;
 pub mod login;
 pub mod mesh;
 pub mod meshes;

@@ -13,13 +13,16 @@ use crate::traffic_permission::Action;
 
 use super::Proxy;
 
+/// Most specific first: policy target, source, then name and position.
+type RuleKey<'a> = (Reverse<u8>, Reverse<u8>, &'a str, usize);
+
 pub(crate) fn for_inbound(
     selecting: &[&Resource],
     proxy: &Proxy<'_>,
     tags: &BTreeMap<String, String>,
     mtls: MtlsMode,
 ) -> Permissions {
-    let mut entries: Vec<((Reverse<u8>, Reverse<u8>, &str, usize), PermissionEntry)> = Vec::new();
+    let mut entries: Vec<(RuleKey<'_>, PermissionEntry)> = Vec::new();
     for resource in selecting {
         let Spec::TrafficPermission(spec) = &resource.spec else {
             continue;

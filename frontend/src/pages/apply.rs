@@ -1,0 +1,174 @@
+//! Apply manifests: validated in the browser with the same model the server uses, so every
+//! failing field shows before anything is sent; then applied all or nothing.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use weft_api::inventory::ApplyResponse;
+use weft_model::resource::{Author, parse_resources};
+use weft_model::{FieldError, Kind};
+
+use crate::api;
+use crate::components::error::ErrorNotice;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Outcome {
+    /// Local validation passed: kind/name of each document.
+    Valid(Vec<String>),
+    /// Local validation failed; nothing was sent.
+    Invalid(Vec<FieldError>),
+    Applied(ApplyResponse),
+    Failed(api::ApiError),
+}
+
+/// Validates `text` as the server would, without sending it.
+fn validate(text: &str) -> Result<Vec<String>, Vec<FieldError>> {
+    parse_resources(text, Author::User)
+        .map(|resources| {
+            resources
+                .iter()
+                .map(|resource| match resource.mesh() {
+                    Some(mesh) => format!("{} {}/{}", resource.kind(), mesh, resource.name()),
+                    None => format!("{} {}", resource.kind(), resource.name()),
+                })
+                .collect()
+        })
+        .map_err(|errors| errors.0)
+}
+
+#[component]
+pub fn ApplyPage() -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let outcome = RwSignal::new(None::<Outcome>);
+    let busy = RwSignal::new(false);
+
+    let check = move |_| {
+        outcome.set(Some(match validate(&text.get_untracked()) {
+            Ok(documents) => Outcome::Valid(documents),
+            Err(errors) => Outcome::Invalid(errors),
+        }));
+    };
+    let send = move |_| {
+        let body = text.get_untracked();
+        if let Err(errors) = validate(&body) {
+            outcome.set(Some(Outcome::Invalid(errors)));
+            return;
+        }
+        busy.set(true);
+        spawn_local(async move {
+            outcome.set(Some(
+                match api::post_text::<ApplyResponse>("/api/v1/apply", body).await {
+                    Ok(response) => Outcome::Applied(response),
+                    Err(error) => Outcome::Failed(error),
+                },
+            ));
+            busy.set(false);
+        });
+    };
+    let template = move |event: leptos::ev::Event| {
+        let chosen = event_target_value(&event);
+        if let Some(kind) = Kind::parse(&chosen) {
+            text.set(kind.example().to_string());
+            outcome.set(None);
+        }
+    };
+
+    view! {
+        <section class="apply">
+            <h1>"Apply manifests"</h1>
+            <p class="muted">
+                "YAML or JSON, several documents separated by ---. Every document is applied, or none. "
+                "Send back a resourceVersion to refuse the write if someone changed the resource since you read it."
+            </p>
+            <div class="toolbar">
+                <label>
+                    "Start from an example "
+                    <select name="template" on:change=template>
+                        <option value="">"choose a kind…"</option>
+                        {Kind::ALL.iter().filter(|kind| **kind != Kind::Dataplane).map(|kind| {
+                            view! { <option value=kind.name()>{kind.name()}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+            </div>
+            <textarea name="manifests" spellcheck="false" rows="22" bind:value=text></textarea>
+            <div class="toolbar">
+                <button class="secondary" name="validate" on:click=check>"Validate"</button>
+                <button name="apply" on:click=send disabled=move || busy.get()>
+                    {move || if busy.get() { "Applying…" } else { "Apply" }}
+                </button>
+            </div>
+            {move || outcome.get().map(render)}
+        </section>
+    }
+}
+
+fn field_errors(errors: Vec<FieldError>) -> impl IntoView {
+    view! {
+        <ul class="field-errors">
+            {errors.into_iter().map(|error| view! {
+                <li><code class="field">{error.field}</code>" "{error.message}</li>
+            }).collect_view()}
+        </ul>
+    }
+}
+
+fn render(outcome: Outcome) -> AnyView {
+    match outcome {
+        Outcome::Valid(documents) => view! {
+            <div class="notice ok" data-outcome="valid">
+                <p>{format!("{} valid document(s):", documents.len())}</p>
+                <ul>{documents.into_iter().map(|d| view! { <li>{d}</li> }).collect_view()}</ul>
+            </div>
+        }
+        .into_any(),
+        Outcome::Invalid(errors) => view! {
+            <div class="notice error" role="alert" data-outcome="invalid">
+                <p>"Not sent: fix these first."</p>
+                {field_errors(errors)}
+            </div>
+        }
+        .into_any(),
+        Outcome::Applied(response) => view! {
+            <div class="notice ok" data-outcome="applied">
+                <table class="results">
+                    <thead><tr><th>"Kind"</th><th>"Name"</th><th>"Result"</th><th>"Version"</th></tr></thead>
+                    <tbody>
+                        {response.items.into_iter().map(|item| view! {
+                            <tr>
+                                <td>{item.kind}</td>
+                                <td>{match item.mesh { Some(mesh) => format!("{mesh}/{}", item.name), None => item.name }}</td>
+                                <td class="result">{item.result}</td>
+                                <td>{item.resource_version}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any(),
+        Outcome::Failed(error) if !error.details.is_empty() => view! {
+            <div class="notice error" role="alert" data-outcome="rejected">
+                <p>{error.message.clone()}</p>
+                {field_errors(error.details)}
+            </div>
+        }
+        .into_any(),
+        Outcome::Failed(error) => view! { <div data-outcome="rejected"><ErrorNotice error /></div> }.into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_like_the_server() {
+        assert_eq!(
+            validate(Kind::Timeout.example()).unwrap(),
+            vec!["Timeout shop/defaults"]
+        );
+        let errors = validate("apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: Bad}\n")
+            .unwrap_err();
+        assert_eq!(errors[0].field, "metadata.name");
+    }
+}
