@@ -57,8 +57,12 @@ impl TraceSpec {
         if let Some(sampling) = conf.sampling {
             check::percent(errors, &at(&default_path, "sampling"), sampling);
         }
+        // A partial setting is fine (a service sampling more than the mesh); an empty one is not.
+        if conf.backend.is_none() && conf.sampling.is_none() {
+            errors.add(&default_path, "set backend, sampling or both");
+        }
         match &conf.backend {
-            None => errors.add(at(&default_path, "backend"), "is required"),
+            None => {}
             Some(TraceBackend { otlp: None }) => {
                 errors.add(at(&at(&default_path, "backend"), "otlp"), "is required")
             }
