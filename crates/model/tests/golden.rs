@@ -19,12 +19,19 @@ fn directory() -> PathBuf {
 fn header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
         .take_while(|line| line.starts_with('#'))
-        .find_map(|line| line.strip_prefix('#')?.trim().strip_prefix(key)?.strip_prefix(':').map(str::trim))
+        .find_map(|line| {
+            line.strip_prefix('#')?
+                .trim()
+                .strip_prefix(key)?
+                .strip_prefix(':')
+                .map(str::trim)
+        })
 }
 
 fn render(scenario: &Path) -> String {
     let text = std::fs::read_to_string(scenario).unwrap();
-    let proxy = header(&text, "proxy").unwrap_or_else(|| panic!("{} has no `# proxy:` line", scenario.display()));
+    let proxy = header(&text, "proxy")
+        .unwrap_or_else(|| panic!("{} has no `# proxy:` line", scenario.display()));
     let mut body = String::new();
     if header(&text, "base") != Some("none") {
         body.push_str(&std::fs::read_to_string(directory().join("_base.yaml")).unwrap());
@@ -34,7 +41,8 @@ fn render(scenario: &Path) -> String {
     let resources = parse_resources(&body, Author::Zone)
         .unwrap_or_else(|errors| panic!("{} is not valid: {errors:?}", scenario.display()));
     let view = MeshView::new("shop", resources.iter());
-    let explanation = explain(&view, proxy).unwrap_or_else(|| panic!("{}: no dataplane {proxy}", scenario.display()));
+    let explanation = explain(&view, proxy)
+        .unwrap_or_else(|| panic!("{}: no dataplane {proxy}", scenario.display()));
     let value = json!({"config": explanation.config, "policies": explanation.policies});
     let mut out = serde_json::to_string_pretty(&value).unwrap();
     out.push('\n');
@@ -47,10 +55,16 @@ fn golden_scenarios() {
     let mut scenarios: Vec<PathBuf> = std::fs::read_dir(directory())
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|x| x == "yaml") && !path.ends_with("_base.yaml"))
+        .filter(|path| {
+            path.extension().is_some_and(|x| x == "yaml") && !path.ends_with("_base.yaml")
+        })
         .collect();
     scenarios.sort();
-    assert!(scenarios.len() >= 30, "only {} golden scenarios", scenarios.len());
+    assert!(
+        scenarios.len() >= 30,
+        "only {} golden scenarios",
+        scenarios.len()
+    );
     let mut failures = Vec::new();
     for scenario in &scenarios {
         let actual = render(scenario);
@@ -61,7 +75,10 @@ fn golden_scenarios() {
         }
         match std::fs::read_to_string(&expected_path) {
             Ok(expected) if expected == actual => {}
-            Ok(_) => failures.push(format!("{} differs from its golden file", scenario.display())),
+            Ok(_) => failures.push(format!(
+                "{} differs from its golden file",
+                scenario.display()
+            )),
             Err(_) => failures.push(format!("{} has no golden file", scenario.display())),
         }
     }
