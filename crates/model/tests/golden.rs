@@ -43,10 +43,30 @@ fn render(scenario: &Path) -> String {
     let view = MeshView::new("shop", resources.iter());
     let explanation = explain(&view, proxy)
         .unwrap_or_else(|| panic!("{}: no dataplane {proxy}", scenario.display()));
-    let value = json!({"config": explanation.config, "policies": explanation.policies});
+    let value = canonical(json!({"config": explanation.config, "policies": explanation.policies}));
     let mut out = serde_json::to_string_pretty(&value).unwrap();
     out.push('\n');
     out
+}
+
+/// Objects with sorted keys, whether or not serde_json preserves insertion order (a feature
+/// another crate of the workspace may turn on).
+fn canonical(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key, canonical(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
+    }
 }
 
 #[test]
