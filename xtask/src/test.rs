@@ -6,7 +6,7 @@ use crate::{console, prerequisites, run_command};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
-    /// Skip `cargo fmt --check` and `cargo clippy -D warnings`.
+    /// Skip `cargo fmt --check`, `cargo clippy -D warnings` and the architecture check.
     #[arg(long)]
     no_lint: bool,
     /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
@@ -30,6 +30,7 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
             "-D",
             "warnings",
         ]))?;
+        crate::architecture::check()?;
         step("lint", lint);
     }
     let build = Instant::now();
