@@ -17,6 +17,8 @@ use weft_api::proto::{
 use weft_api::telemetry::to_proto;
 use weft_model::proxy::ProxyConfig;
 
+use weft_runtime::stopped;
+
 use crate::proxy::Proxy;
 
 const TELEMETRY_INTERVAL: Duration = Duration::from_secs(1);
@@ -161,9 +163,4 @@ fn message(message: dataplane_message::Message) -> DataplaneMessage {
     DataplaneMessage {
         message: Some(message),
     }
-}
-
-/// Resolves once `shutdown` turns true (or its sender is gone).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }

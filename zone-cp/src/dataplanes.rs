@@ -288,7 +288,7 @@ impl DataplaneService {
                         Ok(None) | Err(_) => break,
                     }
                 }
-                _ = async { drop(shutdown.wait_for(|stop| *stop).await) } => {
+                _ = weft_runtime::stopped(&mut shutdown) => {
                     let _ = sender.send(Err(Status::unavailable("zone control plane is shutting down"))).await;
                     break;
                 }
