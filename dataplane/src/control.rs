@@ -22,6 +22,24 @@ use weft_runtime::stopped;
 use crate::proxy::Proxy;
 
 const TELEMETRY_INTERVAL: Duration = Duration::from_secs(1);
+const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A config version that was rejected and is tried again at `at`.
+struct Retry {
+    version: u64,
+    json: String,
+    backoff: Duration,
+    at: tokio::time::Instant,
+}
+
+/// Sleeps until `at`; never resolves without one (the `select!` branch is disabled then).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 pub struct Control {
@@ -93,12 +111,35 @@ impl Control {
         self.connected.store(true, Ordering::SeqCst);
         tracing::info!(zone = %self.zone_address, "registered with the zone");
         let mut ticker = tokio::time::interval(TELEMETRY_INTERVAL);
+        // A rejected version, retried with backoff: a busy port is often freed soon.
+        let mut retry: Option<Retry> = None;
         loop {
+            let retry_at = retry.as_ref().map(|pending| pending.at);
             tokio::select! {
+                _ = sleep_until(retry_at), if retry_at.is_some() => {
+                    let Some(mut pending) = retry.take() else { continue };
+                    let ack = self.apply(pending.version, &pending.json).await;
+                    if ack.accepted {
+                        if sender.send(message(dataplane_message::Message::Ack(ack))).await.is_err() {
+                            return Err("session closed".into());
+                        }
+                    } else {
+                        pending.backoff = (pending.backoff * 2).min(MAX_RETRY_BACKOFF);
+                        pending.at = tokio::time::Instant::now() + pending.backoff;
+                        retry = Some(pending);
+                    }
+                }
                 received = inbound.message() => {
                     match received {
                         Ok(Some(ZoneToDataplane { message: Some(zone_to_dataplane::Message::Config(update)) })) => {
                             let ack = self.apply(update.version, &update.config_json).await;
+                            // A newer version replaces any pending retry; unreadable configs are not retried.
+                            retry = (!ack.accepted && serde_json::from_str::<ProxyConfig>(&update.config_json).is_ok()).then(|| Retry {
+                                version: update.version,
+                                json: update.config_json.clone(),
+                                backoff: FIRST_RETRY_BACKOFF,
+                                at: tokio::time::Instant::now() + FIRST_RETRY_BACKOFF,
+                            });
                             if sender.send(message(dataplane_message::Message::Ack(ack))).await.is_err() {
                                 return Err("session closed".into());
                             }

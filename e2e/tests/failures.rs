@@ -116,3 +116,99 @@ fn global_down_keeps_traffic_flowing_and_the_zones_converge_after() {
     let (_, dataplanes) = api.get("/api/v1/meshes/shop/dataplanes").unwrap();
     assert_eq!(dataplanes["total"], 6);
 }
+
+#[test]
+fn a_rejected_config_is_reported_and_retried_until_it_applies() {
+    use weft_e2e::free_port;
+    use weft_e2e::process::{Process, binary};
+    use weft_e2e::topology::{Global, GlobalOptions, InstanceSpec, Zone};
+
+    let work = tempfile::tempdir().unwrap();
+    let global = Global::start(
+        work.path(),
+        GlobalOptions {
+            http_port: free_port(),
+            grpc_port: free_port(),
+            admin_password: "e2e-admin-password".into(),
+            console_dir: None,
+            database_url: None,
+        },
+    );
+    global
+        .api()
+        .apply("/api/v1/meshes/shop", weft_e2e::shop::MESH_MANIFEST);
+    let zone = Zone::start(
+        work.path(),
+        "east",
+        &global.grpc_url(),
+        free_port(),
+        free_port(),
+    );
+    zone.wait_for_mesh("shop");
+
+    // Something else holds the proxy's outbound port.
+    let busy = std::net::TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+    let spec = InstanceSpec {
+        name: "web-1".into(),
+        mesh: "shop".into(),
+        service: "web".into(),
+        version: "v1".into(),
+        inbound_port: free_port(),
+        app_port: free_port(),
+        admin_port: free_port(),
+        outbound: vec![("catalog".into(), busy.local_addr().unwrap().port())],
+        error_percent: 0.0,
+    };
+    let manifest = work.path().join("web-1.yaml");
+    std::fs::write(&manifest, spec.manifest()).unwrap();
+    let _proxy = Process::spawn(
+        "dp-web-1",
+        &binary("weft-dp"),
+        &[
+            format!("--zone-address={}", zone.grpc_url()),
+            format!("--dataplane-file={}", manifest.display()),
+            format!("--admin-address=127.0.0.1:{}", spec.admin_port),
+        ],
+        &[],
+        work.path(),
+    );
+    let session = |condition: &dyn Fn(&serde_json::Value) -> bool| {
+        let (_, text) = api::text(&format!("{}/api/v1/dataplanes", zone.http_url()))?;
+        let list: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let item = list["items"]
+            .as_array()?
+            .iter()
+            .find(|item| item["name"] == "web-1")?
+            .clone();
+        condition(&item).then_some(item)
+    };
+    let rejected = wait_until(
+        "the zone to see the rejection",
+        Duration::from_secs(30),
+        || session(&|item| item["lastRejection"].is_string()),
+    );
+    assert!(
+        rejected["lastRejection"]
+            .as_str()
+            .unwrap()
+            .contains("cannot listen on"),
+        "{rejected}"
+    );
+    assert_eq!(rejected["ackedVersion"], 0);
+
+    // The port frees up: the proxy applies the same version by itself.
+    drop(busy);
+    wait_until(
+        "the retried version to be acknowledged",
+        Duration::from_secs(30),
+        || {
+            session(&|item| {
+                item["ackedVersion"] == item["configVersion"] && item["lastRejection"].is_null()
+            })
+        },
+    );
+    assert_eq!(
+        api::status(&format!("http://127.0.0.1:{}/readyz", spec.admin_port)),
+        Some(200)
+    );
+}
