@@ -20,8 +20,6 @@ pub enum Error {
     Conflict(String),
     #[error("method not allowed: {0}")]
     MethodNotAllowed(String),
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
     #[error("store error: {0}")]
     Store(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -67,7 +65,7 @@ impl Error {
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorBody::new(codes::BAD_REQUEST, message),
             ),
-            Error::Unavailable(_) | Error::Store(_) => (
+            Error::Store(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorBody::new(
                     codes::UNAVAILABLE,
@@ -106,7 +104,7 @@ impl From<Error> for tonic::Status {
             Error::NotFound(what) => tonic::Status::not_found(format!("{what} not found")),
             Error::Conflict(message) => tonic::Status::aborted(message.clone()),
             Error::MethodNotAllowed(message) => tonic::Status::permission_denied(message.clone()),
-            Error::Unavailable(_) | Error::Store(_) => {
+            Error::Store(_) => {
                 tracing::error!(error = %error, "sync request failed");
                 tonic::Status::unavailable("the global store is unavailable")
             }

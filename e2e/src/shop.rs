@@ -2,7 +2,7 @@
 //! `web → orders`, every instance behind a weft-dp, spread over both zones.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::api::Api;
@@ -300,21 +300,6 @@ impl Shop {
             zone.process.stop();
         }
         self.global.stop();
-    }
-
-    /// Every process's log file.
-    pub fn logs(&self, work: &Path) -> Vec<PathBuf> {
-        let mut logs: Vec<PathBuf> = std::fs::read_dir(work)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "log"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        logs.sort();
-        logs
     }
 }
 

@@ -26,25 +26,6 @@ pub struct ServiceList {
     pub items: Vec<ServiceView>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ZoneView {
-    pub name: String,
-    pub online: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// RFC 3339; when global last heard from the zone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_seen: Option<String>,
-    pub dataplanes: usize,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ZoneList {
-    pub items: Vec<ZoneView>,
-}
-
 /// `GET …/dataplanes/{name}/policies`: which policies apply to a proxy, in which order
 /// (by kind, most precedent first), why, and what came out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

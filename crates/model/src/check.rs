@@ -1,6 +1,6 @@
 //! Small validation helpers shared by every kind.
 
-use crate::error::{Errors, at};
+use crate::error::Errors;
 
 /// Reports `path` unless `value` lies in `min..=max`.
 pub fn range(errors: &mut Errors, path: &str, value: i64, min: i64, max: i64) {
@@ -119,9 +119,4 @@ pub fn one_of(errors: &mut Errors, path: &str, set: &[(&str, bool)]) {
         0 => errors.add(path, format!("set one of {}", names.join(", "))),
         _ => errors.add(path, format!("set only one of {}", chosen.join(", "))),
     }
-}
-
-/// `parent.field`, re-exported for kinds.
-pub fn field(parent: &str, name: &str) -> String {
-    at(parent, name)
 }

@@ -145,10 +145,6 @@ mod tests {
 pub struct DurationText(pub String);
 
 impl DurationText {
-    pub fn new(duration: Duration) -> Self {
-        DurationText(duration.to_string())
-    }
-
     /// The parsed value; `None` only for text that failed validation.
     pub fn get(&self) -> Option<Duration> {
         Duration::parse(&self.0).ok()

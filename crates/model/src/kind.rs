@@ -80,11 +80,6 @@ impl Kind {
             .copied()
             .find(|kind| kind.plural() == plural)
     }
-
-    /// Kinds that configure proxies (everything mesh-scoped but dataplanes and rollouts).
-    pub fn is_policy(self) -> bool {
-        self.is_mesh_scoped() && !matches!(self, Kind::Dataplane | Kind::Rollout)
-    }
 }
 
 impl std::fmt::Display for Kind {

@@ -207,11 +207,6 @@ fn clean_serde_message(message: &str) -> String {
         .to_string()
 }
 
-/// Serialises a manifest for people: YAML, the way `get -o yaml` shows it.
-pub fn to_yaml(value: &impl Serialize) -> Result<String, String> {
-    serde_saphyr::to_string(value).map_err(|error| error.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

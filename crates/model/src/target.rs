@@ -26,22 +26,6 @@ pub struct TargetRef {
 }
 
 impl TargetRef {
-    pub fn mesh() -> Self {
-        TargetRef {
-            kind: TargetKind::Mesh,
-            name: None,
-            tags: BTreeMap::new(),
-        }
-    }
-
-    pub fn service(name: &str) -> Self {
-        TargetRef {
-            kind: TargetKind::Service,
-            name: Some(name.to_string()),
-            tags: BTreeMap::new(),
-        }
-    }
-
     /// Checks the combination of fields: Mesh takes nothing, Service takes a name,
     /// Dataplane takes a name or tags.
     pub fn check(&self, errors: &mut Errors, path: &str) {

@@ -180,36 +180,6 @@ impl PgCluster {
         );
         self.url(&name)
     }
-
-    /// Stops the server (fast shutdown); the cluster can be started again with [`PgCluster::restart`].
-    pub fn stop(&self) {
-        self.run(
-            "pg_ctl",
-            &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
-        );
-    }
-
-    pub fn restart(&self) {
-        let log = self.directory.path().join("log").display().to_string();
-        let options = format!(
-            "-k {} -c listen_addresses='' -p {} -c fsync=off -c max_connections=200",
-            self.socket_dir().display(),
-            self.port
-        );
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &self.data_dir(),
-                "-l",
-                &log,
-                "-w",
-                "-o",
-                &options,
-                "start",
-            ],
-        );
-    }
 }
 
 impl Drop for PgCluster {
