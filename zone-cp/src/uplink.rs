@@ -246,12 +246,13 @@ fn to_wire(change: crate::store::LocalChange) -> WireResource {
     }
 }
 
-fn parse(wire: &WireResource) -> Option<Resource> {
-    let value = serde_json::from_str(&wire.manifest_json).ok()?;
+/// A manifest received from global (now or before a restart); unreadable ones are skipped.
+fn parse(kind: &str, name: &str, manifest_json: &str) -> Option<Resource> {
+    let value = serde_json::from_str(manifest_json).ok()?;
     match Resource::from_value(value, Author::Zone) {
         Ok(resource) => Some(resource),
         Err(errors) => {
-            tracing::warn!(kind = %wire.kind, name = %wire.name, %errors, "ignoring a resource from global this zone cannot read");
+            tracing::warn!(kind, name, %errors, "ignoring a resource from global this zone cannot read");
             None
         }
     }
@@ -301,7 +302,7 @@ async fn apply_batch(
         let parsed: Vec<Resource> = known
             .iter()
             .filter(|wire| !wire.deleted)
-            .filter_map(|wire| parse(wire))
+            .filter_map(|wire| parse(&wire.kind, &wire.name, &wire.manifest_json))
             .collect();
         tracing::info!(
             resources = parsed.len(),
@@ -321,7 +322,8 @@ async fn apply_batch(
                         name: wire.name.clone(),
                     })
                 } else {
-                    parse(wire).map(|resource| GlobalChange::Upsert(Box::new(resource)))
+                    parse(&wire.kind, &wire.name, &wire.manifest_json)
+                        .map(|resource| GlobalChange::Upsert(Box::new(resource)))
                 }
             })
             .collect();
@@ -344,16 +346,11 @@ pub async fn load_state(store: &ZoneStore, state: &ZoneState) -> crate::error::R
         .await?
         .iter()
         .filter_map(|row| {
-            let wire = WireResource {
-                kind: row.kind.clone(),
-                mesh: row.mesh.clone(),
-                name: row.name.clone(),
-                revision: row.revision,
-                deleted: false,
-                manifest_json: row.manifest.clone().unwrap_or_default(),
-                zone: row.zone.clone(),
-            };
-            parse(&wire)
+            parse(
+                &row.kind,
+                &row.name,
+                row.manifest.as_deref().unwrap_or_default(),
+            )
         })
         .collect();
     state.replace_global(received);

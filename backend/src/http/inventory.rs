@@ -13,12 +13,16 @@ use weft_model::{Kind, Resource, Spec};
 use super::AppState;
 use super::resources::require_mesh;
 use crate::error::{Error, Result};
+use crate::store::StoredResource;
 
 /// Typed live resources of one kind in a mesh; rows that no longer validate are skipped with a warning.
 pub async fn typed(state: &AppState, kind: Kind, mesh: &str) -> Result<Vec<Resource>> {
-    let rows = state.store.list(kind, Some(mesh)).await?;
-    Ok(rows
-        .iter()
+    Ok(typed_rows(&state.store.list(kind, Some(mesh)).await?))
+}
+
+/// Typed forms of stored rows; rows that no longer validate are skipped with a warning.
+fn typed_rows(rows: &[StoredResource]) -> Vec<Resource> {
+    rows.iter()
         .filter_map(|row| match row.to_resource() {
             Ok(resource) => Some(resource),
             Err(error) => {
@@ -26,7 +30,7 @@ pub async fn typed(state: &AppState, kind: Kind, mesh: &str) -> Result<Vec<Resou
                 None
             }
         })
-        .collect())
+        .collect()
 }
 
 /// Registered instances per (service, version) in a mesh.
@@ -81,24 +85,10 @@ pub async fn services(
     Ok(Json(ServiceList { items }))
 }
 
-/// Typed live resources of a mesh: the Mesh resource, its dataplanes and policies.
-async fn mesh_resources(state: &AppState, mesh: &str) -> Result<Vec<Resource>> {
-    let rows = state.store.mesh_resources(mesh).await?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| match row.to_resource() {
-            Ok(resource) => Some(resource),
-            Err(error) => {
-                tracing::warn!(%error, "skipping stored resource");
-                None
-            }
-        })
-        .collect())
-}
-
+/// The explanation of one proxy from the mesh resource, its dataplanes and policies.
 async fn explain_dataplane(state: &AppState, mesh: &str, name: &str) -> Result<Explanation> {
     require_mesh(state, mesh).await?;
-    let resources = mesh_resources(state, mesh).await?;
+    let resources = typed_rows(&state.store.mesh_resources(mesh).await?);
     let view = MeshView::new(mesh, resources.iter());
     explain(&view, name).ok_or_else(|| Error::NotFound(format!("Dataplane {name:?}")))
 }

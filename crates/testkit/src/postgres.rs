@@ -113,21 +113,26 @@ impl PgCluster {
         self.port
     }
 
-    fn run(&self, program: &str, args: &[&str]) {
+    /// A server binary, run as the cluster's owner.
+    fn command(&self, program: &str) -> Command {
         let binary = self.binaries.join(program);
-        let mut command = match &self.run_as {
+        match &self.run_as {
             Some(user) => {
                 let mut command = Command::new("runuser");
-                command.args(["-u", user, "--"]).arg(&binary);
+                command.args(["-u", user, "--"]).arg(binary);
                 command
             }
-            None => Command::new(&binary),
-        };
-        let output = command
+            None => Command::new(binary),
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program)
             .args(args)
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()));
+            .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
         assert!(
             output.status.success(),
             "{program} failed: {}{}",
@@ -184,17 +189,9 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let binary = self.binaries.join("pg_ctl");
         let data = self.data_dir();
-        let mut command = match &self.run_as {
-            Some(user) => {
-                let mut command = Command::new("runuser");
-                command.args(["-u", user, "--"]).arg(&binary);
-                command
-            }
-            None => Command::new(&binary),
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "-w", "stop"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -36,6 +36,22 @@ fn error_response(status: StatusCode, message: String) -> Response<ProxyBody> {
     response
 }
 
+/// Forwards to `address`; a failure to reach it is a 502 naming `what`.
+async fn forward_or_bad_gateway(
+    proxy: &Proxy,
+    request: Request<Incoming>,
+    address: std::net::SocketAddr,
+    what: &str,
+) -> Response<ProxyBody> {
+    match forward::forward(&proxy.client, request, address).await {
+        Ok(response) => response.map(BodyExt::boxed),
+        Err(error) => error_response(
+            StatusCode::BAD_GATEWAY,
+            format!("{what} is unreachable: {error}"),
+        ),
+    }
+}
+
 pub async fn handle(
     proxy: Arc<Proxy>,
     direction: Direction,
@@ -69,16 +85,8 @@ async fn inbound(
         );
     };
     let from_mesh = request.headers_mut().remove(SOURCE_HEADER).is_some();
-    let response = match forward::forward(&proxy.client, request, target.application).await {
-        Ok(response) => response.map(BodyExt::boxed),
-        Err(error) => error_response(
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "application at {} is unreachable: {error}",
-                target.application
-            ),
-        ),
-    };
+    let what = format!("application at {}", target.application);
+    let response = forward_or_bad_gateway(proxy, request, target.application, &what).await;
     if !from_mesh {
         // Traffic entering the mesh from outside: no source proxy counted it.
         let key = EdgeKey {
@@ -124,16 +132,8 @@ async fn outbound(
             if let Ok(value) = HeaderValue::from_str(&source_service) {
                 request.headers_mut().insert(SOURCE_HEADER, value);
             }
-            let response = match forward::forward(&proxy.client, request, upstream.address).await {
-                Ok(response) => response.map(BodyExt::boxed),
-                Err(error) => error_response(
-                    StatusCode::BAD_GATEWAY,
-                    format!(
-                        "upstream {} of {} is unreachable: {error}",
-                        upstream.address, outbound.service
-                    ),
-                ),
-            };
+            let what = format!("upstream {} of {}", upstream.address, outbound.service);
+            let response = forward_or_bad_gateway(proxy, request, upstream.address, &what).await;
             ((upstream.service, upstream.version), response)
         }
         Err(reason) => {
