@@ -42,9 +42,9 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            crate::telemetry::metrics::CONTENT_TYPE,
         )],
-        state.proxy.telemetry.encode(),
+        crate::metrics::encode(&state.proxy),
     )
 }
 

@@ -150,7 +150,7 @@ impl Control {
                     }
                 }
                 _ = ticker.tick() => {
-                    let edges = self.proxy.telemetry.take();
+                    let edges = self.proxy.telemetry().take();
                     if !edges.is_empty() {
                         let report = TelemetryReport {
                             mesh: self.mesh.clone(),
@@ -177,7 +177,7 @@ impl Control {
     async fn apply(&self, version: u64, json: &str) -> ConfigAck {
         let result = match serde_json::from_str::<ProxyConfig>(json) {
             Ok(config) => self.proxy.apply(version, config).await,
-            Err(error) => Err(format!("config is not readable: {error}")),
+            Err(error) => Err(crate::error::ConfigError::Unreadable(error)),
         };
         match result {
             Ok(()) => {
@@ -193,7 +193,7 @@ impl Control {
                 ConfigAck {
                     version,
                     accepted: false,
-                    error,
+                    error: error.to_string(),
                 }
             }
         }

@@ -1,11 +1,19 @@
 //! weft-dp: the sidecar proxy.
 
 pub mod admin;
+pub mod body;
+pub mod clock;
 pub mod config;
 pub mod control;
+pub mod error;
+pub mod metrics;
+pub mod observe;
+pub mod policy;
 pub mod proxy;
 pub mod routing;
+pub mod stack;
 pub mod telemetry;
+pub mod upstream;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -247,6 +247,7 @@ mod tests {
             requests_per_second: 1.0,
             error_rate: 0.0,
             p99_millis: None,
+            retries_per_second: 0.0,
             health: Health::Healthy,
         }
     }

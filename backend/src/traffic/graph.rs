@@ -22,7 +22,7 @@ fn health(counters: &EdgeCounters, thresholds: Thresholds) -> (f64, Health) {
     if counters.requests == 0 {
         return (0.0, Health::Idle);
     }
-    let rate = counters.server_errors() as f64 / counters.requests as f64;
+    let rate = counters.failures().min(counters.requests) as f64 / counters.requests as f64;
     let health = if rate >= thresholds.failing {
         Health::Failing
     } else if rate > 0.0 {
@@ -91,6 +91,7 @@ pub fn build_graph(
                 requests_per_second: counters.requests as f64 / seconds,
                 error_rate,
                 p99_millis: counters.quantile_micros(0.99).map(|micros| micros / 1000.0),
+                retries_per_second: counters.retries as f64 / seconds,
                 health,
             }
         })
@@ -134,6 +135,11 @@ mod tests {
         traffic.insert(key(("", ""), ("web", "v1")), counters(100, 0));
         traffic.insert(key(("web", "v1"), ("catalog", "v2")), counters(95, 5));
         traffic.insert(key(("web", "v1"), ("orders", "")), counters(80, 20));
+        // gRPC errors arrive with HTTP 200 and still fail the edge.
+        let mut grpc = counters(10, 0);
+        grpc.grpc_errors = 5;
+        grpc.retries = 20;
+        traffic.insert(key(("web", "v1"), ("payments", "")), grpc);
         let graph = build_graph(
             "shop",
             10,
@@ -143,7 +149,10 @@ mod tests {
             Thresholds::default(),
         );
         let ids: Vec<&str> = graph.nodes.iter().map(|node| node.id.as_str()).collect();
-        assert_eq!(ids, vec!["catalog/v2", "external", "orders", "web/v1"]);
+        assert_eq!(
+            ids,
+            vec!["catalog/v2", "external", "orders", "payments", "web/v1"]
+        );
         let find = |source: &str, target: &str| {
             graph
                 .edges
@@ -157,6 +166,10 @@ mod tests {
         assert_eq!(ingress.health, Health::Healthy);
         assert_eq!(find("web/v1", "catalog/v2").health, Health::Degraded);
         assert_eq!(find("web/v1", "orders").health, Health::Failing);
+        let payments = find("web/v1", "payments");
+        assert_eq!(payments.health, Health::Failing);
+        assert_eq!(payments.error_rate, 0.5);
+        assert_eq!(payments.retries_per_second, 2.0);
         assert!(ingress.p99_millis.unwrap() > 1.0);
     }
 }

@@ -11,9 +11,9 @@ pub enum Health {
     /// No requests in the window.
     Idle,
     Healthy,
-    /// Some 5xx, below the failure threshold.
+    /// Some failures (5xx or gRPC errors), below the failure threshold.
     Degraded,
-    /// 5xx at or above the failure threshold.
+    /// Failures at or above the failure threshold.
     Failing,
 }
 
@@ -46,10 +46,13 @@ pub struct GraphEdge {
     pub source: String,
     pub target: String,
     pub requests_per_second: f64,
-    /// Share of responses that were 5xx, 0.0 to 1.0.
+    /// Share of requests that failed (5xx, or a failing gRPC status), 0.0 to 1.0.
     pub error_rate: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99_millis: Option<f64>,
+    /// Extra attempts made by retries, per second.
+    #[serde(default)]
+    pub retries_per_second: f64,
     pub health: Health,
 }
 

@@ -26,6 +26,16 @@ pub struct EdgeCounters {
     pub latency_buckets: [u64; BUCKET_COUNT],
     pub latency_sum_micros: u64,
     pub mtls: bool,
+    /// Responses with a failing gRPC status, whatever their HTTP status.
+    #[serde(default)]
+    pub grpc_errors: u64,
+    /// Attempts beyond the first made by retries.
+    #[serde(default)]
+    pub retries: u64,
+    #[serde(default)]
+    pub request_bytes: u64,
+    #[serde(default)]
+    pub response_bytes: u64,
 }
 
 impl Default for EdgeCounters {
@@ -36,6 +46,10 @@ impl Default for EdgeCounters {
             latency_buckets: [0; BUCKET_COUNT],
             latency_sum_micros: 0,
             mtls: false,
+            grpc_errors: 0,
+            retries: 0,
+            request_bytes: 0,
+            response_bytes: 0,
         }
     }
 }
@@ -72,10 +86,19 @@ impl EdgeCounters {
             .latency_sum_micros
             .saturating_add(other.latency_sum_micros);
         self.mtls |= other.mtls;
+        self.grpc_errors = self.grpc_errors.saturating_add(other.grpc_errors);
+        self.retries = self.retries.saturating_add(other.retries);
+        self.request_bytes = self.request_bytes.saturating_add(other.request_bytes);
+        self.response_bytes = self.response_bytes.saturating_add(other.response_bytes);
     }
 
     pub fn server_errors(&self) -> u64 {
         self.status_classes[4]
+    }
+
+    /// Failed requests: 5xx responses and gRPC errors (a gRPC error usually comes with HTTP 200).
+    pub fn failures(&self) -> u64 {
+        self.server_errors().saturating_add(self.grpc_errors)
     }
 
     /// Latency at quantile `q` (0.0 to 1.0) in microseconds, interpolated inside its bucket;
@@ -176,6 +199,10 @@ mod wire {
             latency_buckets: counters.latency_buckets.to_vec(),
             latency_sum_micros: counters.latency_sum_micros,
             mtls: counters.mtls,
+            grpc_errors: counters.grpc_errors,
+            retries: counters.retries,
+            request_bytes: counters.request_bytes,
+            response_bytes: counters.response_bytes,
         }
     }
 
@@ -204,6 +231,10 @@ mod wire {
             latency_buckets,
             latency_sum_micros: stats.latency_sum_micros,
             mtls: stats.mtls,
+            grpc_errors: stats.grpc_errors,
+            retries: stats.retries,
+            request_bytes: stats.request_bytes,
+            response_bytes: stats.response_bytes,
         };
         (key, counters)
     }
@@ -222,6 +253,10 @@ mod wire {
             let mut counters = EdgeCounters::default();
             counters.record(200, 900);
             counters.record(503, 90_000);
+            counters.grpc_errors = 1;
+            counters.retries = 2;
+            counters.request_bytes = 3;
+            counters.response_bytes = 4;
             assert_eq!(from_proto(&to_proto(&key, &counters)), (key, counters));
         }
     }

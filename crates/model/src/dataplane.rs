@@ -50,6 +50,9 @@ pub struct Inbound {
     pub service_address: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// What the application speaks on this port; `http` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +63,35 @@ pub struct Outbound {
     pub port: i64,
     #[serde(default)]
     pub service: String,
+    /// What the application speaks to `service`; `http` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Protocol>,
+}
+
+/// The protocol on a listener. `http` accepts HTTP/1.1 and HTTP/2 (prior knowledge) from
+/// clients and speaks HTTP/1.1 to the application; `http2` and `grpc` speak HTTP/2 to the
+/// application; `tcp` proxies bytes without looking at them.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Http,
+    Http2,
+    Grpc,
+    Tcp,
+}
+
+impl Protocol {
+    pub fn is_http(self) -> bool {
+        self != Protocol::Tcp
+    }
+
+    /// Whether the application side of the listener speaks HTTP/2.
+    pub fn is_http2(self) -> bool {
+        matches!(self, Protocol::Http2 | Protocol::Grpc)
+    }
 }
 
 fn check_port(errors: &mut Errors, path: &str, port: i64) {

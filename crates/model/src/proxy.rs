@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dataplane::Protocol;
 use crate::mesh::MtlsMode;
 use crate::policy::Provenance;
 use crate::policy::access_log::AccessLogConf;
@@ -54,6 +55,8 @@ pub struct InboundConfig {
     pub service_address: String,
     pub service_port: u16,
     pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_http")]
+    pub protocol: Protocol,
     #[serde(default)]
     pub permissions: Permissions,
     #[serde(default, skip_serializing_if = "PerSource::is_empty")]
@@ -72,6 +75,10 @@ pub struct PerSource<C> {
     pub default: Option<C>,
     #[serde(default = "BTreeMap::new", skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, C>,
+}
+
+fn is_http(protocol: &Protocol) -> bool {
+    *protocol == Protocol::Http
 }
 
 fn none<C>() -> Option<C> {
@@ -131,6 +138,8 @@ pub struct PermissionEntry {
 pub struct OutboundConfig {
     pub port: u16,
     pub service: String,
+    #[serde(default, skip_serializing_if = "is_http")]
+    pub protocol: Protocol,
     /// Most specific first; the first rule whose match accepts a request wins.
     pub rules: Vec<RuleConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

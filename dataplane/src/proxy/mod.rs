@@ -1,94 +1,87 @@
-//! The proxy: listeners for the ports in the current config and the request path through them.
+//! The proxy: listeners for the ports in the current config, and the stacks behind them.
 //!
-//! A config version is applied all or nothing: new listeners are bound first, and if any bind
-//! fails the version is rejected and the previous one keeps serving.
+//! A config version is applied all or nothing: it is compiled first (a stack per port), new
+//! listeners are bound, and only then does the new version replace the old one; if anything
+//! fails the version is rejected and the previous one keeps serving. Listeners are keyed by
+//! port, so a port that moves between inbound and outbound keeps its socket when its address
+//! stays the same, and is closed before it is bound again when the address changes.
 
-mod forward;
-mod handler;
+mod cache;
+pub mod inbound;
 mod listener;
+pub mod outbound;
+pub mod runtime;
+pub mod server;
+mod tcp;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
 use weft_model::proxy::ProxyConfig;
 
-use crate::routing::CompiledOutbound;
-use crate::telemetry::{Direction, Telemetry};
-
 pub use listener::Listener;
+pub use runtime::Runtime;
+pub use server::ServerLimits;
 
-/// Where an inbound port forwards to, and the identity it reports.
-#[derive(Debug)]
-pub struct InboundTarget {
-    pub application: SocketAddr,
-    pub service: String,
-    pub version: String,
-}
+use crate::error::ConfigError;
+use crate::policy::access_log::Sinks;
+use crate::policy::circuit_breaker::{Limits, LimitsKey};
+use crate::policy::health_check::HealthChecks;
+use crate::policy::rate_limit::Bucket;
+use crate::policy::retry::Budget;
+use crate::telemetry::{Direction, Telemetry};
+use crate::upstream::client::Clients;
+use crate::upstream::endpoint::Endpoints;
+use cache::Cache;
 
-/// One applied config version, compiled for the request path.
-#[derive(Debug)]
-pub struct Runtime {
-    pub version: u64,
-    pub config: ProxyConfig,
-    pub inbound: HashMap<u16, InboundTarget>,
-    pub outbound: HashMap<u16, Arc<CompiledOutbound>>,
-}
-
-impl Runtime {
-    pub fn compile(version: u64, config: ProxyConfig) -> Result<Runtime, String> {
-        let mut inbound = HashMap::new();
-        for listener in &config.inbound {
-            let ip: IpAddr = listener.service_address.parse().map_err(|_| {
-                format!(
-                    "inbound {}: invalid service address {:?}",
-                    listener.port, listener.service_address
-                )
-            })?;
-            let target = InboundTarget {
-                application: SocketAddr::new(ip, listener.service_port),
-                service: listener.tags.get("service").cloned().unwrap_or_default(),
-                version: listener.tags.get("version").cloned().unwrap_or_default(),
-            };
-            inbound.insert(listener.port, target);
-        }
-        let outbound = config
-            .outbound
-            .iter()
-            .map(|listener| {
-                let compiled = CompiledOutbound::compile(listener, &config.endpoints)
-                    .map_err(|error| format!("outbound {}: {error}", listener.service))?;
-                Ok((listener.port, Arc::new(compiled)))
-            })
-            .collect::<Result<_, String>>()?;
-        Ok(Runtime {
-            version,
-            config,
-            inbound,
-            outbound,
-        })
-    }
+/// State shared by config versions.
+#[derive(Default)]
+pub struct Shared {
+    pub telemetry: Arc<Telemetry>,
+    pub clients: Clients,
+    pub endpoints: Endpoints,
+    pub health: HealthChecks,
+    pub sinks: Sinks,
+    budgets: Cache<(u16, String, u64, u64), Budget>,
+    limits: Cache<(String, LimitsKey), Limits>,
+    buckets: Cache<(u16, Option<String>, String), Bucket>,
 }
 
 pub struct Proxy {
     runtime: ArcSwapOption<Runtime>,
-    listeners: Mutex<HashMap<(Direction, u16), Listener>>,
+    listeners: tokio::sync::Mutex<HashMap<u16, Listener>>,
     /// Address inbound listeners bind to: the dataplane's registered address.
     inbound_ip: IpAddr,
-    client: forward::Client,
-    pub telemetry: Arc<Telemetry>,
+    pub shared: Shared,
+    pub limits: ServerLimits,
 }
 
 impl Proxy {
     pub fn new(inbound_ip: IpAddr, telemetry: Arc<Telemetry>) -> Arc<Proxy> {
+        Proxy::with_limits(inbound_ip, telemetry, ServerLimits::default())
+    }
+
+    pub fn with_limits(
+        inbound_ip: IpAddr,
+        telemetry: Arc<Telemetry>,
+        limits: ServerLimits,
+    ) -> Arc<Proxy> {
         Arc::new(Proxy {
             runtime: ArcSwapOption::empty(),
-            listeners: Mutex::default(),
+            listeners: tokio::sync::Mutex::default(),
             inbound_ip,
-            client: forward::client(),
-            telemetry,
+            shared: Shared {
+                telemetry,
+                ..Shared::default()
+            },
+            limits,
         })
+    }
+
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.shared.telemetry
     }
 
     pub fn runtime(&self) -> Option<Arc<Runtime>> {
@@ -103,73 +96,96 @@ impl Proxy {
         }
     }
 
-    /// Applies a config version: binds new listeners, swaps the runtime, closes old listeners.
-    pub async fn apply(self: &Arc<Self>, version: u64, config: ProxyConfig) -> Result<(), String> {
-        let runtime = Runtime::compile(version, config)?;
-        let desired: Vec<(Direction, u16)> = runtime
-            .inbound
-            .keys()
-            .map(|port| (Direction::Inbound, *port))
-            .chain(
-                runtime
-                    .outbound
-                    .keys()
-                    .map(|port| (Direction::Outbound, *port)),
-            )
+    /// Applies a config version: compiles it, binds new listeners, swaps it in, closes the
+    /// listeners it no longer has.
+    pub async fn apply(
+        self: &Arc<Self>,
+        version: u64,
+        config: ProxyConfig,
+    ) -> Result<(), ConfigError> {
+        let compiled = Runtime::compile(version, config, &self.shared)?;
+        let desired: HashMap<u16, SocketAddr> = compiled
+            .runtime
+            .ports
+            .iter()
+            .map(|(port, entry)| (*port, self.bind_address(entry.direction, *port)))
             .collect();
-        let missing: Vec<(Direction, u16)> = {
-            let listeners = self
-                .listeners
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            desired
-                .iter()
-                .filter(|key| !listeners.contains_key(key))
-                .copied()
-                .collect()
-        };
-        let mut bound = Vec::new();
-        for (direction, port) in missing {
-            let address = self.bind_address(direction, port);
-            match tokio::net::TcpListener::bind(address).await {
-                Ok(socket) => bound.push(((direction, port), socket)),
-                Err(error) => return Err(format!("cannot listen on {address}: {error}")),
+        let mut listeners = self.listeners.lock().await;
+        // Ports whose address changes are closed first, so that they can be bound again.
+        let mut moved = Vec::new();
+        for (port, address) in &desired {
+            if let Some(listener) = listeners.get(port)
+                && listener.address != *address
+                && let Some(listener) = listeners.remove(port)
+            {
+                moved.push(listener.address);
+                listener.stop().await;
             }
         }
-        self.runtime.store(Some(Arc::new(runtime)));
-        let mut stale = Vec::new();
-        {
-            let mut listeners = self
-                .listeners
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for ((direction, port), socket) in bound {
-                tracing::info!(?direction, port, "listening");
-                listeners.insert(
-                    (direction, port),
-                    Listener::start(self.clone(), direction, port, socket),
-                );
+        let mut bound = Vec::new();
+        for (port, address) in &desired {
+            if listeners.contains_key(port) {
+                continue;
             }
-            let keys: Vec<(Direction, u16)> = listeners.keys().copied().collect();
-            for key in keys.into_iter().filter(|key| !desired.contains(key)) {
-                if let Some(listener) = listeners.remove(&key) {
-                    stale.push(listener);
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(socket) => bound.push((*port, *address, socket)),
+                Err(source) => {
+                    // Put back what was moved, and keep serving the previous version.
+                    for previous in moved {
+                        if let Ok(socket) = tokio::net::TcpListener::bind(previous).await {
+                            listeners.insert(
+                                previous.port(),
+                                Listener::start(self.clone(), socket, previous),
+                            );
+                        }
+                    }
+                    return Err(ConfigError::Listen {
+                        address: *address,
+                        source,
+                    });
                 }
             }
         }
-        for listener in stale {
-            tokio::spawn(listener.stop());
+        self.runtime.store(Some(Arc::new(compiled.runtime)));
+        for (port, address, socket) in bound {
+            tracing::info!(port, %address, "listening");
+            listeners.insert(port, Listener::start(self.clone(), socket, address));
         }
+        let stale: Vec<u16> = listeners
+            .keys()
+            .filter(|port| !desired.contains_key(port))
+            .copied()
+            .collect();
+        for port in stale {
+            if let Some(listener) = listeners.remove(&port) {
+                tokio::spawn(listener.stop());
+            }
+        }
+        // Still under the listeners lock: applies do not interleave.
+        let wanted = compiled
+            .health_checks
+            .iter()
+            .map(|(endpoint, conf)| (endpoint.clone(), conf))
+            .collect();
+        let source = self
+            .runtime()
+            .map(|r| r.config.service.clone())
+            .unwrap_or_default();
+        self.shared.health.reconcile(wanted, &source);
+        self.shared.clients.retain(&compiled.client_settings);
+        self.shared.endpoints.retain_used();
+        self.shared.sinks.retain_used();
+        self.shared.budgets.retain_used();
+        self.shared.limits.retain_used();
+        self.shared.buckets.retain_used();
+        drop(listeners);
         Ok(())
     }
 
     /// Stops every listener, letting in-flight requests finish.
     pub async fn stop(&self) {
         let listeners: Vec<Listener> = {
-            let mut listeners = self
-                .listeners
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut listeners = self.listeners.lock().await;
             listeners.drain().map(|(_, listener)| listener).collect()
         };
         futures::future::join_all(listeners.into_iter().map(Listener::stop)).await;

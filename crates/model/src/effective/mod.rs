@@ -109,6 +109,7 @@ pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
                     .unwrap_or_else(|| "127.0.0.1".to_string()),
                 service_port: port(inbound.service_port),
                 tags: inbound.tags.clone(),
+                protocol: inbound.protocol.unwrap_or_default(),
                 ..InboundConfig::default()
             };
             let path = format!("inbound[{}]", config.port);
@@ -134,6 +135,7 @@ pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
             let mut config = OutboundConfig {
                 port: port(outbound.port),
                 service: outbound.service.clone(),
+                protocol: outbound.protocol.unwrap_or_default(),
                 rules: routes::rules_for(&selecting, &outbound.service),
                 ..OutboundConfig::default()
             };

@@ -26,12 +26,15 @@ pub struct LoadBalancingConf {
     pub locality: Option<Locality>,
 }
 
-/// What RingHash hashes: one request header, or the source address.
+/// What RingHash hashes: one request header, one cookie, or the source address.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HashOn {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
+    /// Name of a cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<bool>,
 }
@@ -69,11 +72,15 @@ impl super::Conf for LoadBalancingConf {
                 &hash_path,
                 &[
                     ("header", hash_on.header.is_some()),
+                    ("cookie", hash_on.cookie.is_some()),
                     ("sourceIp", hash_on.source_ip == Some(true)),
                 ],
             );
             if let Some(header) = &hash_on.header {
                 check::header_name(errors, &at(&hash_path, "header"), header);
+            }
+            if let Some(cookie) = &hash_on.cookie {
+                check::header_name(errors, &at(&hash_path, "cookie"), cookie);
             }
         }
         if let Some(failover) = self

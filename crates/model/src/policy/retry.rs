@@ -6,14 +6,20 @@ use crate::check;
 use crate::duration::{DurationText, HOUR, MILLISECOND};
 use crate::error::{Errors, at, index};
 
-/// Named retry conditions; a three-digit status code is accepted as well.
-pub const RETRY_ON: [&str; 6] = [
+/// Named retry conditions; a three-digit status code is accepted as well. The last five are
+/// gRPC statuses (`grpc-status` in the response headers or trailers).
+pub const RETRY_ON: [&str; 11] = [
     "5xx",
     "gateway-error",
     "reset",
     "connect-failure",
     "retriable-4xx",
     "refused-stream",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,239 @@
+//! Sending one request to one endpoint: the request target, the HTTP version the client
+//! speaks, hop-by-hop headers, HTTP/1.1 upgrades (WebSocket) passed through, and failures
+//! classified so that retries and outlier detection can tell them apart.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::{PathAndQuery, Scheme};
+use http::{Uri, Version};
+use hyper::upgrade::OnUpgrade;
+
+use super::client::UpstreamClient;
+use super::endpoint::Endpoint;
+use crate::body::{Body, BoxError};
+use crate::error::ProxyError;
+use crate::stack::{Request, Response};
+
+/// Headers that describe one connection, not the request, and must not be forwarded.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(connection) = headers.get(header::CONNECTION) {
+        let named: Vec<HeaderName> = connection
+            .to_str()
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP.iter() {
+        headers.remove(name);
+    }
+}
+
+/// `te: trailers` is the one hop-by-hop value that must survive (gRPC needs it).
+fn keeps_te_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::TE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|v| v.trim().eq_ignore_ascii_case("trailers"))
+        })
+}
+
+/// An HTTP/1.1 request asking to switch protocols (`connection: upgrade`).
+pub fn upgrade_protocol(request: &Request) -> Option<HeaderValue> {
+    if request.version() != Version::HTTP_11 {
+        return None;
+    }
+    let asks = request
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| request.headers().get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+/// Points the request at `endpoint` in the version `client` speaks.
+pub fn retarget(request: &mut Request, endpoint: &Endpoint, http2: bool) {
+    let path = request
+        .uri()
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(Scheme::HTTP);
+    parts.authority = Some(endpoint.authority.clone());
+    parts.path_and_query = Some(path);
+    if let Ok(uri) = Uri::from_parts(parts) {
+        *request.uri_mut() = uri;
+    }
+    *request.version_mut() = if http2 {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    };
+}
+
+/// Sends `request` to `endpoint`.
+pub async fn send(
+    client: &UpstreamClient,
+    endpoint: &Endpoint,
+    mut request: Request,
+) -> Result<Response, ProxyError> {
+    let upgrade = if client.http2 {
+        None
+    } else {
+        upgrade_protocol(&request)
+    };
+    let te_trailers = keeps_te_trailers(request.headers());
+    strip_hop_by_hop(request.headers_mut());
+    if te_trailers {
+        request
+            .headers_mut()
+            .insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    let downstream_upgrade = match &upgrade {
+        Some(protocol) => {
+            let headers = request.headers_mut();
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, protocol.clone());
+            request.extensions_mut().remove::<OnUpgrade>()
+        }
+        None => None,
+    };
+    if client.http2 {
+        // HTTP/2 carries the authority in the URI; the Host header would only disagree.
+        request.headers_mut().remove(header::HOST);
+    }
+    retarget(&mut request, endpoint, client.http2);
+    let mut response = client
+        .request(request)
+        .await
+        .map_err(|error| classify(endpoint, error))?;
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+        && let Some(downstream) = downstream_upgrade
+    {
+        let upstream = hyper::upgrade::on(&mut response);
+        let protocol = response.headers().get(header::UPGRADE).cloned();
+        tokio::spawn(bridge(downstream, upstream));
+        strip_hop_by_hop(response.headers_mut());
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        if let Some(protocol) = protocol {
+            headers.insert(header::UPGRADE, protocol);
+        }
+    } else {
+        strip_hop_by_hop(response.headers_mut());
+    }
+    Ok(response.map(Body::Incoming))
+}
+
+/// Copies bytes both ways between an upgraded client connection and the upstream one.
+async fn bridge(downstream: OnUpgrade, upstream: OnUpgrade) {
+    let (downstream, upstream) = match tokio::try_join!(downstream, upstream) {
+        Ok(both) => both,
+        Err(error) => {
+            tracing::debug!(%error, "upgrade did not complete");
+            return;
+        }
+    };
+    let mut downstream = hyper_util::rt::TokioIo::new(downstream);
+    let mut upstream = hyper_util::rt::TokioIo::new(upstream);
+    if let Err(error) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
+        tracing::debug!(%error, "upgraded connection ended");
+    }
+}
+
+/// Sorts a client error into connect failure, reset, or other failure.
+pub fn classify(endpoint: &Endpoint, error: hyper_util::client::legacy::Error) -> ProxyError {
+    let upstream = endpoint.describe();
+    if error.is_connect() {
+        return ProxyError::Connect {
+            upstream,
+            source: source_or(error),
+        };
+    }
+    let mut refused = false;
+    let mut reset = false;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&error);
+    while let Some(current) = cause {
+        if let Some(h2) = current.downcast_ref::<h2::Error>() {
+            reset = true;
+            refused |= h2.reason() == Some(h2::Reason::REFUSED_STREAM);
+        }
+        if let Some(hyper) = current.downcast_ref::<hyper::Error>() {
+            reset |= hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled();
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            reset |= matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        cause = current.source();
+    }
+    if reset {
+        ProxyError::Reset {
+            upstream,
+            refused,
+            source: source_or(error),
+        }
+    } else {
+        ProxyError::Upstream {
+            upstream,
+            source: source_or(error),
+        }
+    }
+}
+
+/// The innermost useful cause of a client error, for the message.
+fn source_or(error: hyper_util::client::legacy::Error) -> BoxError {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(current) = cause {
+        text = current.to_string();
+        cause = current.source();
+    }
+    text.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_and_connection_named_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(
+            headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            vec!["x-kept"]
+        );
+    }
+}
