@@ -132,11 +132,14 @@ async fn answer(
             status => status as u16,
         }
     };
-    let headers: BTreeMap<String, String> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
-        .collect();
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let value = value.to_str().unwrap_or_default();
+        headers
+            .entry(name.to_string())
+            .and_modify(|seen| *seen = format!("{seen}, {value}"))
+            .or_insert_with(|| value.to_string());
+    }
     let reply = json!({
         "name": name,
         "method": parts.method.as_str(),
@@ -213,6 +216,11 @@ impl Client {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
+        self.send(request.body(Full::default()).unwrap()).await
+    }
+
+    pub async fn get_at(&self, address: SocketAddr, path: &str) -> Answer {
+        let request = http::Request::get(format!("http://{address}{path}"));
         self.send(request.body(Full::default()).unwrap()).await
     }
 
