@@ -155,6 +155,73 @@ impl ProxyError {
     }
 }
 
+/// gRPC status codes the proxy answers with.
+pub mod grpc_code {
+    pub const UNKNOWN: u32 = 2;
+    pub const DEADLINE_EXCEEDED: u32 = 4;
+    pub const RESOURCE_EXHAUSTED: u32 = 8;
+    pub const INTERNAL: u32 = 13;
+    pub const UNAVAILABLE: u32 = 14;
+    pub const UNAUTHENTICATED: u32 = 16;
+    pub const PERMISSION_DENIED: u32 = 7;
+    pub const UNIMPLEMENTED: u32 = 12;
+}
+
+impl ProxyError {
+    /// The gRPC status of this error, following gRPC's mapping of HTTP statuses.
+    pub fn grpc_status(&self) -> u32 {
+        use grpc_code::*;
+        match self {
+            ProxyError::Timeout { .. } => DEADLINE_EXCEEDED,
+            ProxyError::RateLimited { .. } => RESOURCE_EXHAUSTED,
+            ProxyError::RequestBody(_) => INTERNAL,
+            other => match other.status().as_u16() {
+                400 => INTERNAL,
+                401 => UNAUTHENTICATED,
+                403 => PERMISSION_DENIED,
+                404 => UNIMPLEMENTED,
+                429 | 502 | 503 | 504 => UNAVAILABLE,
+                _ => UNKNOWN,
+            },
+        }
+    }
+
+    /// The answer to a gRPC client: HTTP 200 with the status in the headers ("trailers-only"),
+    /// which gRPC clients read as the call's status.
+    pub fn into_grpc_response(self) -> Response {
+        let code = self.grpc_status();
+        let message = format!("weft-dp: {self}");
+        let mut response = self.into_response();
+        *response.body_mut() = Body::empty();
+        *response.status_mut() = StatusCode::OK;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        headers.insert("grpc-status", HeaderValue::from(code));
+        // grpc-message is percent-encoded; our messages are plain ASCII apart from spaces.
+        let encoded: String = message
+            .chars()
+            .map(|c| match c {
+                ' '..='~' if c != '%' => c.to_string(),
+                other => format!("%{:02X}", other as u32 & 0xff),
+            })
+            .collect();
+        if let Ok(value) = HeaderValue::from_str(&encoded) {
+            headers.insert("grpc-message", value);
+        }
+        response
+    }
+}
+
+/// Whether a request is a gRPC call.
+pub fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+}
+
 /// Why a config version was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

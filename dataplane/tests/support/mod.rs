@@ -347,3 +347,44 @@ pub fn counted(telemetry: &Telemetry, service: &str) -> (u64, u64, u64) {
 pub fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
+
+/// Two proxies, like two services of a mesh: `web`'s outbound (on the returned port) calls
+/// `catalog` through `catalog`'s own proxy, whose inbound reaches the application on
+/// `app_port`. `shape` adjusts web's outbound before it is applied.
+pub struct TwoHops {
+    pub outbound_port: u16,
+    pub inbound_port: u16,
+    pub web: Arc<Proxy>,
+    pub web_telemetry: Arc<Telemetry>,
+    pub catalog: Arc<Proxy>,
+}
+
+pub async fn two_hops(
+    app_port: u16,
+    protocol: weft_model::dataplane::Protocol,
+    shape: impl FnOnce(&mut OutboundConfig),
+) -> TwoHops {
+    let (outbound_port, inbound_port) = (free_port(), free_port());
+    let mut listener = inbound(inbound_port, app_port, "catalog");
+    listener.protocol = protocol;
+    let mut catalog_config = config(vec![listener], vec![], vec![]);
+    catalog_config.service = "catalog".into();
+    catalog_config.dataplane = "catalog-1".into();
+    let (catalog, _) = serve(catalog_config).await;
+    let mut out = outbound(outbound_port, "catalog");
+    out.protocol = protocol;
+    shape(&mut out);
+    let (web, web_telemetry) = serve(config(
+        vec![],
+        vec![out],
+        vec![endpoint("catalog", "v1", inbound_port)],
+    ))
+    .await;
+    TwoHops {
+        outbound_port,
+        inbound_port,
+        web,
+        web_telemetry,
+        catalog,
+    }
+}
