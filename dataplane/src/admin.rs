@@ -16,6 +16,8 @@ use crate::proxy::Proxy;
 pub struct AdminState {
     pub proxy: Arc<Proxy>,
     pub connected: Arc<AtomicBool>,
+    /// Set on shutdown: readiness fails first, so that nothing new is sent here.
+    pub draining: Arc<AtomicBool>,
 }
 
 pub fn app(state: AdminState) -> Router {
@@ -27,8 +29,12 @@ pub fn app(state: AdminState) -> Router {
         .with_state(state)
 }
 
-/// Ready once a config is applied; stays ready when the zone goes away (last config serves).
+/// Ready once a config is applied; stays ready when the zone goes away (last config serves);
+/// not ready any more once shutting down.
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
+    if state.draining.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+    }
     match state.proxy.runtime() {
         Some(_) => (StatusCode::OK, "ready\n"),
         None => (

@@ -29,4 +29,35 @@ pub struct Config {
 
     #[arg(long, env = "WEFT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Open connections per listener; further clients wait in the accept queue.
+    #[arg(long, env = "WEFT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Time a client has to send a request's headers; also closes idle HTTP/1.1 connections.
+    #[arg(long, env = "WEFT_HEADER_READ_TIMEOUT", default_value = "30s")]
+    pub header_read_timeout: Seconds,
+
+    /// On shutdown, how long to keep accepting after deregistering (while peers learn that
+    /// this proxy is gone), before draining.
+    #[arg(long, env = "WEFT_DRAIN_DELAY", default_value = "0s")]
+    pub drain_delay: Seconds,
+}
+
+/// A duration flag such as `30s` or `500ms`.
+#[derive(Clone, Copy, Debug)]
+pub struct Seconds(std::time::Duration);
+
+impl From<Seconds> for std::time::Duration {
+    fn from(value: Seconds) -> Self {
+        value.0
+    }
+}
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        weft_model::duration::Duration::parse(text).map(|duration| Seconds(duration.as_std()))
+    }
 }

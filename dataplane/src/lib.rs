@@ -84,8 +84,14 @@ pub async fn run(
         );
     }
     let telemetry = Arc::new(Telemetry::default());
-    let proxy = Proxy::new(address, telemetry);
+    let limits = proxy::ServerLimits {
+        max_connections: config.max_connections as usize,
+        header_read_timeout: config.header_read_timeout.into(),
+        ..proxy::ServerLimits::default()
+    };
+    let proxy = Proxy::with_limits(address, telemetry, limits);
     let connected = Arc::new(AtomicBool::new(false));
+    let draining = Arc::new(AtomicBool::new(false));
     let admin_listener = tokio::net::TcpListener::bind(config.admin_address)
         .await
         .with_context(|| {
@@ -98,8 +104,9 @@ pub async fn run(
     let admin_state = admin::AdminState {
         proxy: proxy.clone(),
         connected: connected.clone(),
+        draining: draining.clone(),
     };
-    let mut admin_shutdown = shutdown_receiver.clone();
+    let (admin_stop, mut admin_shutdown) = watch::channel(false);
     let admin_task = tokio::spawn(async move {
         axum::serve(admin_listener, admin::app(admin_state))
             .with_graceful_shutdown(async move {
@@ -119,10 +126,14 @@ pub async fn run(
 
     shutdown.await;
     tracing::info!("shutting down");
+    // Not ready any more, then deregister so peers stop sending here, then let requests in
+    // flight finish while new connections are refused.
+    draining.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = shutdown_sender.send(true);
-    // Deregister first so peers stop sending here, then drain our listeners.
     let _ = tokio::time::timeout(Duration::from_secs(3), control_task).await;
+    tokio::time::sleep(config.drain_delay.into()).await;
     proxy.stop().await;
+    let _ = admin_stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), admin_task).await;
     Ok(())
 }

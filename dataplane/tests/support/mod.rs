@@ -105,15 +105,19 @@ async fn answer(
         return (status, "health").into_response();
     }
     behaviour.requests.fetch_add(1, SeqCst);
-    behaviour.in_flight.fetch_add(1, SeqCst);
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    // Counted in flight only once it waits for `release`, so a release never goes unseen.
+    let released = behaviour.release.notified();
+    tokio::pin!(released);
+    released.as_mut().enable();
+    behaviour.in_flight.fetch_add(1, SeqCst);
     if behaviour.hold.load(SeqCst) {
-        behaviour.release.notified().await;
+        released.await;
     }
     let delay = behaviour.delay_ms.load(SeqCst);
     if delay > 0 {
