@@ -21,7 +21,10 @@ async fn proxy_with(limits: ServerLimits) -> (Arc<Proxy>, u16, App) {
         limits,
     );
     proxy
-        .apply(1, config(vec![inbound(port, app.port, "web")], vec![], vec![]))
+        .apply(
+            1,
+            config(vec![inbound(port, app.port, "web")], vec![], vec![]),
+        )
         .await
         .unwrap();
     (proxy, port, app)
@@ -52,7 +55,10 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     })
     .await;
     let mut stream = TcpStream::connect(loopback(port)).await.unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nhost: web\r\nx-slow: ").await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: web\r\nx-slow: ")
+        .await
+        .unwrap();
     read_to_close(&mut stream).await;
     assert_eq!(app.requests(), 0);
 }
@@ -65,7 +71,10 @@ async fn oversized_and_too_many_headers_get_431() {
         ..ServerLimits::default()
     })
     .await;
-    let big = format!("GET / HTTP/1.1\r\nhost: web\r\nx-big: {}\r\n\r\n", "a".repeat(64 * 1024));
+    let big = format!(
+        "GET / HTTP/1.1\r\nhost: web\r\nx-big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
     let mut many = String::from("GET / HTTP/1.1\r\nhost: web\r\n");
     for n in 0..50 {
         many.push_str(&format!("x-{n}: 1\r\n"));
@@ -93,14 +102,20 @@ async fn connections_over_the_limit_wait_for_a_free_slot() {
         .await
         .unwrap();
     let mut buffer = [0u8; 1024];
-    assert!(first.read(&mut buffer).await.unwrap() > 0, "the first connection is served");
+    assert!(
+        first.read(&mut buffer).await.unwrap() > 0,
+        "the first connection is served"
+    );
     let mut second = TcpStream::connect(loopback(port)).await.unwrap();
     second
         .write_all(b"GET / HTTP/1.1\r\nhost: web\r\nconnection: close\r\n\r\n")
         .await
         .unwrap();
     let waiting = tokio::time::timeout(Duration::from_millis(300), second.read(&mut buffer)).await;
-    assert!(waiting.is_err(), "the second connection is not served while the first is open");
+    assert!(
+        waiting.is_err(),
+        "the second connection is not served while the first is open"
+    );
     drop(first);
     let answer = String::from_utf8_lossy(&read_to_close(&mut second).await).to_string();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -109,7 +124,13 @@ async fn connections_over_the_limit_wait_for_a_free_slot() {
 /// An HTTP/2 frame: length, type, flags, stream, payload.
 fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let length = payload.len() as u32;
-    let mut out = vec![(length >> 16) as u8, (length >> 8) as u8, length as u8, kind, flags];
+    let mut out = vec![
+        (length >> 16) as u8,
+        (length >> 8) as u8,
+        length as u8,
+        kind,
+        flags,
+    ];
     out.extend_from_slice(&stream.to_be_bytes());
     out.extend_from_slice(payload);
     out
@@ -190,7 +211,10 @@ async fn continuation_floods_are_cut_off() {
     };
     let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
     let seen = read_to_close(&mut stream).await;
-    assert!(has_goaway(&seen) || seen.is_empty(), "the connection was closed");
+    assert!(
+        has_goaway(&seen) || seen.is_empty(),
+        "the connection was closed"
+    );
     assert_eq!(app.requests(), 0);
     still_serves(port).await;
 }

@@ -220,17 +220,26 @@ async fn stopping_lets_requests_in_flight_finish_and_refuses_new_connections() {
     let port = free_port();
     let (proxy, _) = serve(config(vec![inbound(port, app.port, "web")], vec![], vec![])).await;
     let in_flight = tokio::spawn(async move { Client::default().get(port, "/slow").await });
-    eventually("the request is in flight", std::time::Duration::from_secs(5), || async {
-        (app.behaviour.in_flight.load(SeqCst) == 1).then_some(())
-    })
+    eventually(
+        "the request is in flight",
+        std::time::Duration::from_secs(5),
+        || async { (app.behaviour.in_flight.load(SeqCst) == 1).then_some(()) },
+    )
     .await;
     let stopping = tokio::spawn({
         let proxy = proxy.clone();
         async move { proxy.stop().await }
     });
-    eventually("the port is closed", std::time::Duration::from_secs(5), || async {
-        tokio::net::TcpStream::connect(loopback(port)).await.is_err().then_some(())
-    })
+    eventually(
+        "the port is closed",
+        std::time::Duration::from_secs(5),
+        || async {
+            tokio::net::TcpStream::connect(loopback(port))
+                .await
+                .is_err()
+                .then_some(())
+        },
+    )
     .await;
     app.behaviour.release.notify_waiters();
     let answer = in_flight.await.unwrap();

@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod retry;
 pub mod telemetry;
 pub mod timeout;
+pub mod trace;
 
 use std::time::Duration;
 

@@ -28,6 +28,20 @@ impl<K: Eq + Hash, V> Cache<K, V> {
             .clone()
     }
 
+    /// Like [`Cache::get`], for values whose making can fail (nothing is kept then).
+    pub fn try_get<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(value) = known.get(&key) {
+            return Ok(value.clone());
+        }
+        let value = Arc::new(make()?);
+        known.insert(key, value.clone());
+        Ok(value)
+    }
+
     pub fn retain_used(&self) {
         self.known
             .lock()

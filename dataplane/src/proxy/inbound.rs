@@ -21,6 +21,7 @@ use crate::policy::errors::RespondLayer;
 use crate::policy::fault_injection::FaultInjectionLayer;
 use crate::policy::rate_limit::{Bucket, RateLimitLayer};
 use crate::policy::telemetry::{Edges, SOURCE_HEADER, TelemetryLayer};
+use crate::policy::trace::TraceLayer;
 use crate::stack::{Request, ResponseFuture, Stack};
 use crate::telemetry::Direction;
 use crate::upstream::client::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
@@ -99,6 +100,7 @@ pub fn build(context: &Context<'_>, config: &InboundConfig) -> Result<Built, Con
     let stack = stack.push(RespondLayer);
     let stack = push_access_log(stack, context, config, service);
     let stack = stack.push(TelemetryLayer(Edges::Inbound { external, mesh }));
+    let stack = push_trace(stack, context, service);
     Ok(Built {
         port: PortStack::Http {
             stack,
@@ -148,4 +150,13 @@ fn push_access_log(
         &config.access_log,
         service,
     ))
+}
+
+fn push_trace(stack: Stack, context: &Context<'_>, service: &str) -> Stack {
+    stack.push_optional(
+        context
+            .tracing
+            .clone()
+            .map(|tracing| TraceLayer::new(tracing, Direction::Inbound, service)),
+    )
 }

@@ -31,6 +31,7 @@ use crate::policy::circuit_breaker::{Limits, LimitsKey};
 use crate::policy::health_check::HealthChecks;
 use crate::policy::rate_limit::Bucket;
 use crate::policy::retry::Budget;
+use crate::policy::trace::{Tracing, TracingKey};
 use crate::telemetry::{Direction, Telemetry};
 use crate::upstream::client::Clients;
 use crate::upstream::endpoint::Endpoints;
@@ -47,6 +48,7 @@ pub struct Shared {
     budgets: Cache<(u16, String, u64, u64), Budget>,
     limits: Cache<(String, LimitsKey), Limits>,
     buckets: Cache<(u16, Option<String>, String), Bucket>,
+    tracing: Cache<TracingKey, Tracing>,
 }
 
 pub struct Proxy {
@@ -178,6 +180,7 @@ impl Proxy {
         self.shared.budgets.retain_used();
         self.shared.limits.retain_used();
         self.shared.buckets.retain_used();
+        self.shared.tracing.retain_used();
         drop(listeners);
         Ok(())
     }

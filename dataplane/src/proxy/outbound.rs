@@ -26,6 +26,7 @@ use crate::policy::outlier::OutlierDetector;
 use crate::policy::retry::{Budget, RetryLayer, RetryPolicy};
 use crate::policy::telemetry::{Edges, TelemetryLayer};
 use crate::policy::timeout::TimeoutLayer;
+use crate::policy::trace::TraceLayer;
 use crate::routing::{CompiledMatch, Router, Split};
 use crate::stack::Stack;
 use crate::telemetry::{Direction, EdgeStats};
@@ -120,10 +121,10 @@ pub fn build<'a>(
     };
     let port = if config.protocol.is_http() {
         let routes = push_routes(&outbound)?;
-        let stack = push_trace(push_telemetry(
-            push_access_log(push_errors(routes), &outbound),
-            fallback,
-        ));
+        let stack = push_errors(routes);
+        let stack = push_access_log(stack, &outbound);
+        let stack = push_telemetry(stack, fallback);
+        let stack = push_trace(stack, context, &config.service);
         PortStack::Http {
             stack,
             needs_peer: false,
@@ -333,6 +334,11 @@ fn push_telemetry(stack: Stack, fallback: Arc<EdgeStats>) -> Stack {
     stack.push(TelemetryLayer(Edges::Outbound { fallback }))
 }
 
-fn push_trace(stack: Stack) -> Stack {
-    stack
+fn push_trace(stack: Stack, context: &Context<'_>, service: &str) -> Stack {
+    stack.push_optional(
+        context
+            .tracing
+            .clone()
+            .map(|tracing| TraceLayer::new(tracing, Direction::Outbound, service)),
+    )
 }

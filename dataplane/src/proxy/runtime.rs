@@ -40,6 +40,8 @@ pub struct Context<'a> {
     pub config: &'a ProxyConfig,
     /// This proxy's service and version.
     pub source: (&'a str, &'a str),
+    /// Where spans go, when the config traces.
+    pub tracing: Option<Arc<crate::policy::trace::Tracing>>,
 }
 
 /// A compiled version and what it wants done once it is applied.
@@ -59,6 +61,13 @@ impl Runtime {
         let mut health_checks = Vec::new();
         let mut client_settings = Vec::new();
         {
+            let tracing = crate::policy::trace::TracingKey::of(&config).and_then(|key| {
+                shared
+                    .tracing
+                    .try_get(key.clone(), || crate::policy::trace::Tracing::new(&key))
+                    .map_err(|error| tracing::warn!(%error, "tracing is off"))
+                    .ok()
+            });
             let context = Context {
                 shared,
                 config: &config,
@@ -66,6 +75,7 @@ impl Runtime {
                     config.service.as_str(),
                     config.version.as_deref().unwrap_or_default(),
                 ),
+                tracing,
             };
             for inbound in &config.inbound {
                 let built = super::inbound::build(&context, inbound)?;
