@@ -1,4 +1,4 @@
-//! System prerequisites: Postgres server binaries, Chromium and chromedriver, a wasm32
+//! System prerequisites: Postgres server binaries, Chromium and chromedriver, promtool, a wasm32
 //! toolchain, and the wasm-bindgen CLI matching the console's pinned version.
 //! As root on Debian they are installed with apt (and cargo install); otherwise the exact
 //! command to run is printed.
@@ -25,6 +25,7 @@ pub struct Tools {
     pub postgres_bin: PathBuf,
     pub chromium: PathBuf,
     pub chromedriver: PathBuf,
+    pub promtool: PathBuf,
     pub wasm: WasmToolchain,
     pub wasm_bindgen: PathBuf,
 }
@@ -146,6 +147,7 @@ pub fn ensure() -> anyhow::Result<Tools> {
             .context("Postgres server binaries still missing after installation")?,
         chromium: PathBuf::from("/usr/bin/chromium"),
         chromedriver: PathBuf::from("/usr/bin/chromedriver"),
+        promtool: which("promtool").context("promtool still missing after installation")?,
         wasm: console.wasm,
         wasm_bindgen: console.wasm_bindgen,
     })
@@ -163,6 +165,10 @@ fn ensure_packages(for_tests: bool) -> anyhow::Result<ConsoleTools> {
         }
         if !Path::new("/usr/bin/chromedriver").is_file() {
             missing.push("chromium-driver");
+        }
+        // promtool checks every binary's /metrics.
+        if which("promtool").is_none() {
+            missing.push("prometheus");
         }
     }
     // WEFT_WASM_TOOLCHAIN=debian forces Debian's route (to test it where rustup has the target).

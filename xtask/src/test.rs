@@ -48,7 +48,8 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
             .env("WEFT_CONSOLE_DIR", &console_dir)
             .env("WEFT_PG_BIN", &tools.postgres_bin)
             .env("WEFT_CHROMIUM", &tools.chromium)
-            .env("WEFT_CHROMEDRIVER", &tools.chromedriver),
+            .env("WEFT_CHROMEDRIVER", &tools.chromedriver)
+            .env("WEFT_PROMTOOL", &tools.promtool),
     )?;
     step("tests", tests);
     eprintln!("xtask: all tests passed in {:.0?}", started.elapsed());

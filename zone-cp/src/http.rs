@@ -53,14 +53,25 @@ pub fn app(state: HttpState) -> Router {
         .with_state(state)
 }
 
-async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
-    )
+async fn metrics(
+    State(state): State<HttpState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    let encoded = state.metrics.encode();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    if weft_runtime::metrics::wants_openmetrics(accept) {
+        (
+            [(header::CONTENT_TYPE, weft_runtime::metrics::OPENMETRICS)],
+            encoded,
+        )
+    } else {
+        (
+            [(header::CONTENT_TYPE, weft_runtime::metrics::TEXT)],
+            weft_runtime::metrics::openmetrics_to_text(&encoded),
+        )
+    }
 }
 
 async fn status(State(state): State<HttpState>) -> Json<ZoneStatus> {

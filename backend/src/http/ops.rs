@@ -21,18 +21,29 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
     if let Ok(revision) = state.store.current_revision().await {
         state
             .metrics
             .store_revision
             .set(i64::try_from(revision).unwrap_or(i64::MAX));
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
-    )
+    let encoded = state.metrics.encode();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    if weft_runtime::metrics::wants_openmetrics(accept) {
+        (
+            [(header::CONTENT_TYPE, weft_runtime::metrics::OPENMETRICS)],
+            encoded,
+        )
+    } else {
+        (
+            [(header::CONTENT_TYPE, weft_runtime::metrics::TEXT)],
+            weft_runtime::metrics::openmetrics_to_text(&encoded),
+        )
+    }
 }

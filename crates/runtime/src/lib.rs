@@ -1,6 +1,8 @@
 //! Process plumbing shared by weft-global, weft-zone and weft-dp: logging in text or JSON,
 //! and the shutdown signal (SIGINT or SIGTERM).
 
+pub mod metrics;
+
 use tokio::sync::watch;
 
 /// `--log-format`.
