@@ -344,8 +344,23 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body["items"][0],
-        json!({"name": "catalog", "versions": ["v1"], "instances": 1, "zones": ["east"]})
+        json!({"name": "catalog", "versions": ["v1"], "instances": 1, "zones": ["east"],
+               "unhealthyInstances": 0, "uncheckedInstances": 1, "health": "unknown"})
     );
+    // A zone reports what its proxies' health checks found.
+    api.state.traffic.health.replace(
+        "east",
+        &[weft_api::proto::MeshEndpointHealth {
+            mesh: "shop".into(),
+            dataplane: "catalog-1".into(),
+            port: 8081,
+            healthy: false,
+            reporters: 2,
+        }],
+    );
+    let (_, body) = api.call("GET", "/api/v1/meshes/shop/services", None).await;
+    assert_eq!(body["items"][0]["health"], "unhealthy", "{body}");
+    assert_eq!(body["items"][0]["unhealthyInstances"], 1);
 
     let (status, body) = api
         .call("GET", "/api/v1/meshes/shop/dataplanes/web-1/config", None)

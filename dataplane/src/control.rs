@@ -11,8 +11,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 use weft_api::proto::dataplane_discovery_client::DataplaneDiscoveryClient;
 use weft_api::proto::{
-    ConfigAck, DataplaneHello, DataplaneMessage, Goodbye, TelemetryReport, ZoneToDataplane,
-    dataplane_message, zone_to_dataplane,
+    ConfigAck, DataplaneHello, DataplaneMessage, EndpointHealth, EndpointHealthReport, Goodbye,
+    TelemetryReport, ZoneToDataplane, dataplane_message, zone_to_dataplane,
 };
 use weft_api::telemetry::to_proto;
 use weft_model::proxy::ProxyConfig;
@@ -111,6 +111,8 @@ impl Control {
         self.connected.store(true, Ordering::SeqCst);
         tracing::info!(zone = %self.zone_address, "registered with the zone");
         let mut ticker = tokio::time::interval(TELEMETRY_INTERVAL);
+        // Health reports go when a check changes its mind, and once per session.
+        let mut health_sent: Option<u64> = None;
         // A rejected version, retried with backoff: a busy port is often freed soon.
         let mut retry: Option<Retry> = None;
         loop {
@@ -150,6 +152,19 @@ impl Control {
                     }
                 }
                 _ = ticker.tick() => {
+                    let generation = self.proxy.shared.health.generation.load(std::sync::atomic::Ordering::Relaxed);
+                    if health_sent != Some(generation) {
+                        health_sent = Some(generation);
+                        let endpoints: Vec<EndpointHealth> = self.proxy.shared.health.report().into_iter().map(|health| EndpointHealth {
+                            dataplane: health.dataplane,
+                            port: u32::from(health.port),
+                            healthy: health.healthy,
+                        }).collect();
+                        let message = message(dataplane_message::Message::Health(EndpointHealthReport { endpoints }));
+                        if sender.send(message).await.is_err() {
+                            return Err("session closed".into());
+                        }
+                    }
                     let edges = self.proxy.telemetry().take();
                     if !edges.is_empty() {
                         let report = TelemetryReport {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -60,19 +60,44 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let client = Client::builder(TokioExecutor::new()).build_http();
     let instance = Arc::new(Instance { args, client });
-    let app = Router::new().fallback(handle).with_state(instance);
+    let app = Router::new()
+        .route("/health", axum::routing::get(|| async { "ok\n" }))
+        .fallback(handle)
+        .with_state(instance);
     axum::serve(listener, app)
         .with_graceful_shutdown(crate::shutdown_signal())
         .await?;
     Ok(())
 }
 
-async fn call(instance: &Instance, name: &str, base: &str, path: &str) -> (bool, Value) {
+/// Request headers an application passes on to the services it calls, as real ones do for
+/// tracing and routing: the trace context, the user, and the canary opt-in.
+const PROPAGATED: [&str; 5] = [
+    "traceparent",
+    "tracestate",
+    "x-request-id",
+    "x-user-id",
+    "x-canary",
+];
+
+async fn call(
+    instance: &Instance,
+    name: &str,
+    base: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> (bool, Value) {
     let uri: Uri = match format!("{base}{path}").parse() {
         Ok(uri) => uri,
         Err(error) => return (false, json!({"service": name, "error": error.to_string()})),
     };
-    let request = hyper::Request::get(uri).body(Empty::<Bytes>::new());
+    let mut request = hyper::Request::get(uri);
+    for header in PROPAGATED {
+        if let Some(value) = headers.get(header) {
+            request = request.header(header, value);
+        }
+    }
+    let request = request.body(Empty::<Bytes>::new());
     let Ok(request) = request else {
         return (
             false,
@@ -90,8 +115,9 @@ async fn call(instance: &Instance, name: &str, base: &str, path: &str) -> (bool,
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            let value = serde_json::from_slice(&body)
+            let mut value = serde_json::from_slice(&body)
                 .unwrap_or_else(|_| json!({"service": name, "error": String::from_utf8_lossy(&body).trim().to_string()}));
+            value["status"] = json!(status.as_u16());
             (status.is_success(), value)
         }
         Ok(Err(error)) => (false, json!({"service": name, "error": error.to_string()})),
@@ -99,7 +125,11 @@ async fn call(instance: &Instance, name: &str, base: &str, path: &str) -> (bool,
     }
 }
 
-async fn handle(State(instance): State<Arc<Instance>>, uri: Uri) -> impl IntoResponse {
+async fn handle(
+    State(instance): State<Arc<Instance>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     if instance.args.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(instance.args.latency_ms)).await;
     }
@@ -109,7 +139,7 @@ async fn handle(State(instance): State<Arc<Instance>>, uri: Uri) -> impl IntoRes
             .args
             .calls
             .iter()
-            .map(|(name, base)| call(&instance, name, base, &path)),
+            .map(|(name, base)| call(&instance, name, base, &path, &headers)),
     )
     .await;
     let all_ok = calls.iter().all(|(ok, _)| *ok);
@@ -128,6 +158,14 @@ async fn handle(State(instance): State<Arc<Instance>>, uri: Uri) -> impl IntoRes
         "zone": instance.args.zone,
         "calls": calls.into_iter().map(|(_, value)| value).collect::<Vec<_>>(),
     });
+    // The trace this request belongs to, when a proxy traces it.
+    if let Some(trace) = headers
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.get(3..35))
+    {
+        body["traceId"] = json!(trace);
+    }
     if failed_here {
         body["error"] = json!("injected failure (--error-percent)");
     }

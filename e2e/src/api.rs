@@ -21,6 +21,30 @@ pub fn status(url: &str) -> Option<u16> {
         .map(|response| response.status().as_u16())
 }
 
+/// GET `url` with extra headers, as JSON (or text in a JSON string), or `None` when nothing answers.
+pub fn get_with(url: &str, headers: &[(&str, &str)]) -> Option<(u16, Value)> {
+    let mut request = agent().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.call().ok()?;
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().ok()?;
+    Some((
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    ))
+}
+
+/// Sum of the Prometheus samples whose line contains every one of `parts`.
+pub fn metric_sum(metrics: &str, parts: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| !line.starts_with('#') && parts.iter().all(|part| line.contains(part)))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
 /// GET `url` as text, or `None` when nothing answers.
 pub fn text(url: &str) -> Option<(u16, String)> {
     let mut response = agent().get(url).call().ok()?;
@@ -86,6 +110,21 @@ impl Api {
             .header("Content-Type", "application/yaml")
             .send(manifest)?;
         Self::finish(response)
+    }
+
+    /// `POST /api/v1/apply` with several YAML documents, which must all be stored.
+    pub fn apply_all(&self, documents: &str) -> Value {
+        let response = self
+            .agent
+            .post(&format!("{}/api/v1/apply", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Content-Type", "application/yaml")
+            .send(documents);
+        match response.map_err(anyhow::Error::from).and_then(Self::finish) {
+            Ok((200, body)) => body,
+            Ok((status, body)) => panic!("apply answered {status}: {body}"),
+            Err(error) => panic!("apply failed: {error}"),
+        }
     }
 
     /// PUT that must succeed (200 or 201); returns the stored manifest.

@@ -23,6 +23,7 @@ use weft_model::resource::{Author, Resource};
 use weft_model::{Kind, ValidationErrors};
 
 use crate::error::Error;
+use crate::health::HealthReports;
 use crate::metrics::Metrics;
 use crate::state::ZoneState;
 use crate::store::ZoneStore;
@@ -56,6 +57,8 @@ pub struct DataplaneService {
     pub grace: Duration,
     pub metrics: Arc<Metrics>,
     pub shutdown: watch::Receiver<bool>,
+    /// What the proxies' health checks say of the endpoints they call.
+    pub health: Arc<HealthReports>,
     next_id: Arc<AtomicU64>,
 }
 
@@ -83,6 +86,7 @@ impl DataplaneService {
             grace,
             metrics,
             shutdown,
+            health: Arc::default(),
             next_id: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -164,6 +168,7 @@ impl DataplaneService {
                 _ => return,
             }
         }
+        self.health.forget(&key.0, &key.1);
         match self.store.delete_local(&key.0, &key.1).await {
             Ok(Some(_)) => {
                 self.state.delete_local(&key.0, &key.1);
@@ -344,6 +349,10 @@ impl DataplaneService {
                 if self.telemetry.try_send(report).is_err() {
                     self.metrics.telemetry_dropped.inc();
                 }
+                false
+            }
+            Some(dataplane_message::Message::Health(report)) => {
+                self.health.report(&key.0, &key.1, &report.endpoints);
                 false
             }
             Some(dataplane_message::Message::Goodbye(_)) => true,

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod dataplanes;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod state;
@@ -88,6 +89,7 @@ pub async fn run(
         telemetry: telemetry_receiver,
         connected: connected.clone(),
         metrics: metrics.clone(),
+        health: dataplanes.health.clone(),
     };
     let uplink_task = tokio::spawn(uplink.run(shutdown_receiver.clone()));
 

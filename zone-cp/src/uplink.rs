@@ -11,12 +11,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 use weft_api::proto::zone_sync_client::ZoneSyncClient;
 use weft_api::proto::{
-    BatchKind, GlobalMessage, Resource as WireResource, ResourceBatch, TelemetryBatch,
+    BatchKind, GlobalMessage, HealthBatch, Resource as WireResource, ResourceBatch, TelemetryBatch,
     TelemetryReport, ZoneHello, ZoneMessage, global_message, zone_message,
 };
 use weft_model::Kind;
 use weft_model::resource::{Author, Resource};
 
+use crate::health::HealthReports;
 use crate::metrics::Metrics;
 use crate::state::{GlobalChange, ZoneState};
 use crate::store::{GlobalResource, ZoneStore};
@@ -35,6 +36,7 @@ pub struct Uplink {
     pub telemetry: mpsc::Receiver<TelemetryReport>,
     pub connected: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
+    pub health: Arc<HealthReports>,
 }
 
 impl Uplink {
@@ -141,6 +143,7 @@ impl Uplink {
             &mut self.local_changes,
             &mut self.telemetry,
             &self.metrics,
+            &self.health,
             sender,
             greeting.zone_revision,
         );
@@ -158,9 +161,13 @@ async fn send_local(
     local_changes: &mut watch::Receiver<u64>,
     telemetry: &mut mpsc::Receiver<TelemetryReport>,
     metrics: &Metrics,
+    health: &HealthReports,
     sender: mpsc::Sender<ZoneMessage>,
     after: u64,
 ) -> Result<(), String> {
+    // Global gets the whole health picture on every connect and after every change.
+    let mut health_changes = health.subscribe();
+    health_changes.mark_changed();
     let send_batch = |kind: BatchKind, resources: Vec<WireResource>, revision: u64| {
         let sender = sender.clone();
         async move {
@@ -214,6 +221,17 @@ async fn send_local(
                 if changed.is_err() {
                     return Ok(());
                 }
+            }
+            changed = health_changes.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                health_changes.borrow_and_update();
+                let endpoints = health.aggregate();
+                sender
+                    .send(ZoneMessage { message: Some(zone_message::Message::Health(HealthBatch { endpoints })) })
+                    .await
+                    .map_err(|_| "sync stream closed".to_string())?;
             }
             first = telemetry.recv() => {
                 let Some(first) = first else { return Ok(()) };

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
-use weft_api::inventory::{PolicyReport, ServiceList, ServiceView};
+use weft_api::inventory::{PolicyReport, ServiceHealth, ServiceList, ServiceView};
 use weft_model::dataplane::{SERVICE_TAG, VERSION_TAG, ZONE_LABEL};
 use weft_model::effective::{Explanation, MeshView, explain};
 use weft_model::proxy::ProxyConfig;
@@ -57,8 +57,15 @@ pub async fn services(
     Path(mesh): Path<String>,
 ) -> Result<Json<ServiceList>> {
     require_mesh(&state, &mesh).await?;
-    let mut services: BTreeMap<String, (BTreeSet<String>, usize, BTreeSet<String>)> =
-        BTreeMap::new();
+    #[derive(Default)]
+    struct Seen {
+        versions: BTreeSet<String>,
+        instances: usize,
+        zones: BTreeSet<String>,
+        unhealthy: usize,
+        unchecked: usize,
+    }
+    let mut services: BTreeMap<String, Seen> = BTreeMap::new();
     for dataplane in typed(&state, Kind::Dataplane, &mesh).await? {
         let zone = dataplane.metadata.labels.get(ZONE_LABEL).cloned();
         if let Spec::Dataplane(spec) = &dataplane.spec {
@@ -67,19 +74,30 @@ pub async fn services(
                     continue;
                 };
                 let entry = services.entry(service.clone()).or_default();
-                entry.0.extend(inbound.tags.get(VERSION_TAG).cloned());
-                entry.1 += 1;
-                entry.2.extend(zone.clone());
+                entry
+                    .versions
+                    .extend(inbound.tags.get(VERSION_TAG).cloned());
+                entry.instances += 1;
+                entry.zones.extend(zone.clone());
+                let port = u16::try_from(inbound.port).unwrap_or(0);
+                match state.traffic.health.of(&mesh, dataplane.name(), port) {
+                    Some(false) => entry.unhealthy += 1,
+                    Some(true) => {}
+                    None => entry.unchecked += 1,
+                }
             }
         }
     }
     let items = services
         .into_iter()
-        .map(|(name, (versions, instances, zones))| ServiceView {
+        .map(|(name, seen)| ServiceView {
             name,
-            versions: versions.into_iter().collect(),
-            instances,
-            zones: zones.into_iter().collect(),
+            versions: seen.versions.into_iter().collect(),
+            instances: seen.instances,
+            zones: seen.zones.into_iter().collect(),
+            unhealthy_instances: seen.unhealthy,
+            unchecked_instances: seen.unchecked,
+            health: ServiceHealth::from_counts(seen.instances, seen.unhealthy, seen.unchecked),
         })
         .collect();
     Ok(Json(ServiceList { items }))

@@ -118,6 +118,9 @@ pub async fn receive(
                     }
                 }
             }
+            Some(ZoneMessageKind::Health(batch)) => {
+                traffic.health.replace(zone, &batch.endpoints);
+            }
             Some(ZoneMessageKind::Hello(_)) => {
                 tracing::warn!(zone, "unexpected second hello; ignoring")
             }

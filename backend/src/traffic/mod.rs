@@ -2,7 +2,9 @@
 //! fed by zone telemetry, and the graph built from it. Nothing here needs Prometheus.
 
 mod graph;
+pub mod health;
 pub mod window;
 
 pub use graph::{Thresholds, build_graph};
+pub use health::HealthBoard;
 pub use window::TrafficWindow;

@@ -16,6 +16,8 @@ struct Second {
 #[derive(Default)]
 pub struct TrafficWindow {
     meshes: Mutex<HashMap<String, VecDeque<Second>>>,
+    /// Endpoint health from the zones, shown with the services.
+    pub health: super::HealthBoard,
 }
 
 impl TrafficWindow {

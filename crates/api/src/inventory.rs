@@ -18,6 +18,44 @@ pub struct ServiceView {
     pub versions: Vec<String>,
     pub instances: usize,
     pub zones: Vec<String>,
+    /// Instances that the active health checks of their callers find unhealthy.
+    #[serde(default)]
+    pub unhealthy_instances: usize,
+    /// Instances no proxy checks.
+    #[serde(default)]
+    pub unchecked_instances: usize,
+    #[serde(default)]
+    pub health: ServiceHealth,
+}
+
+/// A service's health from active checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ServiceHealth {
+    /// No instance is checked.
+    #[default]
+    Unknown,
+    /// Every checked instance passes.
+    Healthy,
+    /// Some checked instances fail.
+    Degraded,
+    /// Every checked instance fails.
+    Unhealthy,
+}
+
+impl ServiceHealth {
+    pub fn from_counts(instances: usize, unhealthy: usize, unchecked: usize) -> ServiceHealth {
+        let checked = instances.saturating_sub(unchecked);
+        if checked == 0 {
+            ServiceHealth::Unknown
+        } else if unhealthy == 0 {
+            ServiceHealth::Healthy
+        } else if unhealthy >= checked {
+            ServiceHealth::Unhealthy
+        } else {
+            ServiceHealth::Degraded
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -93,6 +93,7 @@ impl HealthChecks {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut next = HashMap::new();
+        let mut started = false;
         for (endpoint, conf) in wanted {
             let check = Check::new(conf);
             let key = (endpoint.address, endpoint.service.clone(), check.clone());
@@ -101,21 +102,25 @@ impl HealthChecks {
             }
             let entry = match running.remove(&key) {
                 Some(existing) if Arc::ptr_eq(&existing.endpoint, &endpoint) => existing,
-                _ => Running {
-                    task: tokio::spawn(run(
-                        endpoint.clone(),
-                        check,
-                        source.to_string(),
-                        self.generation.clone(),
-                    )),
-                    endpoint,
-                },
+                _ => {
+                    started = true;
+                    Running {
+                        task: tokio::spawn(run(
+                            endpoint.clone(),
+                            check,
+                            source.to_string(),
+                            self.generation.clone(),
+                        )),
+                        endpoint,
+                    }
+                }
             };
             next.insert(key, entry);
         }
         let stopped = running.len();
         *running = next;
-        if stopped > 0 {
+        // The set of checked endpoints changed: the zone hears about it.
+        if stopped > 0 || started {
             self.generation.fetch_add(1, Relaxed);
         }
     }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use weft_api::inventory::ServiceList;
+use weft_api::inventory::{ServiceHealth, ServiceList, ServiceView};
 
 use crate::api::{self, StreamStatus};
 use crate::components::error::ErrorNotice;
@@ -108,22 +108,45 @@ fn MeshView(mesh: String) -> impl IntoView {
                     Ok(list) if list.items.is_empty() => view! { <p class="notice">"No dataplane has registered in this mesh yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="services">
-                            <thead><tr><th>"Service"</th><th>"Versions"</th><th>"Instances"</th><th>"Zones"</th></tr></thead>
+                            <thead><tr><th>"Service"</th><th>"Versions"</th><th>"Instances"</th><th>"Zones"</th><th>"Health checks"</th></tr></thead>
                             <tbody>
-                                {list.items.into_iter().map(|service| view! {
+                                {list.items.into_iter().map(|service| { let checks = health_text(&service); view! {
                                     <tr>
                                         <td>{service.name}</td>
                                         <td>{service.versions.join(", ")}</td>
                                         <td>{service.instances}</td>
                                         <td>{service.zones.join(", ")}</td>
+                                        <td class=health_class(service.health)>{checks}</td>
                                     </tr>
-                                }).collect_view()}
+                                }}).collect_view()}
                             </tbody>
                         </table>
                     }.into_any(),
                 })}
             </Suspense>
         </section>
+    }
+}
+
+fn health_class(health: ServiceHealth) -> &'static str {
+    match health {
+        ServiceHealth::Unknown => "health unknown",
+        ServiceHealth::Healthy => "health healthy",
+        ServiceHealth::Degraded => "health degraded",
+        ServiceHealth::Unhealthy => "health failing",
+    }
+}
+
+/// "2 of 3 failing", "passing", "not checked".
+fn health_text(service: &ServiceView) -> String {
+    match service.health {
+        ServiceHealth::Unknown => "not checked".into(),
+        ServiceHealth::Healthy => "passing".into(),
+        ServiceHealth::Degraded | ServiceHealth::Unhealthy => format!(
+            "{} of {} failing",
+            service.unhealthy_instances,
+            service.instances - service.unchecked_instances
+        ),
     }
 }
 

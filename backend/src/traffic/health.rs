@@ -1,0 +1,53 @@
+//! Endpoint health reported by zones (from their proxies' active checks), kept in memory:
+//! zones send their whole picture on every connect and change, so nothing needs storing.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use weft_api::proto::MeshEndpointHealth;
+use weft_model::name::name_problem;
+
+/// Most endpoints one zone may report.
+const MAX_PER_ZONE: usize = 100_000;
+
+/// (mesh, dataplane, inbound port) → healthy.
+type Endpoints = HashMap<(String, String, u16), bool>;
+
+#[derive(Default)]
+pub struct HealthBoard {
+    /// What each zone reported last.
+    zones: Mutex<HashMap<String, Endpoints>>,
+}
+
+impl HealthBoard {
+    /// Replaces what `zone` reported before.
+    pub fn replace(&self, zone: &str, endpoints: &[MeshEndpointHealth]) {
+        let reported: Endpoints = endpoints
+            .iter()
+            .filter(|e| name_problem(&e.mesh).is_none() && name_problem(&e.dataplane).is_none())
+            .filter_map(|e| {
+                let port = u16::try_from(e.port).ok().filter(|port| *port > 0)?;
+                Some(((e.mesh.clone(), e.dataplane.clone(), port), e.healthy))
+            })
+            .take(MAX_PER_ZONE)
+            .collect();
+        self.zones
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(zone.to_string(), reported);
+    }
+
+    /// What checks say of a dataplane's inbound port; `None` when nothing checks it.
+    pub fn of(&self, mesh: &str, dataplane: &str, port: u16) -> Option<bool> {
+        let zones = self
+            .zones
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = (mesh.to_string(), dataplane.to_string(), port);
+        // Several zones may check one endpoint: unhealthy when any majority says so.
+        zones
+            .values()
+            .filter_map(|reported| reported.get(&key).copied())
+            .reduce(|a, b| a && b)
+    }
+}
