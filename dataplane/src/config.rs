@@ -20,8 +20,18 @@ pub struct Config {
     pub zone_address: String,
 
     /// File holding this proxy's Dataplane manifest (YAML or JSON).
-    #[arg(long, env = "WEFT_DATAPLANE_FILE")]
-    pub dataplane_file: PathBuf,
+    #[arg(
+        long,
+        env = "WEFT_DATAPLANE_FILE",
+        required_unless_present = "config_file"
+    )]
+    pub dataplane_file: Option<PathBuf>,
+
+    /// Run without a zone: serve this proxy config (JSON, as a zone would send it) and nothing
+    /// else. For benchmarks and debugging; inbound listeners bind the Dataplane file's address,
+    /// or 127.0.0.1 without one.
+    #[arg(long, env = "WEFT_CONFIG_FILE")]
+    pub config_file: Option<PathBuf>,
 
     /// Address of the admin port (health, readiness, metrics, config).
     #[arg(long, env = "WEFT_ADMIN_ADDRESS", default_value = "127.0.0.1:9901")]

@@ -69,13 +69,17 @@ pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&config.dataplane_file).with_context(|| {
-        format!(
-            "cannot read --dataplane-file {}",
-            config.dataplane_file.display()
-        )
-    })?;
-    let (manifest_json, mesh, address) = load_dataplane(&text)?;
+    let dataplane = match &config.dataplane_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --dataplane-file {}", path.display()))?;
+            Some(load_dataplane(&text)?)
+        }
+        None => None,
+    };
+    let address = dataplane
+        .as_ref()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |(_, _, address)| *address);
     if !(config.zone_address.starts_with("http://") || config.zone_address.starts_with("https://"))
     {
         bail!(
@@ -114,15 +118,34 @@ pub async fn run(
             })
             .await
     });
-    tracing::info!(zone = %config.zone_address, admin = %config.admin_address, mesh = %mesh, "weft-dp starting");
-    let control = control::Control {
-        zone_address: config.zone_address.clone(),
-        mesh,
-        manifest_json,
-        proxy: proxy.clone(),
-        connected,
+    let control_task = match (&config.config_file, dataplane) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --config-file {}", path.display()))?;
+            let static_config: weft_model::proxy::ProxyConfig = serde_json::from_str(&text)
+                .with_context(|| {
+                    format!("--config-file {} is not a proxy config", path.display())
+                })?;
+            proxy
+                .apply(1, static_config)
+                .await
+                .with_context(|| format!("cannot apply --config-file {}", path.display()))?;
+            tracing::info!(config = %path.display(), admin = %config.admin_address, "weft-dp serving a static config, without a zone");
+            tokio::spawn(async {})
+        }
+        (None, Some((manifest_json, mesh, _))) => {
+            tracing::info!(zone = %config.zone_address, admin = %config.admin_address, mesh = %mesh, "weft-dp starting");
+            let control = control::Control {
+                zone_address: config.zone_address.clone(),
+                mesh,
+                manifest_json,
+                proxy: proxy.clone(),
+                connected,
+            };
+            tokio::spawn(control.run(shutdown_receiver.clone()))
+        }
+        (None, None) => bail!("give --dataplane-file (with a zone) or --config-file (without)"),
     };
-    let control_task = tokio::spawn(control.run(shutdown_receiver.clone()));
 
     shutdown.await;
     tracing::info!("shutting down");

@@ -1,8 +1,10 @@
 //! The demo shop: `weft-demo app` runs one service instance that answers with its service,
 //! version and zone and calls its downstream services; `weft-demo load` sends a steady rate of
-//! requests (open loop: the rate does not slow down when responses do).
+//! requests (open loop: the rate does not slow down when responses do); `weft-demo bench`
+//! measures latency at a fixed rate for `cargo xtask bench`.
 
 mod app;
+mod bench;
 mod load;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,8 @@ enum Command {
     App(app::AppArgs),
     /// Send requests at a fixed rate.
     Load(load::LoadArgs),
+    /// Measure latency at a fixed rate (open loop, HDR histogram), printed as JSON.
+    Bench(bench::BenchArgs),
 }
 
 #[tokio::main]
@@ -31,6 +35,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::App(args) => app::run(args).await,
         Command::Load(args) => load::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

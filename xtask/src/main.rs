@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the two README commands (`demo`, `test`) and their building blocks.
 
 mod architecture;
+mod bench;
 mod console;
 mod demo;
 mod prerequisites;
@@ -31,6 +32,8 @@ enum Task {
     Check,
     /// Check the system prerequisites, installing them with apt when running as root on Debian.
     Setup,
+    /// Benchmarks, side by side with a baseline, written to docs/benchmarks.md (not in CI).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,6 +46,7 @@ fn main() -> std::process::ExitCode {
         }
         Task::Check => architecture::check(),
         Task::Setup => prerequisites::ensure().map(|_| ()),
+        Task::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

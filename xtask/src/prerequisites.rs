@@ -42,7 +42,7 @@ fn is_debian() -> bool {
     Path::new("/etc/debian_version").exists()
 }
 
-fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
     let command = format!("apt-get install -y {}", packages.join(" "));
     if !(is_root() && is_debian()) {
         bail!(
@@ -69,7 +69,7 @@ fn postgres_bin() -> Option<PathBuf> {
     found.pop()
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+pub fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))
