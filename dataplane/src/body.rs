@@ -21,6 +21,8 @@ pub enum Body {
     Full(Option<Bytes>),
     Incoming(Incoming),
     Replay(ReplayBody),
+    /// A response that gives its connection back to the pool when it ends.
+    Pooled(Box<crate::upstream::pool::Pooled>),
     Boxed(UnsyncBoxBody<Bytes, BoxError>),
 }
 
@@ -62,6 +64,7 @@ impl HttpBody for Body {
             Body::Full(bytes) => Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes)))),
             Body::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Body::Replay(body) => Pin::new(body).poll_frame(cx),
+            Body::Pooled(body) => Pin::new(body.as_mut()).poll_frame(cx),
             Body::Boxed(body) => Pin::new(body).poll_frame(cx),
         }
     }
@@ -72,6 +75,7 @@ impl HttpBody for Body {
             Body::Full(bytes) => bytes.is_none(),
             Body::Incoming(body) => body.is_end_stream(),
             Body::Replay(body) => body.is_end_stream(),
+            Body::Pooled(body) => body.is_end_stream(),
             Body::Boxed(body) => body.is_end_stream(),
         }
     }
@@ -84,6 +88,7 @@ impl HttpBody for Body {
             }
             Body::Incoming(body) => body.size_hint(),
             Body::Replay(body) => body.size_hint(),
+            Body::Pooled(body) => body.size_hint(),
             Body::Boxed(body) => body.size_hint(),
         }
     }

@@ -233,11 +233,10 @@ pub enum ConfigError {
     Outbound { service: String, message: String },
     #[error("{what}: {message}")]
     Policy { what: String, message: String },
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}: {error}")]
     Listen {
         address: std::net::SocketAddr,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

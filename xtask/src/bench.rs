@@ -73,11 +73,16 @@ impl Running {
 
     /// Asks the process to stop and waits for it (valgrind writes its counts then).
     fn stop(mut self) -> anyhow::Result<()> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut asked = Instant::now() - Duration::from_secs(10);
         while Instant::now() < deadline {
+            // Asked again now and then: a signal can arrive while the program is not listening.
+            if asked.elapsed() >= Duration::from_secs(5) {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &self.child.id().to_string()])
+                    .status();
+                asked = Instant::now();
+            }
             if self.child.try_wait()?.is_some() {
                 return Ok(());
             }
@@ -202,7 +207,7 @@ fn endpoint(service: &str, port: u16) -> Value {
 
 /// The config of the first weft hop: an outbound to `service`, whose endpoint is `upstream`,
 /// plus `extra` outbound services (for the memory figure).
-fn outbound_config(port: u16, upstream: u16, extra: usize) -> Value {
+fn outbound_config(port: u16, upstream: u16, extra: usize) -> anyhow::Result<Value> {
     let mut outbound = vec![
         json!({"port": port, "service": "app", "rules": [{"match": {}, "backends": [{"service": "app", "weight": 1}], "origin": "default"}]}),
     ];
@@ -210,7 +215,7 @@ fn outbound_config(port: u16, upstream: u16, extra: usize) -> Value {
     endpoints.insert("app".into(), json!([endpoint("app", upstream)]));
     for n in 0..extra {
         let service = format!("service-{n}");
-        outbound.push(json!({"port": 40000 + n, "service": service, "rules": [{"match": {}, "backends": [{"service": service, "weight": 1}], "origin": "default"}]}));
+        outbound.push(json!({"port": free_port()?, "service": service, "rules": [{"match": {}, "backends": [{"service": service, "weight": 1}], "origin": "default"}]}));
         endpoints.insert(
             service.clone(),
             json!([
@@ -219,7 +224,9 @@ fn outbound_config(port: u16, upstream: u16, extra: usize) -> Value {
             ]),
         );
     }
-    json!({"mesh": "bench", "dataplane": "client-1", "service": "client", "inbound": [], "outbound": outbound, "endpoints": endpoints})
+    Ok(
+        json!({"mesh": "bench", "dataplane": "client-1", "service": "client", "inbound": [], "outbound": outbound, "endpoints": endpoints}),
+    )
 }
 
 /// The config of the second weft hop: an inbound in front of the application on `app`.
@@ -342,7 +349,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     )?;
     let dp_a = Running::start(
         "weft-dp a",
-        &mut weft_dp(&paths, "weft-a", &outbound_config(weft_a, weft_b, 0))?,
+        &mut weft_dp(&paths, "weft-a", &outbound_config(weft_a, weft_b, 0)?)?,
         &work.join("weft-a.log"),
     )?;
     wait_ready(weft_a, "two weft-dp hops")?;
@@ -401,7 +408,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         &mut weft_dp(
             &paths,
             "weft-100",
-            &outbound_config(many_port, app_port, 100),
+            &outbound_config(many_port, app_port, 100)?,
         )?,
         &work.join("weft-100.log"),
     )?;
@@ -468,7 +475,7 @@ fn callgrind(paths: &Paths, app_port: u16) -> anyhow::Result<(f64, f64)> {
         let port = free_port()?;
         let out = paths.work.join(format!("callgrind-weft-{seconds}.out"));
         let file = paths.work.join("callgrind-weft.json");
-        std::fs::write(&file, outbound_config(port, app_port, 0).to_string())?;
+        std::fs::write(&file, outbound_config(port, app_port, 0)?.to_string())?;
         let mut command = Command::new("valgrind");
         command
             .args(["--tool=callgrind", "--trace-children=no"])

@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::time::Instant;
 
 use http::HeaderName;
 use weft_model::policy::load_balancing::{Algorithm, LoadBalancingConf};
@@ -19,9 +18,9 @@ use super::outlier::OutlierDetector;
 use crate::clock;
 use crate::error::ProxyError;
 use crate::stack::{Request, Response, ResponseFuture};
-use crate::upstream::client::{ClientPair, UpstreamClient};
 use crate::upstream::endpoint::Endpoint;
 use crate::upstream::forward;
+use crate::upstream::pool::PoolPair;
 
 /// Points per endpoint on a hash ring.
 const RING_REPLICAS: u64 = 128;
@@ -44,11 +43,13 @@ struct Balancer {
     backend: String,
     service: String,
     endpoints: Vec<Arc<Endpoint>>,
+    /// The connections of each endpoint, by index.
+    pools: Vec<PoolPair>,
     tiers: Vec<Tier>,
     algorithm: Algorithm,
     hash: Option<HashSource>,
     next: AtomicUsize,
-    clients: Clients,
+    versions: Versions,
     outlier: Option<Arc<OutlierDetector>>,
 }
 
@@ -67,30 +68,22 @@ enum HashSource {
 pub struct BalanceSpec<'a> {
     pub backend: String,
     pub service: String,
-    pub endpoints: Vec<Arc<Endpoint>>,
+    /// Each endpoint with its connections.
+    pub endpoints: Vec<(Arc<Endpoint>, PoolPair)>,
     pub conf: Option<&'a LoadBalancingConf>,
     /// The proxy's own zone.
     pub zone: Option<&'a str>,
-    pub clients: Clients,
+    pub versions: Versions,
     pub outlier: Option<Arc<OutlierDetector>>,
 }
 
-/// Which client sends a request.
-#[derive(Clone)]
-pub enum Clients {
-    /// Upstream proxies: in the version the request arrived in.
-    SameVersion(ClientPair),
-    /// The local application: in the version it speaks.
-    Fixed(UpstreamClient),
-}
-
-impl Clients {
-    fn for_request(&self, request: &Request) -> &UpstreamClient {
-        match self {
-            Clients::SameVersion(pair) => pair.for_version(request.version()),
-            Clients::Fixed(client) => client,
-        }
-    }
+/// Which HTTP version a request goes upstream in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Versions {
+    /// Upstream proxies: the version the request arrived in.
+    Same,
+    /// The local application: the version it speaks (HTTP/2 when true).
+    Fixed { http2: bool },
 }
 
 impl Balance {
@@ -115,11 +108,13 @@ impl Balance {
                     None
                 }
             });
-        let tiers = tiers(&spec.endpoints, spec.conf, spec.zone)
+        let (endpoints, pools): (Vec<Arc<Endpoint>>, Vec<PoolPair>) =
+            spec.endpoints.into_iter().unzip();
+        let tiers = tiers(&endpoints, spec.conf, spec.zone)
             .into_iter()
             .map(|members| Tier {
                 ring: if algorithm == Algorithm::RingHash {
-                    ring(&spec.endpoints, &members)
+                    ring(&endpoints, &members)
                 } else {
                     Vec::new()
                 },
@@ -130,12 +125,13 @@ impl Balance {
             inner: Arc::new(Balancer {
                 backend: spec.backend,
                 service: spec.service,
-                endpoints: spec.endpoints,
+                endpoints,
+                pools,
                 tiers,
                 algorithm,
                 hash,
                 next: AtomicUsize::new(fastrand::usize(..1024)),
-                clients: spec.clients,
+                versions: spec.versions,
                 outlier: spec.outlier,
             }),
         }
@@ -148,6 +144,11 @@ impl Balance {
 
     /// Chooses the endpoint for a request (`None` hashes nothing: a connection).
     pub fn pick(&self, request: Option<&Request>) -> Result<Arc<Endpoint>, ProxyError> {
+        self.pick_index(request)
+            .map(|index| self.inner.endpoints[index].clone())
+    }
+
+    fn pick_index(&self, request: Option<&Request>) -> Result<usize, ProxyError> {
         let balancer = &*self.inner;
         if balancer.endpoints.is_empty() {
             return Err(ProxyError::NoEndpoints(format!(
@@ -162,7 +163,7 @@ impl Balance {
         };
         for tier in &balancer.tiers {
             if let Some(index) = balancer.choose(tier, key, now) {
-                return Ok(balancer.endpoints[index].clone());
+                return Ok(index);
             }
         }
         Err(ProxyError::NoHealthyEndpoint {
@@ -185,21 +186,32 @@ impl Balance {
     fn serve(&self, request: Request) -> ResponseFuture {
         let this = self.clone();
         Box::pin(async move {
-            let endpoint = this.pick(Some(&request))?;
-            let started = Instant::now();
+            let index = this.pick_index(Some(&request))?;
+            let balancer = &*this.inner;
+            let endpoint = balancer.endpoints[index].clone();
+            let version = match balancer.versions {
+                Versions::Same => request.version(),
+                Versions::Fixed { http2: true } => http::Version::HTTP_2,
+                Versions::Fixed { http2: false } => http::Version::HTTP_11,
+            };
+            let pool = balancer.pools[index].for_version(version);
+            let started = clock::now_nanos();
             let result = {
                 let _in_flight = InFlight::start(&endpoint);
-                let client = this.inner.clients.for_request(&request);
-                forward::send(client, &endpoint, request).await
+                forward::send(pool, &endpoint, request).await
             };
-            endpoint
-                .latency
-                .observe(started.elapsed(), clock::now_nanos());
+            let now = clock::now_nanos();
+            endpoint.latency.observe(
+                std::time::Duration::from_nanos(now.saturating_sub(started)),
+                now,
+            );
             let failed = match &result {
                 Ok(response) => response.status().is_server_error(),
                 Err(_) => true,
             };
-            this.record(&endpoint, failed);
+            if let Some(outlier) = &balancer.outlier {
+                outlier.record(&endpoint, failed, now);
+            }
             let mut response: Response = result?;
             response.extensions_mut().insert(Served(endpoint));
             Ok(response)
@@ -384,8 +396,8 @@ mod tests {
 
     use super::*;
     use crate::telemetry::Telemetry;
-    use crate::upstream::client::{ClientSettings, Clients as Cache};
     use crate::upstream::endpoint::{EndpointSpec, Endpoints};
+    use crate::upstream::pool::{ClientSettings, Pools};
     use weft_model::policy::load_balancing::{Failover, HashOn, Locality};
 
     fn endpoints(ports: &[(u16, &str)]) -> Vec<Arc<Endpoint>> {
@@ -410,19 +422,27 @@ mod tests {
     }
 
     fn balance(endpoints: Vec<Arc<Endpoint>>, conf: LoadBalancingConf) -> Balance {
+        let pools = Pools::default();
+        let settings = ClientSettings {
+            service: "catalog".into(),
+            http2: false,
+            connect_timeout: std::time::Duration::from_secs(1),
+            idle_timeout: std::time::Duration::from_secs(1),
+            max_connections: None,
+        };
         Balance::new(BalanceSpec {
             backend: "service catalog".into(),
             service: "catalog".into(),
-            endpoints,
+            endpoints: endpoints
+                .into_iter()
+                .map(|e| {
+                    let pair = pools.pair(e.address, "catalog", &settings);
+                    (e, pair)
+                })
+                .collect(),
             conf: Some(&conf),
             zone: Some("east"),
-            clients: Clients::Fixed(Cache::default().get(&ClientSettings {
-                service: "catalog".into(),
-                http2: false,
-                connect_timeout: std::time::Duration::from_secs(1),
-                idle_timeout: std::time::Duration::from_secs(1),
-                max_connections: None,
-            })),
+            versions: Versions::Same,
             outlier: None,
         })
     }

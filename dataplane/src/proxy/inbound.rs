@@ -16,7 +16,7 @@ use super::runtime::{Context, PortStack};
 use super::tcp::TcpTarget;
 use crate::error::ConfigError;
 use crate::policy::access_log::AccessLogLayer;
-use crate::policy::balance::{Balance, BalanceSpec, Clients};
+use crate::policy::balance::{Balance, BalanceSpec, Versions};
 use crate::policy::errors::RespondLayer;
 use crate::policy::fault_injection::FaultInjectionLayer;
 use crate::policy::rate_limit::{Bucket, RateLimitLayer};
@@ -24,15 +24,14 @@ use crate::policy::telemetry::{Edges, SOURCE_HEADER, TelemetryLayer};
 use crate::policy::trace::TraceLayer;
 use crate::stack::{Request, ResponseFuture, Stack};
 use crate::telemetry::Direction;
-use crate::upstream::client::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 use crate::upstream::endpoint::{Endpoint, EndpointSpec};
+use crate::upstream::pool::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
 
 /// Source of inbound edges for traffic from other proxies (they count it themselves).
 pub const MESH_SOURCE: &str = "*";
 
 pub struct Built {
     pub port: PortStack,
-    pub client_settings: ClientSettings,
 }
 
 pub fn build(context: &Context<'_>, config: &InboundConfig) -> Result<Built, ConfigError> {
@@ -70,10 +69,7 @@ pub fn build(context: &Context<'_>, config: &InboundConfig) -> Result<Built, Con
             application,
             edge: mesh,
         }));
-        return Ok(Built {
-            port,
-            client_settings,
-        });
+        return Ok(Built { port });
     }
     let endpoint = Arc::new(Endpoint::new(
         &EndpointSpec {
@@ -85,13 +81,20 @@ pub fn build(context: &Context<'_>, config: &InboundConfig) -> Result<Built, Con
         },
         mesh.clone(),
     ));
+    let name = format!("application at {application}");
+    let pools = context
+        .shared
+        .pools
+        .pair(application, &name, &client_settings);
     let application = Balance::new(BalanceSpec {
-        backend: format!("application at {application}"),
+        backend: name,
         service: service.to_string(),
-        endpoints: vec![endpoint],
+        endpoints: vec![(endpoint, pools)],
         conf: None,
         zone: None,
-        clients: Clients::Fixed(context.shared.clients.get(&client_settings)),
+        versions: Versions::Fixed {
+            http2: config.protocol.is_http2(),
+        },
         outlier: None,
     });
     let stack = Stack::new(Application(application));
@@ -106,7 +109,6 @@ pub fn build(context: &Context<'_>, config: &InboundConfig) -> Result<Built, Con
             stack,
             needs_peer: false,
         },
-        client_settings,
     })
 }
 

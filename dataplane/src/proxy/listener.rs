@@ -82,7 +82,7 @@ async fn accept(
         let Some(runtime) = proxy.runtime() else {
             continue;
         };
-        match runtime.ports.get(&port).map(|port| &port.stack) {
+        match runtime.port(port).map(|port| &port.stack) {
             Some(PortStack::Tcp(target)) => {
                 // Byte streams have no graceful end: they run until either side closes.
                 let target = target.clone();
@@ -131,7 +131,7 @@ async fn route(
         let Some(runtime) = proxy.runtime() else {
             return ProxyError::NotConfigured.into_response();
         };
-        match runtime.ports.get(&port).map(|port| &port.stack) {
+        match runtime.port(port).map(|port| &port.stack) {
             Some(PortStack::Http { stack, needs_peer }) => {
                 let mut request = request.map(Body::Incoming);
                 if *needs_peer {

@@ -33,15 +33,15 @@ use crate::policy::rate_limit::Bucket;
 use crate::policy::retry::Budget;
 use crate::policy::trace::{Tracing, TracingKey};
 use crate::telemetry::{Direction, Telemetry};
-use crate::upstream::client::Clients;
 use crate::upstream::endpoint::Endpoints;
+use crate::upstream::pool::Pools;
 use cache::Cache;
 
 /// State shared by config versions.
 #[derive(Default)]
 pub struct Shared {
     pub telemetry: Arc<Telemetry>,
-    pub clients: Clients,
+    pub pools: Pools,
     pub endpoints: Endpoints,
     pub health: HealthChecks,
     pub sinks: Sinks,
@@ -108,9 +108,8 @@ impl Proxy {
         let compiled = Runtime::compile(version, config, &self.shared)?;
         let desired: HashMap<u16, SocketAddr> = compiled
             .runtime
-            .ports
-            .iter()
-            .map(|(port, entry)| (*port, self.bind_address(entry.direction, *port)))
+            .ports()
+            .map(|(port, entry)| (port, self.bind_address(entry.direction, port)))
             .collect();
         let mut listeners = self.listeners.lock().await;
         // Ports whose address changes are closed first, so that they can be bound again.
@@ -131,7 +130,7 @@ impl Proxy {
             }
             match tokio::net::TcpListener::bind(address).await {
                 Ok(socket) => bound.push((*port, *address, socket)),
-                Err(source) => {
+                Err(error) => {
                     // Put back what was moved, and keep serving the previous version.
                     for previous in moved {
                         if let Ok(socket) = tokio::net::TcpListener::bind(previous).await {
@@ -143,7 +142,7 @@ impl Proxy {
                     }
                     return Err(ConfigError::Listen {
                         address: *address,
-                        source,
+                        error,
                     });
                 }
             }
@@ -174,7 +173,7 @@ impl Proxy {
             .map(|r| r.config.service.clone())
             .unwrap_or_default();
         self.shared.health.reconcile(wanted, &source);
-        self.shared.clients.retain(&compiled.client_settings);
+        self.shared.pools.retain_used();
         self.shared.endpoints.retain_used();
         self.shared.sinks.retain_used();
         self.shared.budgets.retain_used();

@@ -18,7 +18,7 @@ use super::runtime::{Context, PortStack};
 use super::tcp::TcpOutbound;
 use crate::error::ConfigError;
 use crate::policy::access_log::AccessLogLayer;
-use crate::policy::balance::{Balance, BalanceSpec, Clients};
+use crate::policy::balance::{Balance, BalanceSpec, Versions};
 use crate::policy::circuit_breaker::{CircuitBreakerLayer, Limits};
 use crate::policy::errors::RespondLayer;
 use crate::policy::filters::FiltersLayer;
@@ -30,24 +30,23 @@ use crate::policy::trace::TraceLayer;
 use crate::routing::{CompiledMatch, Router, Split};
 use crate::stack::Stack;
 use crate::telemetry::{Direction, EdgeStats};
-use crate::upstream::client::{
-    ClientPair, ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-};
 use crate::upstream::endpoint::{Endpoint, EndpointSpec};
+use crate::upstream::pool::{
+    ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, PoolPair,
+};
 
 /// What building one outbound produced.
 pub struct Built<'a> {
     pub port: PortStack,
     /// Endpoints to check actively, with their check.
     pub health_checks: Vec<(Arc<Endpoint>, &'a HealthCheckConf)>,
-    pub client_settings: ClientSettings,
 }
 
 /// Everything a backend stack of this outbound shares.
 struct Outbound<'a> {
     context: &'a Context<'a>,
     config: &'a OutboundConfig,
-    clients: ClientPair,
+    settings: ClientSettings,
     fallback: Arc<EdgeStats>,
     outlier: Option<Arc<OutlierDetector>>,
     limits: Option<Arc<Limits>>,
@@ -87,7 +86,7 @@ pub fn build<'a>(
     let outbound = Outbound {
         context,
         config,
-        clients: shared.clients.pair(&client_settings),
+        settings: client_settings.clone(),
         fallback: fallback.clone(),
         outlier: circuit_breaker
             .and_then(|cb| cb.outlier_detection.as_ref())
@@ -140,7 +139,6 @@ pub fn build<'a>(
     Ok(Built {
         port,
         health_checks,
-        client_settings,
     })
 }
 
@@ -225,12 +223,25 @@ impl Outbound<'_> {
         Balance::new(BalanceSpec {
             backend: describe(service, tags),
             service: service.to_string(),
-            endpoints: endpoints(self.context, service, |endpoint| wanted.accepts(endpoint)),
+            endpoints: endpoints(self.context, service, |endpoint| wanted.accepts(endpoint))
+                .into_iter()
+                .map(|endpoint| {
+                    let pools = self.pools(&endpoint);
+                    (endpoint, pools)
+                })
+                .collect(),
             conf: self.config.load_balancing.as_ref(),
             zone: self.context.config.zone.as_deref(),
-            clients: Clients::SameVersion(self.clients.clone()),
+            versions: Versions::Same,
             outlier: self.outlier.clone(),
         })
+    }
+
+    fn pools(&self, endpoint: &Endpoint) -> PoolPair {
+        self.context
+            .shared
+            .pools
+            .pair(endpoint.address, &endpoint.describe(), &self.settings)
     }
 
     /// The stack of one backend (service and tags).

@@ -11,7 +11,6 @@ use super::tcp::TcpTarget;
 use crate::error::ConfigError;
 use crate::stack::Stack;
 use crate::telemetry::Direction;
-use crate::upstream::client::ClientSettings;
 use crate::upstream::endpoint::Endpoint;
 
 pub enum PortStack {
@@ -31,7 +30,8 @@ pub struct Port {
 pub struct Runtime {
     pub version: u64,
     pub config: ProxyConfig,
-    pub ports: HashMap<u16, Port>,
+    /// Sorted by port; a handful, so a search beats hashing on every request.
+    ports: Vec<(u16, Port)>,
 }
 
 /// What compiling reads.
@@ -48,10 +48,21 @@ pub struct Context<'a> {
 pub struct Compiled {
     pub runtime: Runtime,
     pub health_checks: Vec<(Arc<Endpoint>, HealthCheckConf)>,
-    pub client_settings: Vec<ClientSettings>,
 }
 
 impl Runtime {
+    /// The stack of a listening port.
+    pub fn port(&self, port: u16) -> Option<&Port> {
+        self.ports
+            .binary_search_by_key(&port, |(number, _)| *number)
+            .ok()
+            .map(|index| &self.ports[index].1)
+    }
+
+    pub fn ports(&self) -> impl Iterator<Item = (u16, &Port)> {
+        self.ports.iter().map(|(number, port)| (*number, port))
+    }
+
     pub fn compile(
         version: u64,
         config: ProxyConfig,
@@ -59,7 +70,6 @@ impl Runtime {
     ) -> Result<Compiled, ConfigError> {
         let mut ports = HashMap::new();
         let mut health_checks = Vec::new();
-        let mut client_settings = Vec::new();
         {
             let tracing = crate::policy::trace::TracingKey::of(&config).and_then(|key| {
                 shared
@@ -79,7 +89,6 @@ impl Runtime {
             };
             for inbound in &config.inbound {
                 let built = super::inbound::build(&context, inbound)?;
-                client_settings.push(built.client_settings);
                 ports.insert(
                     inbound.port,
                     Port {
@@ -96,11 +105,6 @@ impl Runtime {
                         .into_iter()
                         .map(|(endpoint, conf)| (endpoint, conf.clone())),
                 );
-                client_settings.push(ClientSettings {
-                    http2: true,
-                    ..built.client_settings.clone()
-                });
-                client_settings.push(built.client_settings);
                 ports.insert(
                     outbound.port,
                     Port {
@@ -110,6 +114,8 @@ impl Runtime {
                 );
             }
         }
+        let mut ports: Vec<(u16, Port)> = ports.into_iter().collect();
+        ports.sort_by_key(|(number, _)| *number);
         Ok(Compiled {
             runtime: Runtime {
                 version,
@@ -117,7 +123,6 @@ impl Runtime {
                 ports,
             },
             health_checks,
-            client_settings,
         })
     }
 }

@@ -31,7 +31,7 @@ impl Default for ServerLimits {
         ServerLimits {
             header_read_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
-            max_headers: 100,
+            max_headers: HYPER_MAX_HEADERS,
             max_connections: 10_000,
             max_concurrent_streams: 256,
             max_pending_reset_streams: 20,
@@ -41,15 +41,22 @@ impl Default for ServerLimits {
     }
 }
 
+/// hyper's own limit of headers per HTTP/1.1 request.
+const HYPER_MAX_HEADERS: usize = 100;
+
 pub fn builder(limits: &ServerLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut http1 = builder.http1();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(limits.max_headers)
         .keep_alive(true);
+    // hyper keeps up to 100 header slots on the stack; any other limit moves them to the heap
+    // (an allocation per request), so it is only set when it differs.
+    if limits.max_headers != HYPER_MAX_HEADERS {
+        http1.max_headers(limits.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -7,14 +7,15 @@ use http::uri::{PathAndQuery, Scheme};
 use http::{Uri, Version};
 use hyper::upgrade::OnUpgrade;
 
-use super::client::UpstreamClient;
+use std::sync::Arc;
+
 use super::endpoint::Endpoint;
-use crate::body::{Body, BoxError};
+use super::pool::Pool;
 use crate::error::ProxyError;
 use crate::stack::{Request, Response};
 
 /// Headers that describe one connection, not the request, and must not be forwarded.
-const HOP_BY_HOP: [HeaderName; 7] = [
+static HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -25,19 +26,42 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 ];
 
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(connection) = headers.get(header::CONNECTION) {
+    // Most messages carry none or one: a pass over the names finds which, and only those are
+    // removed (a removal is a hash lookup).
+    let mut present = [false; HOP_BY_HOP.len()];
+    for name in headers.keys() {
+        if let Some(position) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present[position] = true;
+        }
+    }
+    if !present.contains(&true) {
+        return;
+    }
+    if present[0]
+        && let Some(connection) = headers.get(header::CONNECTION)
+    {
+        // `keep-alive`, `close` and `upgrade` are the usual tokens and name nothing else to drop.
         let named: Vec<HeaderName> = connection
             .to_str()
             .unwrap_or_default()
             .split(',')
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .map(str::trim)
+            .filter(|token| {
+                !["keep-alive", "close", "upgrade"]
+                    .iter()
+                    .any(|usual| token.eq_ignore_ascii_case(usual))
+            })
+            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+            .filter(|name| !HOP_BY_HOP.contains(name))
             .collect();
         for name in named {
             headers.remove(name);
         }
     }
-    for name in HOP_BY_HOP.iter() {
-        headers.remove(name);
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
+            headers.remove(name);
+        }
     }
 }
 
@@ -90,13 +114,14 @@ pub fn retarget(request: &mut Request, endpoint: &Endpoint, http2: bool) {
     };
 }
 
-/// Sends `request` to `endpoint`.
+/// Sends `request` to `endpoint` over `pool`.
 pub async fn send(
-    client: &UpstreamClient,
+    pool: &Arc<Pool>,
     endpoint: &Endpoint,
     mut request: Request,
 ) -> Result<Response, ProxyError> {
-    let upgrade = if client.http2 {
+    let http2 = pool.is_http2();
+    let upgrade = if http2 {
         None
     } else {
         upgrade_protocol(&request)
@@ -117,15 +142,16 @@ pub async fn send(
         }
         None => None,
     };
-    if client.http2 {
-        // HTTP/2 carries the authority in the URI; the Host header would only disagree.
-        request.headers_mut().remove(header::HOST);
+    if !http2
+        && !request.headers().contains_key(header::HOST)
+        && let Some(authority) = request.uri().authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        // An HTTP/2 request carries its authority in the URI; HTTP/1.1 needs a Host header.
+        request.headers_mut().insert(header::HOST, host);
     }
-    retarget(&mut request, endpoint, client.http2);
-    let mut response = client
-        .request(request)
-        .await
-        .map_err(|error| classify(endpoint, error))?;
+    retarget(&mut request, endpoint, http2);
+    let mut response = pool.send(request).await?;
     if response.status() == http::StatusCode::SWITCHING_PROTOCOLS
         && let Some(downstream) = downstream_upgrade
     {
@@ -141,7 +167,7 @@ pub async fn send(
     } else {
         strip_hop_by_hop(response.headers_mut());
     }
-    Ok(response.map(Body::Incoming))
+    Ok(response)
 }
 
 /// Copies bytes both ways between an upgraded client connection and the upstream one.
@@ -158,62 +184,6 @@ async fn bridge(downstream: OnUpgrade, upstream: OnUpgrade) {
     if let Err(error) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
         tracing::debug!(%error, "upgraded connection ended");
     }
-}
-
-/// Sorts a client error into connect failure, reset, or other failure.
-pub fn classify(endpoint: &Endpoint, error: hyper_util::client::legacy::Error) -> ProxyError {
-    let upstream = endpoint.describe();
-    if error.is_connect() {
-        return ProxyError::Connect {
-            upstream,
-            source: source_or(error),
-        };
-    }
-    let mut refused = false;
-    let mut reset = false;
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&error);
-    while let Some(current) = cause {
-        if let Some(h2) = current.downcast_ref::<h2::Error>() {
-            reset = true;
-            refused |= h2.reason() == Some(h2::Reason::REFUSED_STREAM);
-        }
-        if let Some(hyper) = current.downcast_ref::<hyper::Error>() {
-            reset |= hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled();
-        }
-        if let Some(io) = current.downcast_ref::<std::io::Error>() {
-            reset |= matches!(
-                io.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-                    | std::io::ErrorKind::UnexpectedEof
-            );
-        }
-        cause = current.source();
-    }
-    if reset {
-        ProxyError::Reset {
-            upstream,
-            refused,
-            source: source_or(error),
-        }
-    } else {
-        ProxyError::Upstream {
-            upstream,
-            source: source_or(error),
-        }
-    }
-}
-
-/// The innermost useful cause of a client error, for the message.
-fn source_or(error: hyper_util::client::legacy::Error) -> BoxError {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(&error);
-    while let Some(current) = cause {
-        text = current.to_string();
-        cause = current.source();
-    }
-    text.into()
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! Upstream endpoints, the clients that reach them, and sending one request.
 
-pub mod client;
 pub mod endpoint;
 pub mod forward;
+pub mod pool;
