@@ -112,14 +112,6 @@ impl ProxyError {
         }
     }
 
-    /// Whether the request certainly never reached the application (safe to retry anything).
-    pub fn never_sent(&self) -> bool {
-        matches!(
-            self,
-            ProxyError::Connect { .. } | ProxyError::Reset { refused: true, .. }
-        )
-    }
-
     /// The response a client sees; the body names the problem in one line.
     pub fn into_response(self) -> Response {
         let status = self.status();

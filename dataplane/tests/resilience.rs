@@ -267,3 +267,106 @@ async fn a_failing_endpoint_is_ejected_for_the_ejection_time_and_comes_back() {
     )
     .await;
 }
+
+/// A loopback address where connecting hangs: a listener whose accept queue is full drops
+/// further connection attempts.
+async fn blackhole() -> (std::net::TcpListener, Vec<tokio::net::TcpStream>, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut held = Vec::new();
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_millis(100),
+            tokio::net::TcpStream::connect(loopback(port)),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(stream)) => held.push(stream),
+            _ => break,
+        }
+        assert!(held.len() < 10_000, "the accept queue never filled");
+    }
+    (listener, held, port)
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_accepts_gets_a_504_naming_the_connect_timeout() {
+    let (_listener, _held, port_of_hole) = blackhole().await;
+    let port = free_port();
+    let mut out = outbound(port, "catalog");
+    out.timeout = Some(TimeoutConf {
+        connect: text("200ms"),
+        ..TimeoutConf::default()
+    });
+    let (_proxy, _) = serve(config(
+        vec![],
+        vec![out],
+        vec![endpoint("catalog", "v1", port_of_hole)],
+    ))
+    .await;
+    let answer = Client::default().get(port, "/").await;
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert!(
+        answer.body.contains("connect timeout of 200ms expired"),
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn idle_upstream_connections_are_closed_after_the_idle_timeout() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A keep-alive upstream that counts the connections its peer closed.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap().port();
+    let closed = Arc::new(AtomicUsize::new(0));
+    tokio::spawn({
+        let closed = closed.clone();
+        async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let closed = closed.clone();
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    loop {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {
+                                let _ = stream
+                                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                    .await;
+                            }
+                        }
+                    }
+                    closed.fetch_add(1, SeqCst);
+                });
+            }
+        }
+    });
+    let port = free_port();
+    let mut out = outbound(port, "catalog");
+    out.timeout = Some(TimeoutConf {
+        idle: text("200ms"),
+        ..TimeoutConf::default()
+    });
+    let (_proxy, _) = serve(config(
+        vec![],
+        vec![out],
+        vec![endpoint("catalog", "v1", upstream)],
+    ))
+    .await;
+    assert_eq!(Client::default().get(port, "/").await.status, 200);
+    assert_eq!(
+        closed.load(SeqCst),
+        0,
+        "the connection is kept for the next request"
+    );
+    eventually(
+        "the idle connection is closed",
+        Duration::from_secs(5),
+        || async { (closed.load(SeqCst) == 1).then_some(()) },
+    )
+    .await;
+}

@@ -239,3 +239,58 @@ fn every_kind_applied_through_the_api_reaches_the_proxies() {
         assert!(catalog_version(&body).is_some(), "{body}");
     }
 }
+
+#[test]
+fn a_proxy_without_a_zone_serves_a_config_file() {
+    use weft_e2e::process::{Process, binary};
+    let work = tempfile::tempdir().unwrap();
+    let (app_port, proxy_port, admin_port) = (
+        weft_e2e::free_port(),
+        weft_e2e::free_port(),
+        weft_e2e::free_port(),
+    );
+    let _app = Process::spawn(
+        "catalog",
+        &binary("weft-demo"),
+        &[
+            "app".into(),
+            "--service".into(),
+            "catalog".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{app_port}"),
+        ],
+        &[],
+        work.path(),
+    );
+    let config = serde_json::json!({
+        "mesh": "shop", "dataplane": "catalog-1", "service": "catalog",
+        "inbound": [{"port": proxy_port, "serviceAddress": "127.0.0.1", "servicePort": app_port,
+                     "tags": {"service": "catalog", "version": "v1"}}],
+        "outbound": [], "endpoints": {}
+    });
+    let file = work.path().join("proxy.json");
+    std::fs::write(&file, config.to_string()).unwrap();
+    let _proxy = Process::spawn(
+        "weft-dp",
+        &binary("weft-dp"),
+        &[
+            "--config-file".into(),
+            file.display().to_string(),
+            "--admin-address".into(),
+            format!("127.0.0.1:{admin_port}"),
+        ],
+        &[],
+        work.path(),
+    );
+    let body = wait_until(
+        "the proxy serves its file's config",
+        Duration::from_secs(30),
+        || {
+            let (status, body) = api::text(&format!("http://127.0.0.1:{proxy_port}/"))?;
+            (status == 200).then_some(body)
+        },
+    );
+    assert!(body.contains("\"service\":\"catalog\""), "{body}");
+    let (_, config) = api::text(&format!("http://127.0.0.1:{admin_port}/config")).unwrap();
+    assert!(config.contains("\"zoneConnected\":false"), "{config}");
+}

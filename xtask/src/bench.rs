@@ -437,13 +437,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         started.elapsed(),
     );
     let path = root().join("docs/benchmarks.md");
-    std::fs::write(&path, report)?;
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, splice(&existing, &report))?;
     eprintln!(
         "xtask: wrote {} in {:.0?}",
         path.display(),
         started.elapsed()
     );
     Ok(())
+}
+
+const START: &str = "<!-- cargo xtask bench proxy: start -->";
+const END: &str = "<!-- cargo xtask bench proxy: end -->";
+
+/// Replaces the generated part of docs/benchmarks.md, keeping what is written around it.
+fn splice(existing: &str, report: &str) -> String {
+    let generated = format!("{START}\n{report}{END}\n");
+    match (existing.find(START), existing.find(END)) {
+        (Some(start), Some(end)) if start < end => {
+            format!(
+                "{}{generated}{}",
+                &existing[..start],
+                &existing[end + END.len()..].trim_start_matches('\n')
+            )
+        }
+        _ => format!("# Benchmarks\n\n{generated}"),
+    }
 }
 
 /// nginx's worker process (the child of its master).
@@ -553,7 +572,6 @@ fn report(
     took: Duration,
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Benchmarks\n");
     let _ = writeln!(
         out,
         "Produced by `cargo xtask bench proxy --rounds {} --seconds {}` on {} ({} cores), {}; it took {:.0?}. \
@@ -567,7 +585,7 @@ fn report(
     );
     let _ = writeln!(
         out,
-        "## Two proxy hops, 1 KB responses, HTTP/1.1 keep-alive\n\n\
+        "### Two proxy hops, 1 KB responses, HTTP/1.1 keep-alive\n\n\
          Client: `weft-demo bench`, open loop at a fixed rate, latency from each request's intended \
          start (HDR histogram). Every configuration ran {} times, interleaved; medians of the runs. \
          CPU is user + system time of the proxy processes from `/proc` per request and hop \
@@ -609,7 +627,7 @@ fn report(
             );
         }
     }
-    let _ = writeln!(out, "\n## Instructions per request per hop\n");
+    let _ = writeln!(out, "\n### Instructions per request per hop\n");
     match instructions {
         Some((weft, nginx)) => {
             let _ = writeln!(
@@ -627,7 +645,7 @@ fn report(
     }
     let _ = writeln!(
         out,
-        "## Memory\n\n| what | RSS |\n|---|---|\n\
+        "### Memory\n\n| what | RSS |\n|---|---|\n\
          | weft-dp, one outbound service | {:.1} MB |\n\
          | weft-dp, 100 outbound services (200 endpoints) | {:.1} MB |\n\
          | nginx hop (master + worker) | {:.1} MB |\n",
@@ -655,4 +673,20 @@ fn jiff_now() -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_report_replaces_only_the_generated_part() {
+        let existing = format!("# Benchmarks\n\nintro\n\n{START}\nold\n{END}\n\nnotes\n");
+        let spliced = splice(&existing, "new\n");
+        assert_eq!(
+            spliced,
+            format!("# Benchmarks\n\nintro\n\n{START}\nnew\n{END}\nnotes\n")
+        );
+        assert!(splice("", "new\n").contains("new"));
+    }
 }

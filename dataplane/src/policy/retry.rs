@@ -87,6 +87,10 @@ impl Conditions {
                 self.reset || self.five_xx || (*refused && self.refused_stream)
             }
             ProxyError::Timeout {
+                kind: TimeoutKind::Connect,
+                ..
+            } => self.connect_failure || self.five_xx || self.gateway_error,
+            ProxyError::Timeout {
                 kind: TimeoutKind::PerTry,
                 ..
             } => self.five_xx || self.gateway_error || self.statuses.contains(&504),

@@ -159,14 +159,9 @@ impl Pool {
         };
         let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(self.address))
             .await
-            .map_err(|_| ProxyError::Connect {
-                upstream: self.name.clone(),
-                source: format!(
-                    "{} timeout of {} expired",
-                    TimeoutKind::Connect,
-                    crate::error::humanize(self.connect_timeout)
-                )
-                .into(),
+            .map_err(|_| ProxyError::Timeout {
+                kind: TimeoutKind::Connect,
+                after: self.connect_timeout,
             })?
             .map_err(|error| ProxyError::Connect {
                 upstream: self.name.clone(),
