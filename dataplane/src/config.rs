@@ -40,6 +40,11 @@ pub struct Config {
     #[arg(long, env = "WEFT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// Threads serving traffic: 1 (the default) runs everything on one thread, like a sidecar
+    /// should; 0 uses one per core.
+    #[arg(long, env = "WEFT_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=256))]
+    pub threads: u32,
+
     /// Open connections per listener; further clients wait in the accept queue.
     #[arg(long, env = "WEFT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,

@@ -589,8 +589,7 @@ fn report(
          Client: `weft-demo bench`, open loop at a fixed rate, latency from each request's intended \
          start (HDR histogram). Every configuration ran {} times, interleaved; medians of the runs. \
          CPU is user + system time of the proxy processes from `/proc` per request and hop \
-         (nginx: its worker processes; each proxy is one process; weft-dp uses its default \
-         runtime with one thread per core). Everything shares the machine's cores with the client \
+         (nginx: its worker processes, one each; weft-dp: its default single thread). Everything shares the machine's cores with the client \
          and the application (nginx serving a static file), so compare the rows of one table, \
          not absolute figures across machines.\n",
         args.rounds
