@@ -57,21 +57,11 @@ async fn metrics(
     State(state): State<HttpState>,
     headers: axum::http::HeaderMap,
 ) -> impl IntoResponse {
-    let encoded = state.metrics.encode();
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok());
-    if weft_runtime::metrics::wants_openmetrics(accept) {
-        (
-            [(header::CONTENT_TYPE, weft_runtime::metrics::OPENMETRICS)],
-            encoded,
-        )
-    } else {
-        (
-            [(header::CONTENT_TYPE, weft_runtime::metrics::TEXT)],
-            weft_runtime::metrics::openmetrics_to_text(&encoded),
-        )
-    }
+    let (content_type, body) = weft_runtime::metrics::negotiate(accept, state.metrics.encode());
+    ([(header::CONTENT_TYPE, content_type)], body)
 }
 
 async fn status(State(state): State<HttpState>) -> Json<ZoneStatus> {

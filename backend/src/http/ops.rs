@@ -31,19 +31,9 @@ pub async fn metrics(
             .store_revision
             .set(i64::try_from(revision).unwrap_or(i64::MAX));
     }
-    let encoded = state.metrics.encode();
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok());
-    if weft_runtime::metrics::wants_openmetrics(accept) {
-        (
-            [(header::CONTENT_TYPE, weft_runtime::metrics::OPENMETRICS)],
-            encoded,
-        )
-    } else {
-        (
-            [(header::CONTENT_TYPE, weft_runtime::metrics::TEXT)],
-            weft_runtime::metrics::openmetrics_to_text(&encoded),
-        )
-    }
+    let (content_type, body) = weft_runtime::metrics::negotiate(accept, state.metrics.encode());
+    ([(header::CONTENT_TYPE, content_type)], body)
 }

@@ -188,6 +188,30 @@ pub struct EndpointConfig {
     pub zone: Option<String>,
 }
 
+impl OutboundConfig {
+    /// Every service this outbound routes or mirrors to, sorted, once each.
+    pub fn services(&self) -> Vec<&str> {
+        let mut services: Vec<&str> = self
+            .rules
+            .iter()
+            .flat_map(|rule| {
+                let mirrors = rule
+                    .filters
+                    .iter()
+                    .filter_map(|filter| filter.request_mirror.as_ref()?.backend.as_ref())
+                    .map(|backend| backend.service.as_str());
+                rule.backends
+                    .iter()
+                    .map(|backend| backend.service.as_str())
+                    .chain(mirrors)
+            })
+            .collect();
+        services.sort_unstable();
+        services.dedup();
+        services
+    }
+}
+
 impl BackendConfig {
     /// Whether an endpoint carries every tag this backend asks for.
     pub fn accepts(&self, endpoint: &EndpointConfig) -> bool {

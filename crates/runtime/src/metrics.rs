@@ -12,6 +12,16 @@ pub fn wants_openmetrics(accept: Option<&str>) -> bool {
     accept.is_some_and(|accept| accept.contains("application/openmetrics-text"))
 }
 
+/// What `/metrics` answers to a scraper whose `Accept` header is `accept`: OpenMetrics when it
+/// asks for it, else the Prometheus text format. Returns (content type, body).
+pub fn negotiate(accept: Option<&str>, openmetrics: String) -> (&'static str, String) {
+    if wants_openmetrics(accept) {
+        (OPENMETRICS, openmetrics)
+    } else {
+        (TEXT, openmetrics_to_text(&openmetrics))
+    }
+}
+
 /// The Prometheus text form of OpenMetrics text: counter families are named with their
 /// `_total` suffix, `# UNIT` lines and the `# EOF` marker are dropped.
 pub fn openmetrics_to_text(openmetrics: &str) -> String {

@@ -144,24 +144,8 @@ pub fn build<'a>(
 
 /// Every endpoint of every service this outbound routes or mirrors to, once.
 fn every_endpoint(context: &Context<'_>, config: &OutboundConfig) -> Vec<Arc<Endpoint>> {
-    let mut services: Vec<&str> = config
-        .rules
-        .iter()
-        .flat_map(|rule| {
-            let mirrors = rule
-                .filters
-                .iter()
-                .filter_map(|filter| filter.request_mirror.as_ref()?.backend.as_ref())
-                .map(|backend| backend.service.as_str());
-            rule.backends
-                .iter()
-                .map(|backend| backend.service.as_str())
-                .chain(mirrors)
-        })
-        .collect();
-    services.sort_unstable();
-    services.dedup();
-    services
+    config
+        .services()
         .into_iter()
         .flat_map(|service| endpoints(context, service, |_| true))
         .collect()

@@ -13,21 +13,7 @@ pub(crate) fn for_outbound(
     view: &MeshView<'_>,
     outbound: &[OutboundConfig],
 ) -> BTreeMap<String, Vec<EndpointConfig>> {
-    let wanted: BTreeSet<&str> = outbound
-        .iter()
-        .flat_map(|outbound| outbound.rules.iter())
-        .flat_map(|rule| {
-            let mirrors = rule
-                .filters
-                .iter()
-                .filter_map(|filter| filter.request_mirror.as_ref()?.backend.as_ref())
-                .map(|backend| backend.service.as_str());
-            rule.backends
-                .iter()
-                .map(|backend| backend.service.as_str())
-                .chain(mirrors)
-        })
-        .collect();
+    let wanted: BTreeSet<&str> = outbound.iter().flat_map(OutboundConfig::services).collect();
     let mut endpoints: BTreeMap<String, Vec<EndpointConfig>> = BTreeMap::new();
     for resource in &view.resources {
         let Spec::Dataplane(spec) = &resource.spec else {
