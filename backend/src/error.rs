@@ -14,6 +14,8 @@ pub enum Error {
     BadRequest(String),
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(String),
     #[error("conflict: {0}")]
@@ -52,6 +54,10 @@ impl Error {
             Error::Unauthorized(message) => (
                 StatusCode::UNAUTHORIZED,
                 ErrorBody::new(codes::UNAUTHORIZED, *message),
+            ),
+            Error::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                ErrorBody::new(codes::FORBIDDEN, *message),
             ),
             Error::NotFound(what) => (
                 StatusCode::NOT_FOUND,
@@ -101,6 +107,7 @@ impl From<Error> for tonic::Status {
             Error::Validation(errors) => tonic::Status::invalid_argument(errors.to_string()),
             Error::BadRequest(message) => tonic::Status::invalid_argument(message.clone()),
             Error::Unauthorized(message) => tonic::Status::unauthenticated(*message),
+            Error::Forbidden(message) => tonic::Status::permission_denied(*message),
             Error::NotFound(what) => tonic::Status::not_found(format!("{what} not found")),
             Error::Conflict(message) => tonic::Status::aborted(message.clone()),
             Error::MethodNotAllowed(message) => tonic::Status::permission_denied(message.clone()),

@@ -94,7 +94,7 @@ pub async fn run(
     let metrics = Arc::new(metrics::Metrics::default());
     let state = AppState {
         store: store.clone(),
-        authority,
+        authority: authority.clone(),
         traffic: traffic.clone(),
         metrics: metrics.clone(),
         console_dir: Some(config.console_dir.clone()),
@@ -107,7 +107,13 @@ pub async fn run(
         tracing::warn!(dir = %config.console_dir.display(), "console assets not found; / explains how to build them");
     }
 
-    let sync = sync::SyncService::new(store.clone(), traffic, metrics, shutdown_receiver.clone());
+    let sync = sync::SyncService::new(
+        store.clone(),
+        authority,
+        traffic,
+        metrics,
+        shutdown_receiver.clone(),
+    );
     let http_address = http_listener.local_addr()?;
     let grpc_address = grpc_listener.local_addr()?;
     tracing::info!(%http_address, %grpc_address, "weft-global listening");

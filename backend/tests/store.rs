@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use weft_global::error::Error;
-use weft_global::store::{SigningKeyRow, Store, UserRow, ZoneChange};
+use weft_global::store::{SigningKeyRow, Store, TokenKind, TokenRow, UserRow, ZoneChange};
 use weft_model::Kind;
 use weft_model::resource::{Author, Resource, parse_resources};
 use weft_testkit::postgres::PgCluster;
@@ -471,6 +471,74 @@ async fn reopen_keeps_identity(url: String) {
     assert!(second.get(Kind::Mesh, "", "shop").await.unwrap().is_some());
 }
 
+async fn tokens(store: Store) {
+    let now = weft_global::store::now_millis();
+    let token = |id: &str, kind: TokenKind, mesh: &str, subject: &str, expires_at: i64| TokenRow {
+        id: id.into(),
+        kind,
+        mesh: mesh.into(),
+        subject: subject.into(),
+        tags: BTreeMap::from([("version".to_string(), "v2".to_string())]),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    let far = now + 3_600_000;
+    store
+        .insert_token(&token("z1", TokenKind::Zone, "", "east", far))
+        .await
+        .unwrap();
+    store
+        .insert_token(&token("z2", TokenKind::Zone, "", "west", far))
+        .await
+        .unwrap();
+    store
+        .insert_token(&token("d1", TokenKind::Dataplane, "shop", "web", far))
+        .await
+        .unwrap();
+    store
+        .insert_token(&token("old", TokenKind::Dataplane, "shop", "web", now - 1))
+        .await
+        .unwrap();
+    let east = store
+        .tokens(TokenKind::Zone, "", Some("east"))
+        .await
+        .unwrap();
+    assert_eq!(east.len(), 1);
+    assert_eq!(east[0].tags["version"], "v2", "tags round-trip");
+    assert_eq!(
+        store.tokens(TokenKind::Zone, "", None).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        store
+            .tokens(TokenKind::Dataplane, "shop", None)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(store.revoke_token("z1").await.unwrap());
+    assert!(!store.revoke_token("z1").await.unwrap(), "revoked once");
+    assert!(!store.revoke_token("nope").await.unwrap());
+    assert!(store.revoke_token("old").await.unwrap());
+    // Expired tokens fail anyway; only live revocations travel to zones.
+    assert_eq!(
+        store.revoked_token_ids().await.unwrap(),
+        vec!["z1".to_string()]
+    );
+    assert!(
+        store
+            .token("z1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert!(store.token("missing").await.unwrap().is_none());
+}
+
 /// Runs every case against databases made by `fresh`.
 async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     macro_rules! case {
@@ -487,6 +555,7 @@ async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     case!(users_and_keys);
     case!(concurrent_writers);
     case!(labels_round_trip);
+    case!(tokens);
     eprintln!("[{backend}] reopen_keeps_identity");
     reopen_keeps_identity(fresh()).await;
 }

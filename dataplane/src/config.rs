@@ -27,6 +27,11 @@ pub struct Config {
     )]
     pub dataplane_file: Option<PathBuf>,
 
+    /// File holding this proxy's dataplane token (`POST /api/v1/meshes/{mesh}/dataplane-tokens`
+    /// on global); required with a zone.
+    #[arg(long, env = "WEFT_DATAPLANE_TOKEN_FILE")]
+    pub dataplane_token_file: Option<PathBuf>,
+
     /// Run without a zone: serve this proxy config (JSON, as a zone would send it) and nothing
     /// else. For benchmarks and debugging; inbound listeners bind the Dataplane file's address,
     /// or 127.0.0.1 without one.

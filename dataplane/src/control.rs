@@ -46,6 +46,8 @@ pub struct Control {
     pub zone_address: String,
     pub mesh: String,
     pub manifest_json: String,
+    /// This proxy's dataplane token.
+    pub token: String,
     pub proxy: Arc<Proxy>,
     /// True while a session with the zone is open.
     pub connected: Arc<AtomicBool>,
@@ -69,7 +71,7 @@ impl Control {
                     backoff = Duration::from_millis(100);
                 }
                 Err(error) => {
-                    tracing::warn!(zone = %self.zone_address, %error, "zone unreachable; keeping the last config and retrying")
+                    tracing::warn!(zone = %self.zone_address, %error, "no session with the zone; keeping the last config and retrying")
                 }
             }
             let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
@@ -103,8 +105,13 @@ impl Control {
         let _ = sender
             .send(message(dataplane_message::Message::Hello(hello)))
             .await;
+        let mut request = tonic::Request::new(ReceiverStream::new(receiver));
+        let bearer = format!("Bearer {}", self.token)
+            .parse()
+            .map_err(|_| "the dataplane token is not a valid header value".to_string())?;
+        request.metadata_mut().insert("authorization", bearer);
         let mut inbound = client
-            .session(ReceiverStream::new(receiver))
+            .session(request)
             .await
             .map_err(|status| format!("registration refused: {}", status.message()))?
             .into_inner();

@@ -134,11 +134,23 @@ pub async fn run(
             tokio::spawn(async {})
         }
         (None, Some((manifest_json, mesh, _))) => {
+            let Some(path) = &config.dataplane_token_file else {
+                bail!(
+                    "--dataplane-token-file is required with a zone; create a token with POST /api/v1/meshes/{mesh}/dataplane-tokens"
+                );
+            };
+            let token = weft_identity::tokens::read_token_file(path).with_context(|| {
+                format!("cannot read --dataplane-token-file {}", path.display())
+            })?;
+            if token.is_empty() {
+                bail!("--dataplane-token-file {} is empty", path.display());
+            }
             tracing::info!(zone = %config.zone_address, admin = %config.admin_address, mesh = %mesh, "weft-dp starting");
             let control = control::Control {
                 zone_address: config.zone_address.clone(),
                 mesh,
                 manifest_json,
+                token,
                 proxy: proxy.clone(),
                 connected,
             };

@@ -127,6 +127,55 @@ impl Api {
         }
     }
 
+    /// A new zone token for `zone` (the secret).
+    pub fn zone_token(&self, zone: &str) -> String {
+        self.issue(
+            &format!("/api/v1/zones/{zone}/token"),
+            serde_json::json!({}),
+        )
+    }
+
+    /// A new dataplane token for proxies of `service` in `mesh` (the secret).
+    pub fn dataplane_token(&self, mesh: &str, service: &str) -> String {
+        self.issue(
+            &format!("/api/v1/meshes/{mesh}/dataplane-tokens"),
+            serde_json::json!({"service": service}),
+        )
+    }
+
+    /// POSTs `body` to `path`, which must answer 201 with a token.
+    pub fn issue(&self, path: &str, body: Value) -> String {
+        let response = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .send_json(body);
+        match response.map_err(anyhow::Error::from).and_then(Self::finish) {
+            Ok((201, body)) => body["token"].as_str().unwrap_or_default().to_string(),
+            Ok((status, body)) => panic!("POST {path} answered {status}: {body}"),
+            Err(error) => panic!("POST {path} failed: {error}"),
+        }
+    }
+
+    /// POST of a JSON body: the status and the answer.
+    pub fn post_json(&self, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .send_json(body)?;
+        Self::finish(response)
+    }
+
+    pub fn delete(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .agent
+            .delete(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()?;
+        Self::finish(response)
+    }
+
     /// PUT that must succeed (200 or 201); returns the stored manifest.
     pub fn apply(&self, path: &str, manifest: &str) -> Value {
         match self.put(path, manifest) {

@@ -169,7 +169,14 @@ impl Shop {
             .map(|name| {
                 let http = options.ports.allocate(&format!("{name}-http"), &mut ports);
                 let grpc = options.ports.allocate(&format!("{name}-grpc"), &mut ports);
-                Zone::start(work, name, &global.grpc_url(), http, grpc)
+                Zone::start(
+                    work,
+                    name,
+                    &global.grpc_url(),
+                    http,
+                    grpc,
+                    &api.zone_token(name),
+                )
             })
             .collect();
         for zone in &zones {
@@ -210,7 +217,8 @@ impl Shop {
                 .iter()
                 .find(|zone| zone.name == plan.zone)
                 .expect("planned zone");
-            instances.push(Instance::start(work, spec, zone));
+            let token = api.dataplane_token(MESH, plan.service);
+            instances.push(Instance::start(work, spec, zone, &token));
         }
         let mut shop = Shop {
             global,

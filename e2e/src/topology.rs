@@ -121,19 +121,26 @@ pub struct Zone {
 }
 
 impl Zone {
+    /// Starts zone `name` with `token` (from `POST /api/v1/zones/{name}/token`).
     pub fn start(
         work: &Path,
         name: &str,
         global_grpc: &str,
         http_port: u16,
         grpc_port: u16,
+        token: &str,
     ) -> Zone {
+        let token_file = work.join(format!("zone-{name}.token"));
+        std::fs::write(&token_file, token).expect("write zone token");
         let args = vec![
             format!("--zone-name={name}"),
             format!("--global-address={global_grpc}"),
             format!("--http-address=127.0.0.1:{http_port}"),
             format!("--grpc-address=127.0.0.1:{grpc_port}"),
             format!("--data-dir={}", work.join(format!("zone-{name}")).display()),
+            format!("--zone-token-file={}", token_file.display()),
+            // Everything runs on this machine.
+            "--allow-loopback-dataplanes".to_string(),
         ];
         let process = Process::spawn(
             &format!("weft-zone-{name}"),
@@ -255,7 +262,9 @@ impl InstanceSpec {
 }
 
 impl Instance {
-    pub fn start(work: &Path, spec: InstanceSpec, zone: &Zone) -> Instance {
+    /// Starts the app and its proxy, which registers with `token` (a dataplane token of the
+    /// instance's service).
+    pub fn start(work: &Path, spec: InstanceSpec, zone: &Zone, token: &str) -> Instance {
         let mut args = vec![
             "app".to_string(),
             format!("--service={}", spec.service),
@@ -276,9 +285,12 @@ impl Instance {
         );
         let manifest_path = work.join(format!("{}.dataplane.yaml", spec.name));
         std::fs::write(&manifest_path, spec.manifest()).expect("write dataplane manifest");
+        let token_file = work.join(format!("{}.token", spec.name));
+        std::fs::write(&token_file, token).expect("write dataplane token");
         let proxy_args = vec![
             format!("--zone-address={}", zone.grpc_url()),
             format!("--dataplane-file={}", manifest_path.display()),
+            format!("--dataplane-token-file={}", token_file.display()),
             format!("--admin-address=127.0.0.1:{}", spec.admin_port),
         ];
         let proxy = Process::spawn(

@@ -134,15 +134,15 @@ fn a_rejected_config_is_reported_and_retried_until_it_applies() {
             database_url: None,
         },
     );
-    global
-        .api()
-        .apply("/api/v1/meshes/shop", weft_e2e::shop::MESH_MANIFEST);
+    let api = global.api();
+    api.apply("/api/v1/meshes/shop", weft_e2e::shop::MESH_MANIFEST);
     let zone = Zone::start(
         work.path(),
         "east",
         &global.grpc_url(),
         free_port(),
         free_port(),
+        &api.zone_token("east"),
     );
     zone.wait_for_mesh("shop");
 
@@ -161,12 +161,15 @@ fn a_rejected_config_is_reported_and_retried_until_it_applies() {
     };
     let manifest = work.path().join("web-1.yaml");
     std::fs::write(&manifest, spec.manifest()).unwrap();
+    let token = work.path().join("web-1.token");
+    std::fs::write(&token, api.dataplane_token("shop", "web")).unwrap();
     let _proxy = Process::spawn(
         "dp-web-1",
         &binary("weft-dp"),
         &[
             format!("--zone-address={}", zone.grpc_url()),
             format!("--dataplane-file={}", manifest.display()),
+            format!("--dataplane-token-file={}", token.display()),
             format!("--admin-address=127.0.0.1:{}", spec.admin_port),
         ],
         &[],

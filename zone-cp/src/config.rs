@@ -42,6 +42,15 @@ pub struct Config {
 
     #[arg(long, env = "WEFT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// File holding this zone's token (`POST /api/v1/zones/{zone}/token` on global).
+    #[arg(long, env = "WEFT_ZONE_TOKEN_FILE")]
+    pub zone_token_file: PathBuf,
+
+    /// Accept dataplanes at loopback addresses (demos and tests on one machine); otherwise
+    /// loopback, unspecified, link-local and multicast addresses are refused.
+    #[arg(long, env = "WEFT_ALLOW_LOOPBACK_DATAPLANES")]
+    pub allow_loopback_dataplanes: bool,
 }
 
 fn parse_name(text: &str) -> Result<String, String> {

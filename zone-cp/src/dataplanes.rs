@@ -18,10 +18,12 @@ use weft_api::proto::{
     DataplaneHello, DataplaneMessage, ProxyConfigUpdate, TelemetryReport, ZoneToDataplane,
     dataplane_message, zone_to_dataplane,
 };
-use weft_model::dataplane::ZONE_LABEL;
+use weft_model::Spec;
+use weft_model::dataplane::{SERVICE_TAG, ZONE_LABEL};
 use weft_model::resource::{Author, Resource};
 use weft_model::{Kind, ValidationErrors};
 
+use crate::credentials::Credentials;
 use crate::error::Error;
 use crate::health::HealthReports;
 use crate::metrics::Metrics;
@@ -59,6 +61,10 @@ pub struct DataplaneService {
     pub shutdown: watch::Receiver<bool>,
     /// What the proxies' health checks say of the endpoints they call.
     pub health: Arc<HealthReports>,
+    /// Global's keys for checking dataplane tokens.
+    pub credentials: Arc<Credentials>,
+    /// Accept dataplanes at loopback and other local-only addresses.
+    pub allow_loopback: bool,
     next_id: Arc<AtomicU64>,
 }
 
@@ -87,6 +93,8 @@ impl DataplaneService {
             metrics,
             shutdown,
             health: Arc::default(),
+            credentials: Arc::default(),
+            allow_loopback: false,
             next_id: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -103,8 +111,8 @@ impl DataplaneService {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Validates the hello and returns the Dataplane, stamped with this zone.
-    fn admit(&self, hello: &DataplaneHello) -> Result<Resource, Error> {
+    /// Validates the hello and its token, and returns the Dataplane, stamped with this zone.
+    fn admit(&self, hello: &DataplaneHello, token: &str) -> Result<Resource, Error> {
         let value = serde_json::from_str(&hello.manifest_json).map_err(|error| {
             Error::Invalid(ValidationErrors::single(
                 "",
@@ -124,6 +132,7 @@ impl DataplaneService {
             .insert(ZONE_LABEL.to_string(), self.zone.clone());
         resource.metadata.resource_version = None;
         let mesh = resource.mesh().unwrap_or_default().to_string();
+        self.authorize(&resource, &mesh, token)?;
         let snapshot = self.state.current();
         let Some(state) = snapshot.meshes.get(&mesh).filter(|state| state.exists()) else {
             return Err(Error::Rejected(format!(
@@ -148,6 +157,71 @@ impl DataplaneService {
             )));
         }
         Ok(resource)
+    }
+
+    /// The token allows this Dataplane: same mesh, every inbound of the token's service and
+    /// tags, no name taken by a proxy of another service, an address peers can reach.
+    fn authorize(&self, resource: &Resource, mesh: &str, token: &str) -> Result<(), Error> {
+        let verifier = self.credentials.verifier();
+        if verifier.is_empty() {
+            return Err(Error::Rejected(
+                "the zone has no token keys from global yet (it gets them when it first connects to global)".into(),
+            ));
+        }
+        let claims = verifier.dataplane(token).map_err(|problem| {
+            Error::Unauthenticated(format!(
+                "dataplane token refused: {problem}; create one with POST /api/v1/meshes/{mesh}/dataplane-tokens and pass it with --dataplane-token-file"
+            ))
+        })?;
+        if claims.mesh != mesh {
+            return Err(Error::Forbidden(format!(
+                "the dataplane token is for mesh {:?}, not {mesh:?}",
+                claims.mesh
+            )));
+        }
+        let Spec::Dataplane(spec) = &resource.spec else {
+            return Err(Error::Rejected("not a Dataplane".into()));
+        };
+        for inbound in &spec.networking.inbound {
+            let service = inbound.tags.get(SERVICE_TAG).map_or("", String::as_str);
+            if service != claims.sub {
+                return Err(Error::Forbidden(format!(
+                    "the dataplane token is for service {:?}; it cannot register an inbound of service {service:?}",
+                    claims.sub
+                )));
+            }
+            if let Some((tag, value)) = claims
+                .tags
+                .iter()
+                .find(|(tag, value)| inbound.tags.get(*tag) != Some(*value))
+            {
+                return Err(Error::Forbidden(format!(
+                    "the dataplane token needs tag {tag}={value} on every inbound"
+                )));
+            }
+        }
+        let snapshot = self.state.current();
+        if let Some(existing) = snapshot
+            .meshes
+            .get(mesh)
+            .and_then(|state| state.dataplanes.get(resource.name()))
+            && let Spec::Dataplane(existing) = &existing.resource.spec
+            && existing.services().any(|service| service != claims.sub)
+        {
+            return Err(Error::Forbidden(format!(
+                "dataplane name {:?} belongs to a proxy of another service",
+                resource.name()
+            )));
+        }
+        if !self.allow_loopback
+            && let Ok(address) = spec.networking.address.parse::<std::net::IpAddr>()
+            && local_only(address)
+        {
+            return Err(Error::Forbidden(format!(
+                "dataplane address {address} is loopback, unspecified, link-local or multicast; run the zone with --allow-loopback-dataplanes to accept it"
+            )));
+        }
+        Ok(())
     }
 
     async fn register(&self, resource: &Resource) -> Result<(), Error> {
@@ -369,6 +443,14 @@ impl DataplaneDiscovery for DataplaneService {
         &self,
         request: Request<Streaming<DataplaneMessage>>,
     ) -> Result<Response<ConfigStream>, Status> {
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let mut inbound = request.into_inner();
         let hello = match inbound.message().await? {
             Some(DataplaneMessage {
@@ -380,7 +462,10 @@ impl DataplaneDiscovery for DataplaneService {
                 ));
             }
         };
-        let resource = self.admit(&hello).map_err(Status::from)?;
+        let resource = self.admit(&hello, &token).map_err(|error| {
+            tracing::warn!(%error, "dataplane refused");
+            Status::from(error)
+        })?;
         let key: Key = (
             resource.mesh().unwrap_or_default().to_string(),
             resource.name().to_string(),
@@ -400,5 +485,52 @@ impl DataplaneDiscovery for DataplaneService {
         let (sender, receiver) = mpsc::channel(4);
         tokio::spawn(self.clone().run_session(key, session_id, inbound, sender));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+/// Addresses only this machine (or this link) can reach: never a service endpoint for peers.
+fn local_only(address: std::net::IpAddr) -> bool {
+    match address {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_unspecified()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+        }
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| local_only(std::net::IpAddr::V4(v4)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_only;
+
+    #[test]
+    fn local_only_addresses_are_recognised() {
+        for address in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "169.254.169.254",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(local_only(address.parse().unwrap()), "{address}");
+        }
+        for address in ["10.0.0.7", "192.168.1.20", "2001:db8::1"] {
+            assert!(!local_only(address.parse().unwrap()), "{address}");
+        }
     }
 }

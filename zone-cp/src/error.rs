@@ -8,6 +8,12 @@ pub enum Error {
     Invalid(ValidationErrors),
     #[error("{0}")]
     Rejected(String),
+    /// No valid token for what the caller asked.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid token that does not allow what the caller asked.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("local store error: {0}")]
     Store(#[from] sqlx::Error),
     #[error("local store migration failed: {0}")]
@@ -25,6 +31,8 @@ impl From<Error> for tonic::Status {
                 tonic::Status::invalid_argument(format!("invalid dataplane: {errors}"))
             }
             Error::Rejected(message) => tonic::Status::failed_precondition(message),
+            Error::Unauthenticated(message) => tonic::Status::unauthenticated(message),
+            Error::Forbidden(message) => tonic::Status::permission_denied(message),
             other => {
                 tracing::error!(error = %other, "dataplane request failed");
                 tonic::Status::internal("internal error in the zone control plane")

@@ -1,6 +1,7 @@
 //! weft-zone: the zone control plane.
 
 pub mod config;
+pub mod credentials;
 pub mod dataplanes;
 pub mod error;
 pub mod health;
@@ -38,8 +39,23 @@ pub async fn run(
     let store = ZoneStore::open(&data_dir.join("zone.db"))
         .await
         .with_context(|| format!("cannot open the zone store in {}", data_dir.display()))?;
+    let zone_token =
+        weft_identity::tokens::read_token_file(&config.zone_token_file).with_context(|| {
+            format!(
+                "cannot read --zone-token-file {}",
+                config.zone_token_file.display()
+            )
+        })?;
+    if zone_token.is_empty() {
+        anyhow::bail!(
+            "--zone-token-file {} is empty; create a token with POST /api/v1/zones/{}/token",
+            config.zone_token_file.display(),
+            config.zone_name
+        );
+    }
     let state = Arc::new(ZoneState::default());
     let loaded = uplink::load_state(&store, &state).await?;
+    let credentials = Arc::new(credentials::Credentials::load(&store).await?);
     tracing::info!(zone = %config.zone_name, local_dataplanes = loaded, "zone store loaded");
 
     let grpc_listener = TcpListener::bind(config.grpc_address)
@@ -55,7 +71,7 @@ pub async fn run(
     let local_changes = Arc::new(watch::channel(0u64).0);
     let connected = Arc::new(AtomicBool::new(false));
 
-    let dataplanes = DataplaneService::new(
+    let mut dataplanes = DataplaneService::new(
         config.zone_name.clone(),
         store.clone(),
         state.clone(),
@@ -65,6 +81,8 @@ pub async fn run(
         metrics.clone(),
         shutdown_receiver.clone(),
     );
+    dataplanes.credentials = credentials.clone();
+    dataplanes.allow_loopback = config.allow_loopback_dataplanes;
     let loaded_keys: Vec<(String, String)> = state
         .current()
         .meshes
@@ -90,6 +108,8 @@ pub async fn run(
         connected: connected.clone(),
         metrics: metrics.clone(),
         health: dataplanes.health.clone(),
+        token: zone_token,
+        credentials,
     };
     let uplink_task = tokio::spawn(uplink.run(shutdown_receiver.clone()));
 

@@ -269,6 +269,20 @@ impl ZoneStore {
     }
 }
 
+impl ZoneStore {
+    /// Global's token-checking keys and revocations, as last received (JSON).
+    pub async fn credentials(&self) -> Result<Option<String>> {
+        meta(&self.pool, "credentials").await
+    }
+
+    pub async fn set_credentials(&self, json: &str) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        set_meta(&mut transaction, "credentials", json).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+}
+
 async fn meta(pool: &SqlitePool, key: &str) -> Result<Option<String>> {
     let row = sqlx::query("SELECT value FROM zone_meta WHERE key = ?1")
         .bind(key)

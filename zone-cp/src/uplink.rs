@@ -37,6 +37,10 @@ pub struct Uplink {
     pub connected: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<HealthReports>,
+    /// This zone's token, presented to global.
+    pub token: String,
+    /// Where global's token keys go.
+    pub credentials: Arc<crate::credentials::Credentials>,
 }
 
 impl Uplink {
@@ -100,8 +104,13 @@ impl Uplink {
             })
             .await
             .map_err(|_| "stream closed before hello".to_string())?;
+        let mut request = tonic::Request::new(ReceiverStream::new(receiver));
+        let bearer = format!("Bearer {}", self.token)
+            .parse()
+            .map_err(|_| "the zone token is not a valid header value".to_string())?;
+        request.metadata_mut().insert("authorization", bearer);
         let mut inbound = client
-            .sync(ReceiverStream::new(receiver))
+            .sync(request)
             .await
             .map_err(|status| format!("sync refused: {}", status.message()))?
             .into_inner();
@@ -122,6 +131,7 @@ impl Uplink {
         let global_store_id = greeting.global_store_id;
         let store = self.store.clone();
         let state = self.state.clone();
+        let credentials = self.credentials.clone();
         let receive = async move {
             let mut pending: Vec<WireResource> = Vec::new();
             loop {
@@ -132,10 +142,26 @@ impl Uplink {
                 let Some(message) = message else {
                     return Ok::<(), String>(());
                 };
-                let Some(global_message::Message::Resources(batch)) = message.message else {
-                    continue;
-                };
-                apply_batch(&store, &state, &global_store_id, batch, &mut pending).await?;
+                match message.message {
+                    Some(global_message::Message::Resources(batch)) => {
+                        apply_batch(&store, &state, &global_store_id, batch, &mut pending).await?;
+                    }
+                    Some(global_message::Message::Credentials(received)) => {
+                        let keys = received
+                            .keys
+                            .into_iter()
+                            .map(|key| weft_identity::TrustedKey {
+                                kid: key.kid,
+                                public_key_pem: key.public_key_pem,
+                            })
+                            .collect();
+                        credentials
+                            .update(&store, keys, received.revoked_tokens)
+                            .await
+                            .map_err(|error| error.to_string())?;
+                    }
+                    _ => {}
+                }
             }
         };
         let send = send_local(

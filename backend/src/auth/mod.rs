@@ -4,7 +4,7 @@ mod password;
 mod tokens;
 
 pub use password::{hash_password, verify_password};
-pub use tokens::{Authority, Claims};
+pub use tokens::{Authority, Claims, rfc3339};
 
 /// A password or other secret that never prints.
 #[derive(Clone, Default)]

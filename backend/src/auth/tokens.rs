@@ -13,7 +13,14 @@ use super::Caller;
 use crate::error::{Error, Result};
 use crate::store::{SigningKeyRow, Store, now_millis};
 
-pub const ISSUER: &str = "weft-global";
+pub const ISSUER: &str = weft_identity::ISSUER;
+
+/// Unix seconds as RFC 3339.
+pub fn rfc3339(seconds: u64) -> String {
+    jiff::Timestamp::from_second(i64::try_from(seconds).unwrap_or(i64::MAX))
+        .map(|ts| ts.to_string())
+        .unwrap_or_default()
+}
 pub const AUDIENCE: &str = "weft-api";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -38,6 +45,8 @@ struct Key {
 
 pub struct Authority {
     keys: Vec<Key>,
+    /// The public halves, as zones receive them.
+    public: Vec<weft_identity::TrustedKey>,
     ttl: Duration,
 }
 
@@ -67,6 +76,13 @@ impl Authority {
             store.insert_signing_key(&generate_key()?).await?;
             rows = store.signing_keys().await?;
         }
+        let public = rows
+            .iter()
+            .map(|row| weft_identity::TrustedKey {
+                kid: row.kid.clone(),
+                public_key_pem: row.public_key_pem.clone(),
+            })
+            .collect();
         let keys = rows
             .into_iter()
             .map(|row| {
@@ -83,15 +99,72 @@ impl Authority {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Authority { keys, ttl })
+        Ok(Authority { keys, public, ttl })
     }
 
-    /// Issues a token; returns it with its expiry (RFC 3339).
-    pub fn issue(&self, subject: &str, platform_admin: bool) -> Result<(String, String)> {
+    /// The public keys, for zones (which check dataplane tokens with them).
+    pub fn public_keys(&self) -> &[weft_identity::TrustedKey] {
+        &self.public
+    }
+
+    /// A verifier of zone and dataplane tokens with these keys and `revoked` ids.
+    pub fn verifier(&self, revoked: Vec<String>) -> weft_identity::Verifier {
+        weft_identity::Verifier::new(&self.public, revoked).0
+    }
+
+    fn sign<C: Serialize>(&self, claims: &C) -> Result<String> {
         let key = self
             .keys
             .first()
             .ok_or_else(|| Error::Internal("no signing key".into()))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|error| Error::Internal(format!("signing token: {error}")))
+    }
+
+    /// A token for zone `zone`, valid for `valid_for`: (id, token, expiry in unix seconds).
+    pub fn issue_zone_token(
+        &self,
+        zone: &str,
+        valid_for: Duration,
+    ) -> Result<(String, String, u64)> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = weft_identity::ZoneClaims {
+            sub: zone.to_string(),
+            iss: ISSUER.to_string(),
+            aud: weft_identity::ZONE_AUDIENCE.to_string(),
+            exp: now + valid_for.as_secs(),
+            iat: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        Ok((claims.jti.clone(), self.sign(&claims)?, claims.exp))
+    }
+
+    /// A token for proxies of `service` in `mesh` whose inbounds carry `tags`.
+    pub fn issue_dataplane_token(
+        &self,
+        mesh: &str,
+        service: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+        valid_for: Duration,
+    ) -> Result<(String, String, u64)> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = weft_identity::DataplaneClaims {
+            sub: service.to_string(),
+            mesh: mesh.to_string(),
+            tags: tags.clone(),
+            iss: ISSUER.to_string(),
+            aud: weft_identity::DATAPLANE_AUDIENCE.to_string(),
+            exp: now + valid_for.as_secs(),
+            iat: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        Ok((claims.jti.clone(), self.sign(&claims)?, claims.exp))
+    }
+
+    /// Issues a token; returns it with its expiry (RFC 3339).
+    pub fn issue(&self, subject: &str, platform_admin: bool) -> Result<(String, String)> {
         let now = jsonwebtoken::get_current_timestamp();
         let exp = now + self.ttl.as_secs();
         let claims = Claims {
@@ -103,14 +176,8 @@ impl Authority {
             jti: uuid::Uuid::new_v4().to_string(),
             adm: platform_admin,
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
-            .map_err(|error| Error::Internal(format!("signing token: {error}")))?;
-        let expires_at = jiff::Timestamp::from_second(i64::try_from(exp).unwrap_or(i64::MAX))
-            .map(|ts| ts.to_string())
-            .unwrap_or_default();
-        Ok((token, expires_at))
+        let token = self.sign(&claims)?;
+        Ok((token, rfc3339(exp)))
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller> {

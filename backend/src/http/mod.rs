@@ -7,6 +7,7 @@ mod graph;
 mod inventory;
 mod ops;
 mod resources;
+mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,6 +52,20 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/meshes/{name}", resources::global_item(Kind::Mesh))
         .route("/v1/zones", resources::global_collection(Kind::Zone))
         .route("/v1/zones/{name}", resources::global_item(Kind::Zone))
+        .route("/v1/zones/{zone}/token", post(tokens::issue_zone_token))
+        .route("/v1/zones/{zone}/tokens", get(tokens::list_zone_tokens))
+        .route(
+            "/v1/zones/{zone}/tokens/{id}",
+            axum::routing::delete(tokens::revoke_zone_token),
+        )
+        .route(
+            "/v1/meshes/{mesh}/dataplane-tokens",
+            get(tokens::list_dataplane_tokens).post(tokens::issue_dataplane_token),
+        )
+        .route(
+            "/v1/meshes/{mesh}/dataplane-tokens/{id}",
+            axum::routing::delete(tokens::revoke_dataplane_token),
+        )
         .route("/v1/meshes/{mesh}/services", get(inventory::services))
         .route("/v1/meshes/{mesh}/graph", get(graph::graph))
         .route("/v1/meshes/{mesh}/graph/stream", get(graph::stream))

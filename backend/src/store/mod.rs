@@ -6,6 +6,7 @@
 //! row lock) before anything is read, so concurrent writers queue instead of failing.
 
 mod resources;
+mod tokens;
 mod users;
 mod zones;
 
@@ -17,6 +18,7 @@ use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::watch;
 
 pub use resources::{Outcome, StoredResource, ZoneChange, stamp_zone};
+pub use tokens::{TokenKind, TokenRow};
 pub use users::{SigningKeyRow, UserRow};
 pub use zones::ZoneRow;
 
@@ -38,6 +40,8 @@ pub struct Store {
     backend: Backend,
     store_id: String,
     revision: watch::Sender<u64>,
+    /// Bumped when tokens are issued or revoked (zones learn revocations from it).
+    credentials: watch::Sender<u64>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -102,11 +106,13 @@ impl Store {
             .await?
             .try_get("value")?;
         let (revision, _) = watch::channel(u64::try_from(current).unwrap_or(0));
+        let (credentials, _) = watch::channel(0);
         Ok(Store {
             pool,
             backend,
             store_id,
             revision,
+            credentials,
         })
     }
 
@@ -122,6 +128,15 @@ impl Store {
     /// Latest revision written through this process; wakes change-feed readers.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.revision.subscribe()
+    }
+
+    /// Ticks when this process issued or revoked a token.
+    pub fn subscribe_credentials(&self) -> watch::Receiver<u64> {
+        self.credentials.subscribe()
+    }
+
+    fn credentials_changed(&self) {
+        self.credentials.send_modify(|tick| *tick += 1);
     }
 
     pub async fn current_revision(&self) -> Result<u64> {

@@ -21,6 +21,7 @@ use weft_api::proto::zone_sync_server::ZoneSync;
 use weft_api::proto::{GlobalHello, GlobalMessage, ZoneMessage, global_message};
 use weft_model::name::Name;
 
+use crate::auth::Authority;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::traffic::TrafficWindow;
@@ -33,6 +34,7 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Clone)]
 pub struct SyncService {
     store: Store,
+    authority: Arc<Authority>,
     traffic: Arc<TrafficWindow>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
@@ -44,12 +46,14 @@ pub struct SyncService {
 impl SyncService {
     pub fn new(
         store: Store,
+        authority: Arc<Authority>,
         traffic: Arc<TrafficWindow>,
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         SyncService {
             store,
+            authority,
             traffic,
             metrics,
             shutdown,
@@ -75,6 +79,15 @@ impl ZoneSync for SyncService {
         &self,
         request: Request<Streaming<ZoneMessage>>,
     ) -> Result<Response<GlobalStream>, Status> {
+        // The zone token, checked once the hello names the zone.
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let mut stream = request.into_inner();
         let hello = match stream.message().await? {
             Some(ZoneMessage {
@@ -91,6 +104,13 @@ impl ZoneSync for SyncService {
                 Status::invalid_argument(format!("invalid zone name {:?}: {problem}", hello.zone))
             })?
             .to_string();
+        let revoked = self.store.revoked_token_ids().await.map_err(Status::from)?;
+        if let Err(problem) = self.authority.verifier(revoked).zone(&token, &zone) {
+            tracing::warn!(zone = %zone, %problem, "zone refused");
+            return Err(Status::unauthenticated(format!(
+                "zone {zone:?} refused: {problem}; create a token with POST /api/v1/zones/{zone}/token and pass it with --zone-token-file"
+            )));
+        }
         if hello.zone_store_id.is_empty() || hello.zone_store_id.len() > 64 {
             return Err(Status::invalid_argument(
                 "zone_store_id must be 1 to 64 characters",
@@ -133,6 +153,12 @@ impl ZoneSync for SyncService {
 
         let resume = (hello.global_store_id == self.store.store_id() && hello.global_revision > 0)
             .then_some(hello.global_revision);
+        tokio::spawn(outbound::send_credentials(
+            self.store.clone(),
+            self.authority.clone(),
+            sender.clone(),
+            self.shutdown.clone(),
+        ));
         tokio::spawn(outbound::send_changes(
             self.store.clone(),
             zone.clone(),

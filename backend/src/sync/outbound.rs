@@ -152,3 +152,49 @@ pub async fn send_changes(
         }
     }
 }
+
+/// Sends the zone global's public keys and the revoked token ids after the hello, then again
+/// whenever they change (revocations through this replica wake it at once; those made
+/// through another replica are found by a periodic look).
+pub async fn send_credentials(
+    store: Store,
+    authority: std::sync::Arc<crate::auth::Authority>,
+    sender: Sender,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut changes = store.subscribe_credentials();
+    let mut last: Option<Vec<String>> = None;
+    loop {
+        match store.revoked_token_ids().await {
+            Ok(revoked) if last.as_ref() != Some(&revoked) => {
+                let message = GlobalMessage {
+                    message: Some(global_message::Message::Credentials(
+                        weft_api::proto::Credentials {
+                            keys: authority
+                                .public_keys()
+                                .iter()
+                                .map(|key| weft_api::proto::TrustedKey {
+                                    kid: key.kid.clone(),
+                                    public_key_pem: key.public_key_pem.clone(),
+                                })
+                                .collect(),
+                            revoked_tokens: revoked.clone(),
+                        },
+                    )),
+                };
+                if sender.send(Ok(message)).await.is_err() {
+                    return;
+                }
+                last = Some(revoked);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "reading revoked tokens failed"),
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(POLL_INTERVAL * 5) => {}
+            _ = weft_runtime::stopped(&mut shutdown) => return,
+            _ = sender.closed() => return,
+        }
+    }
+}

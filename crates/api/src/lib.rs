@@ -8,6 +8,7 @@ pub mod error;
 pub mod graph;
 pub mod inventory;
 pub mod telemetry;
+pub mod tokens;
 
 #[cfg(feature = "grpc")]
 pub mod proto {

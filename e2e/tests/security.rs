@@ -1,0 +1,208 @@
+//! Who may join: zones need a zone token for their own name, proxies a dataplane token for
+//! their own service; forged, foreign and revoked tokens change nothing.
+
+use std::time::Duration;
+
+use weft_e2e::free_port;
+use weft_e2e::process::{Process, binary};
+use weft_e2e::shop::{MESH, Ports, Shop, ShopOptions};
+use weft_e2e::topology::{InstanceSpec, Zone};
+use weft_e2e::wait_until;
+
+fn shop(work: &tempfile::TempDir) -> Shop {
+    Shop::start(ShopOptions {
+        work_dir: work.path().to_path_buf(),
+        ports: Ports::Free,
+        admin_password: "e2e-admin-password".into(),
+        console_dir: None,
+        load_rps: 0.0,
+        canary_route: false,
+    })
+}
+
+/// Waits until the process's log contains `text`.
+fn logged(process: &Process, text: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !process.log_tail(200).contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log never said {text:?}:\n{}",
+            process.log_tail(20)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn zone_names(shop: &Shop) -> Vec<String> {
+    let (_, zones) = shop.global.api().get("/api/v1/zones").unwrap();
+    zones["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|zone| zone["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn dataplane_count(shop: &Shop) -> u64 {
+    let (_, body) = shop
+        .global
+        .api()
+        .get("/api/v1/meshes/shop/dataplanes")
+        .unwrap();
+    body["total"].as_u64().unwrap()
+}
+
+#[test]
+fn zones_without_a_valid_token_for_their_name_change_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let shop = shop(&work);
+    let api = shop.global.api();
+    let before = dataplane_count(&shop);
+    let zones_before = zone_names(&shop);
+
+    // A forged "east" holding west's token: it would replay an empty snapshot of east.
+    let west_token = api.zone_token("west");
+    let forged = Zone::start(
+        work.path(),
+        "east",
+        &shop.global.grpc_url(),
+        free_port(),
+        free_port(),
+        &west_token,
+    );
+    logged(&forged.process, "is for zone west, not zone east");
+    // Garbage, and a revoked token of a new zone.
+    let garbage = Zone::start(
+        work.path(),
+        "north",
+        &shop.global.grpc_url(),
+        free_port(),
+        free_port(),
+        "not-a-token",
+    );
+    logged(&garbage.process, "refused");
+    let (status, issued) = api
+        .post_json("/api/v1/zones/south/token", serde_json::json!({}))
+        .unwrap();
+    assert_eq!(status, 201);
+    let id = issued["id"].as_str().unwrap();
+    let (status, _) = api
+        .delete(&format!("/api/v1/zones/south/tokens/{id}"))
+        .unwrap();
+    assert_eq!(status, 204);
+    let revoked = Zone::start(
+        work.path(),
+        "south",
+        &shop.global.grpc_url(),
+        free_port(),
+        free_port(),
+        issued["token"].as_str().unwrap(),
+    );
+    logged(&revoked.process, "the token was revoked");
+    for zone in [&forged, &garbage, &revoked] {
+        assert_eq!(zone.status()["globalConnected"], false);
+    }
+    assert_eq!(
+        zone_names(&shop),
+        zones_before,
+        "no zone was created or replaced"
+    );
+    assert_eq!(
+        dataplane_count(&shop),
+        before,
+        "east's dataplanes are all still there"
+    );
+    // The listed tokens show the revocation, never a secret.
+    let (_, tokens) = api.get("/api/v1/zones/south/tokens").unwrap();
+    assert!(tokens["items"][0]["revokedAt"].is_string(), "{tokens}");
+    assert!(tokens["items"][0].get("token").is_none());
+}
+
+/// A proxy of `service` with `token`, registering in `zone`.
+fn proxy(work: &tempfile::TempDir, zone: &Zone, name: &str, service: &str, token: &str) -> Process {
+    let spec = InstanceSpec {
+        name: name.into(),
+        mesh: MESH.into(),
+        service: service.into(),
+        version: "v9".into(),
+        inbound_port: free_port(),
+        app_port: free_port(),
+        admin_port: free_port(),
+        outbound: vec![],
+        error_percent: 0.0,
+    };
+    let manifest = work.path().join(format!("{name}.yaml"));
+    std::fs::write(&manifest, spec.manifest()).unwrap();
+    let token_file = work.path().join(format!("{name}.token"));
+    std::fs::write(&token_file, token).unwrap();
+    Process::spawn(
+        &format!("dp-{name}"),
+        &binary("weft-dp"),
+        &[
+            format!("--zone-address={}", zone.grpc_url()),
+            format!("--dataplane-file={}", manifest.display()),
+            format!("--dataplane-token-file={}", token_file.display()),
+            format!("--admin-address=127.0.0.1:{}", spec.admin_port),
+        ],
+        &[],
+        work.path(),
+    )
+}
+
+#[test]
+fn proxies_register_only_their_own_identity_even_while_global_is_down() {
+    let work = tempfile::tempdir().unwrap();
+    let mut shop = shop(&work);
+    let api = shop.global.api();
+    let web_token = api.dataplane_token(MESH, "web");
+    let (_, revoked) = api
+        .post_json(
+            "/api/v1/meshes/shop/dataplane-tokens",
+            serde_json::json!({"service": "orders"}),
+        )
+        .unwrap();
+    let id = revoked["id"].as_str().unwrap().to_string();
+    let (status, _) = api
+        .delete(&format!("/api/v1/meshes/shop/dataplane-tokens/{id}"))
+        .unwrap();
+    assert_eq!(status, 204);
+    let before = dataplane_count(&shop);
+
+    let zone = &shop.zones[0];
+    let impostor = proxy(&work, zone, "catalog-impostor", "catalog", &web_token);
+    logged(&impostor, "the dataplane token is for service \"web\"");
+    let tokenless = proxy(&work, zone, "catalog-nobody", "catalog", "not-a-token");
+    logged(&tokenless, "dataplane token refused");
+    // The zone learns revocations from global.
+    let with_revoked = proxy(
+        &work,
+        zone,
+        "orders-revoked",
+        "orders",
+        revoked["token"].as_str().unwrap(),
+    );
+    logged(&with_revoked, "the token was revoked");
+    assert_eq!(dataplane_count(&shop), before, "none of them registered");
+
+    // With global down the zone checks tokens with the keys it keeps: web's token works.
+    shop.global.stop();
+    let zone = &shop.zones[0];
+    let newcomer = proxy(&work, zone, "web-newcomer", "web", &web_token);
+    wait_until(
+        "the new proxy registers without global",
+        Duration::from_secs(30),
+        || {
+            let (_, body) = weft_e2e::api::text(&format!("{}/api/v1/dataplanes", zone.http_url()))?;
+            body.contains("web-newcomer").then_some(())
+        },
+    );
+    let impostor_offline = proxy(&work, zone, "catalog-impostor-2", "catalog", &web_token);
+    logged(&impostor_offline, "the dataplane token is for service");
+    drop((
+        impostor,
+        tokenless,
+        with_revoked,
+        newcomer,
+        impostor_offline,
+    ));
+}
