@@ -202,7 +202,8 @@ mod tests {
     #[test]
     fn zone_tokens_bind_the_zone_and_can_be_revoked() {
         let (encoding, trusted) = key();
-        let (verifier, problems) = Verifier::new(std::slice::from_ref(&trusted), ["gone".to_string()]);
+        let (verifier, problems) =
+            Verifier::new(std::slice::from_ref(&trusted), ["gone".to_string()]);
         assert!(problems.is_empty());
         let east = sign(&encoding, &zone_claims("east", "t1", ZONE_AUDIENCE));
         assert_eq!(verifier.zone(&east, "east").unwrap().sub, "east");
