@@ -193,7 +193,13 @@ fn every_kind_applied_through_the_api_reaches_the_proxies() {
         {
             continue;
         }
-        documents.push(std::fs::read_to_string(path).unwrap());
+        // Proxies act on these now: the access log goes to this test's directory.
+        let access_log = work.path().join("access.log").display().to_string();
+        documents.push(
+            std::fs::read_to_string(path)
+                .unwrap()
+                .replace("/var/log/weft/access.log", &access_log),
+        );
     }
     let body = documents.join("---\n");
     let agent = api::agent();
@@ -233,11 +239,15 @@ fn every_kind_applied_through_the_api_reaches_the_proxies() {
     shop.instance("inventory-east").wait_for_config("per-source fault injection", |config| {
         config["config"]["inbound"][0]["faultInjection"]["sources"]["catalog"]["abort"]["status"] == 503
     });
-    // The route example still routes: requests keep flowing.
-    for _ in 0..20 {
-        let (_, body) = api::text(&shop.web().url()).expect("web answers");
-        assert!(catalog_version(&body).is_some(), "{body}");
-    }
+    // The route example still routes; the examples' faults (delays, aborts) and
+    // per-try timeouts make some calls fail, which is what they are for.
+    let routed = (0..20)
+        .filter(|_| {
+            let (_, body) = api::text(&shop.web().url()).expect("web answers");
+            catalog_version(&body).is_some()
+        })
+        .count();
+    assert!(routed >= 10, "only {routed} of 20 reached catalog");
 }
 
 #[test]
