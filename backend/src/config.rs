@@ -48,6 +48,12 @@ pub struct Config {
 
     #[arg(long, env = "WEFT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// File holding the key that encrypts the mesh CAs' private keys at rest (created, with
+    /// 0600 permissions, when missing); `<data-dir>/secrets.key` by default. Replicas sharing a
+    /// database need the same file.
+    #[arg(long, env = "WEFT_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -70,6 +76,12 @@ fn parse_percent(text: &str) -> Result<f64, String> {
 }
 
 impl Config {
+    pub fn secrets_key_file(&self) -> PathBuf {
+        self.secrets_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets.key"))
+    }
+
     /// The database URL to connect to: the given one, or the embedded SQLite file.
     pub fn database_url(&self) -> String {
         match &self.database_url {

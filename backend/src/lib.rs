@@ -1,10 +1,12 @@
 //! weft-global: the global control plane.
 
 pub mod auth;
+pub mod ca;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod secrets;
 pub mod store;
 pub mod sync;
 pub mod traffic;
@@ -81,6 +83,10 @@ pub async fn run(
     store.all_zones_offline().await?;
     ensure_admin(&store, &config).await?;
     let authority = Arc::new(Authority::load(&store, config.token_ttl).await?);
+    let secrets = Arc::new(secrets::Secrets::load_or_create(
+        &config.secrets_key_file(),
+    )?);
+    let cas = Arc::new(ca::MeshCas::new(store.clone(), secrets));
 
     let http_listener = TcpListener::bind(config.http_address)
         .await
@@ -95,6 +101,7 @@ pub async fn run(
     let state = AppState {
         store: store.clone(),
         authority: authority.clone(),
+        cas: cas.clone(),
         traffic: traffic.clone(),
         metrics: metrics.clone(),
         console_dir: Some(config.console_dir.clone()),
@@ -110,6 +117,7 @@ pub async fn run(
     let sync = sync::SyncService::new(
         store.clone(),
         authority,
+        cas,
         traffic,
         metrics,
         shutdown_receiver.clone(),

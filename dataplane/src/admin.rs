@@ -26,6 +26,7 @@ pub fn app(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/config", get(config))
+        .route("/identity", get(identity))
         .with_state(state)
 }
 
@@ -62,4 +63,9 @@ async fn config(State(state): State<AdminState>) -> impl IntoResponse {
         ),
         None => Json(json!({"version": 0, "zoneConnected": connected, "config": null})),
     }
+}
+
+/// The proxy's certificates: identity, validity, trusted roots (never the keys).
+async fn identity(State(state): State<AdminState>) -> impl IntoResponse {
+    Json(json!({"identities": state.proxy.shared.identities.views()}))
 }

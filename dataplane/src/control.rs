@@ -11,8 +11,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 use weft_api::proto::dataplane_discovery_client::DataplaneDiscoveryClient;
 use weft_api::proto::{
-    ConfigAck, DataplaneHello, DataplaneMessage, EndpointHealth, EndpointHealthReport, Goodbye,
-    TelemetryReport, ZoneToDataplane, dataplane_message, zone_to_dataplane,
+    CertificateRequest, ConfigAck, DataplaneHello, DataplaneMessage, EndpointHealth,
+    EndpointHealthReport, Goodbye, TelemetryReport, ZoneToDataplane, dataplane_message,
+    zone_to_dataplane,
 };
 use weft_api::telemetry::to_proto;
 use weft_model::proxy::ProxyConfig;
@@ -48,6 +49,8 @@ pub struct Control {
     pub manifest_json: String,
     /// This proxy's dataplane token.
     pub token: String,
+    /// The services it serves: one certificate each.
+    pub services: Vec<String>,
     pub proxy: Arc<Proxy>,
     /// True while a session with the zone is open.
     pub connected: Arc<AtomicBool>,
@@ -153,12 +156,29 @@ impl Control {
                                 return Err("session closed".into());
                             }
                         }
+                        Ok(Some(ZoneToDataplane { message: Some(zone_to_dataplane::Message::Certificate(certificate)) })) => {
+                            if !certificate.error.is_empty() {
+                                tracing::warn!(service = %certificate.service, error = %certificate.error, "the zone refused a certificate");
+                            } else if let Err(error) = self.proxy.shared.identities.issued(
+                                &certificate.service,
+                                certificate.certificate_chain_pem,
+                                certificate.trust_bundle_pem,
+                            ) {
+                                tracing::warn!(service = %certificate.service, %error, "certificate not installed");
+                            }
+                        }
                         Ok(Some(_)) => {}
                         Ok(None) => return Ok(Ended::ZoneClosed),
                         Err(status) => return Err(format!("session ended: {}", status.message())),
                     }
                 }
                 _ = ticker.tick() => {
+                    for (service, csr_pem) in self.proxy.shared.identities.requests(&self.services) {
+                        let request = message(dataplane_message::Message::CertificateRequest(CertificateRequest { service, csr_pem }));
+                        if sender.send(request).await.is_err() {
+                            return Err("session closed".into());
+                        }
+                    }
                     let generation = self.proxy.shared.health.generation.load(std::sync::atomic::Ordering::Relaxed);
                     if health_sent != Some(generation) {
                         health_sent = Some(generation);

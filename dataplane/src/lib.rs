@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod control;
 pub mod error;
+pub mod identity;
 pub mod metrics;
 pub mod observe;
 pub mod policy;
@@ -29,8 +30,18 @@ use crate::config::Config;
 use crate::proxy::Proxy;
 use crate::telemetry::Telemetry;
 
-/// Reads and validates the Dataplane manifest; returns it as JSON with its mesh and address.
-pub fn load_dataplane(text: &str) -> anyhow::Result<(String, String, IpAddr)> {
+/// A Dataplane manifest, read and validated.
+pub struct LoadedDataplane {
+    /// The manifest as JSON, as the zone receives it.
+    pub manifest_json: String,
+    pub mesh: String,
+    pub address: IpAddr,
+    /// The services of its inbounds.
+    pub services: Vec<String>,
+}
+
+/// Reads and validates the Dataplane manifest.
+pub fn load_dataplane(text: &str) -> anyhow::Result<LoadedDataplane> {
     let mut resources = parse_resources(text, Author::User).map_err(|errors| {
         let lines: Vec<String> = errors
             .0
@@ -61,8 +72,16 @@ pub fn load_dataplane(text: &str) -> anyhow::Result<(String, String, IpAddr)> {
         .parse()
         .context("networking.address")?;
     let mesh = resource.mesh().unwrap_or_default().to_string();
-    let json = serde_json::to_string(&resource.to_manifest())?;
-    Ok((json, mesh, address))
+    let mut services: Vec<String> = spec.services().map(str::to_string).collect();
+    services.sort();
+    services.dedup();
+    let manifest_json = serde_json::to_string(&resource.to_manifest())?;
+    Ok(LoadedDataplane {
+        manifest_json,
+        mesh,
+        address,
+        services,
+    })
 }
 
 pub async fn run(
@@ -79,7 +98,7 @@ pub async fn run(
     };
     let address = dataplane
         .as_ref()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |(_, _, address)| *address);
+        .map_or(IpAddr::from([127, 0, 0, 1]), |loaded| loaded.address);
     if !(config.zone_address.starts_with("http://") || config.zone_address.starts_with("https://"))
     {
         bail!(
@@ -133,7 +152,13 @@ pub async fn run(
             tracing::info!(config = %path.display(), admin = %config.admin_address, "weft-dp serving a static config, without a zone");
             tokio::spawn(async {})
         }
-        (None, Some((manifest_json, mesh, _))) => {
+        (None, Some(loaded)) => {
+            let LoadedDataplane {
+                manifest_json,
+                mesh,
+                services,
+                ..
+            } = loaded;
             let Some(path) = &config.dataplane_token_file else {
                 bail!(
                     "--dataplane-token-file is required with a zone; create a token with POST /api/v1/meshes/{mesh}/dataplane-tokens"
@@ -151,6 +176,7 @@ pub async fn run(
                 mesh,
                 manifest_json,
                 token,
+                services,
                 proxy: proxy.clone(),
                 connected,
             };

@@ -206,3 +206,47 @@ fn proxies_register_only_their_own_identity_even_while_global_is_down() {
         impostor_offline,
     ));
 }
+
+#[test]
+fn every_proxy_gets_a_certificate_for_its_service_from_the_mesh_ca() {
+    let work = tempfile::tempdir().unwrap();
+    let shop = shop(&work);
+    let api = shop.global.api();
+    let (status, ca) = api.get("/api/v1/meshes/shop/ca").unwrap();
+    assert_eq!(status, 200, "{ca}");
+    assert!(
+        ca["certificate"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    assert!(
+        ca.get("key").is_none() && !ca.to_string().contains("PRIVATE KEY"),
+        "the key never leaves global"
+    );
+    let fingerprint = ca["fingerprint"].as_str().unwrap().to_string();
+    for instance in ["web-east", "catalog-v2-west", "inventory-east"] {
+        let instance = shop.instance(instance);
+        let identity = wait_until("a certificate", Duration::from_secs(30), || {
+            let (_, text) = weft_e2e::api::text(&format!("{}/identity", instance.admin_url()))?;
+            let body: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let first = body["identities"].get(0)?.clone();
+            first["spiffeId"].is_string().then_some(first)
+        });
+        assert_eq!(
+            identity["spiffeId"],
+            format!("spiffe://shop/{}", instance.spec.service)
+        );
+        assert_eq!(
+            identity["trustBundleFingerprints"][0],
+            fingerprint.as_str(),
+            "{identity}"
+        );
+        let lifetime =
+            identity["notAfter"].as_u64().unwrap() - identity["notBefore"].as_u64().unwrap();
+        assert!(
+            (86_400..=86_400 + 600).contains(&lifetime),
+            "24 h by default: {lifetime}"
+        );
+    }
+}

@@ -15,8 +15,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use weft_api::proto::dataplane_discovery_server::{DataplaneDiscovery, DataplaneDiscoveryServer};
 use weft_api::proto::{
-    DataplaneHello, DataplaneMessage, ProxyConfigUpdate, TelemetryReport, ZoneToDataplane,
-    dataplane_message, zone_to_dataplane,
+    Certificate, CertificateRequest, DataplaneHello, DataplaneMessage, ProxyConfigUpdate,
+    TelemetryReport, ZoneToDataplane, dataplane_message, zone_to_dataplane,
 };
 use weft_model::Spec;
 use weft_model::dataplane::{SERVICE_TAG, ZONE_LABEL};
@@ -65,6 +65,8 @@ pub struct DataplaneService {
     pub credentials: Arc<Credentials>,
     /// Accept dataplanes at loopback and other local-only addresses.
     pub allow_loopback: bool,
+    /// The zone's intermediate CAs, which sign the proxies' certificates.
+    pub cas: Arc<crate::cas::ZoneCas>,
     next_id: Arc<AtomicU64>,
 }
 
@@ -82,6 +84,7 @@ impl DataplaneService {
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let store_for_cas = store.clone();
         DataplaneService {
             zone,
             store,
@@ -95,6 +98,7 @@ impl DataplaneService {
             health: Arc::default(),
             credentials: Arc::default(),
             allow_loopback: false,
+            cas: Arc::new(crate::cas::ZoneCas::empty(store_for_cas)),
             next_id: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -358,6 +362,15 @@ impl DataplaneService {
                 }
                 message = inbound.message() => {
                     match message {
+                        Ok(Some(DataplaneMessage { message: Some(dataplane_message::Message::CertificateRequest(request)) })) => {
+                            let answer = self.issue_certificate(&key, &request);
+                            let reply = ZoneToDataplane {
+                                message: Some(zone_to_dataplane::Message::Certificate(answer)),
+                            };
+                            if sender.send(Ok(reply)).await.is_err() {
+                                break;
+                            }
+                        }
                         Ok(Some(message)) => {
                             if self.handle(&key, session_id, message) {
                                 goodbye = true;
@@ -392,6 +405,59 @@ impl DataplaneService {
         } else {
             tracing::info!(mesh = %key.0, dataplane = %key.1, grace = ?self.grace, "dataplane disconnected; waiting for it to return");
             self.schedule_expiry(key, session_id);
+        }
+    }
+
+    /// A certificate for one of the proxy's own services, signed by the zone's intermediate
+    /// CA of the mesh, with the mesh's certificate lifetime.
+    fn issue_certificate(&self, key: &Key, request: &CertificateRequest) -> Certificate {
+        let refuse = |error: String| {
+            tracing::warn!(mesh = %key.0, dataplane = %key.1, service = %request.service, %error, "certificate refused");
+            Certificate {
+                service: request.service.clone(),
+                error,
+                ..Default::default()
+            }
+        };
+        if request.csr_pem.len() > 16 * 1024 {
+            return refuse("the CSR is too large".into());
+        }
+        let snapshot = self.state.current();
+        let Some(mesh) = snapshot.meshes.get(&key.0) else {
+            return refuse(format!("mesh {:?} is unknown", key.0));
+        };
+        let serves = mesh
+            .dataplanes
+            .get(&key.1)
+            .is_some_and(|entry| match &entry.resource.spec {
+                Spec::Dataplane(spec) => spec.services().any(|service| service == request.service),
+                _ => false,
+            });
+        if !serves {
+            return refuse(format!(
+                "this proxy has no inbound of service {:?}",
+                request.service
+            ));
+        }
+        let Some(zone_ca) = self.cas.get(&key.0) else {
+            return refuse("the zone has no CA for this mesh yet (it asks global for one)".into());
+        };
+        let lifetime = mesh.certificate_lifetime();
+        let spiffe = weft_identity::ca::spiffe_id(&key.0, &request.service);
+        match zone_ca
+            .authority
+            .sign_leaf(&request.csr_pem, &spiffe, lifetime)
+        {
+            Ok(leaf) => {
+                tracing::info!(mesh = %key.0, dataplane = %key.1, identity = %spiffe, "certificate issued");
+                Certificate {
+                    service: request.service.clone(),
+                    certificate_chain_pem: format!("{leaf}{}", zone_ca.certificate_pem),
+                    trust_bundle_pem: zone_ca.trust_bundle_pem.clone(),
+                    error: String::new(),
+                }
+            }
+            Err(error) => refuse(format!("the CSR cannot be signed: {error}")),
         }
     }
 
@@ -430,7 +496,9 @@ impl DataplaneService {
                 false
             }
             Some(dataplane_message::Message::Goodbye(_)) => true,
-            Some(dataplane_message::Message::Hello(_)) | None => false,
+            Some(dataplane_message::Message::Hello(_))
+            | Some(dataplane_message::Message::CertificateRequest(_))
+            | None => false,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! weft-zone: the zone control plane.
 
+pub mod cas;
 pub mod config;
 pub mod credentials;
 pub mod dataplanes;
@@ -56,6 +57,7 @@ pub async fn run(
     let state = Arc::new(ZoneState::default());
     let loaded = uplink::load_state(&store, &state).await?;
     let credentials = Arc::new(credentials::Credentials::load(&store).await?);
+    let cas = Arc::new(cas::ZoneCas::load(&store).await?);
     tracing::info!(zone = %config.zone_name, local_dataplanes = loaded, "zone store loaded");
 
     let grpc_listener = TcpListener::bind(config.grpc_address)
@@ -82,6 +84,7 @@ pub async fn run(
         shutdown_receiver.clone(),
     );
     dataplanes.credentials = credentials.clone();
+    dataplanes.cas = cas.clone();
     dataplanes.allow_loopback = config.allow_loopback_dataplanes;
     let loaded_keys: Vec<(String, String)> = state
         .current()
@@ -110,6 +113,7 @@ pub async fn run(
         health: dataplanes.health.clone(),
         token: zone_token,
         credentials,
+        cas: cas.clone(),
     };
     let uplink_task = tokio::spawn(uplink.run(shutdown_receiver.clone()));
 

@@ -44,6 +44,21 @@ pub enum GlobalChange {
 }
 
 impl MeshState {
+    /// How long the mesh's proxy certificates last (`spec.mtls.certificateLifetime`, 24 h).
+    pub fn certificate_lifetime(&self) -> std::time::Duration {
+        self.mesh
+            .as_ref()
+            .and_then(|mesh| match &mesh.spec {
+                weft_model::Spec::Mesh(spec) => {
+                    spec.mtls.as_ref()?.certificate_lifetime.as_ref()?.get()
+                }
+                _ => None,
+            })
+            .map_or(std::time::Duration::from_secs(86_400), |duration| {
+                duration.as_std()
+            })
+    }
+
     pub fn exists(&self) -> bool {
         self.mesh.is_some()
     }

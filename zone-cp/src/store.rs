@@ -275,6 +275,29 @@ impl ZoneStore {
         meta(&self.pool, "credentials").await
     }
 
+    /// The zone's intermediate CA of each mesh (JSON), by mesh.
+    pub async fn mesh_cas(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT key, value FROM zone_meta WHERE key LIKE 'ca/%'")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let key: String = row.try_get("key")?;
+                Ok((
+                    key.trim_start_matches("ca/").to_string(),
+                    row.try_get("value")?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn set_mesh_ca(&self, mesh: &str, json: &str) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        set_meta(&mut transaction, &format!("ca/{mesh}"), json).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
     pub async fn set_credentials(&self, json: &str) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
         set_meta(&mut transaction, "credentials", json).await?;

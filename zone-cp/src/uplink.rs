@@ -41,6 +41,8 @@ pub struct Uplink {
     pub token: String,
     /// Where global's token keys go.
     pub credentials: Arc<crate::credentials::Credentials>,
+    /// The zone's intermediate CAs, requested from global.
+    pub cas: Arc<crate::cas::ZoneCas>,
 }
 
 impl Uplink {
@@ -132,6 +134,7 @@ impl Uplink {
         let store = self.store.clone();
         let state = self.state.clone();
         let credentials = self.credentials.clone();
+        let cas = self.cas.clone();
         let receive = async move {
             let mut pending: Vec<WireResource> = Vec::new();
             loop {
@@ -145,6 +148,22 @@ impl Uplink {
                 match message.message {
                     Some(global_message::Message::Resources(batch)) => {
                         apply_batch(&store, &state, &global_store_id, batch, &mut pending).await?;
+                    }
+                    Some(global_message::Message::CaIssued(issued)) => {
+                        if issued.error.is_empty() {
+                            if let Err(error) = cas
+                                .issued(
+                                    &issued.mesh,
+                                    issued.certificate_pem,
+                                    issued.trust_bundle_pem,
+                                )
+                                .await
+                            {
+                                tracing::warn!(mesh = %issued.mesh, %error, "intermediate CA not installed");
+                            }
+                        } else {
+                            tracing::warn!(mesh = %issued.mesh, error = %issued.error, "global refused the CA request");
+                        }
                     }
                     Some(global_message::Message::Credentials(received)) => {
                         let keys = received
@@ -164,6 +183,12 @@ impl Uplink {
                 }
             }
         };
+        let ca_requests = request_cas(
+            self.state.clone(),
+            self.cas.clone(),
+            self.zone.clone(),
+            sender.clone(),
+        );
         let send = send_local(
             &self.store,
             &mut self.local_changes,
@@ -176,6 +201,42 @@ impl Uplink {
         tokio::select! {
             result = receive => result,
             result = send => result,
+            result = ca_requests => result,
+        }
+    }
+}
+
+/// Asks global for an intermediate CA for every mesh the zone serves that has none or must
+/// renew it; looks again every few seconds and whenever meshes change.
+async fn request_cas(
+    state: Arc<ZoneState>,
+    cas: Arc<crate::cas::ZoneCas>,
+    zone: String,
+    sender: mpsc::Sender<ZoneMessage>,
+) -> Result<(), String> {
+    let mut changes = state.subscribe();
+    loop {
+        let meshes: Vec<String> = state
+            .current()
+            .meshes
+            .iter()
+            .filter(|(_, mesh)| mesh.exists())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for (mesh, csr_pem) in cas.requests(&meshes, &zone) {
+            let message = ZoneMessage {
+                message: Some(zone_message::Message::CaRequest(
+                    weft_api::proto::CaRequest { mesh, csr_pem },
+                )),
+            };
+            sender
+                .send(message)
+                .await
+                .map_err(|_| "sync stream closed".to_string())?;
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod body;
+mod ca;
 mod console;
 mod graph;
 mod inventory;
@@ -33,6 +34,7 @@ pub use body::MAX_BODY_BYTES;
 pub struct AppState {
     pub store: Store,
     pub authority: Arc<Authority>,
+    pub cas: Arc<crate::ca::MeshCas>,
     pub traffic: Arc<TrafficWindow>,
     pub metrics: Arc<Metrics>,
     pub console_dir: Option<PathBuf>,
@@ -67,6 +69,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::delete(tokens::revoke_dataplane_token),
         )
         .route("/v1/meshes/{mesh}/services", get(inventory::services))
+        .route("/v1/meshes/{mesh}/ca", get(ca::mesh_ca))
         .route("/v1/meshes/{mesh}/graph", get(graph::graph))
         .route("/v1/meshes/{mesh}/graph/stream", get(graph::stream))
         .route(

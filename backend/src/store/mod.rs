@@ -5,6 +5,7 @@
 //! Write transactions touch the counter first: that takes SQLite's write lock (or Postgres'
 //! row lock) before anything is read, so concurrent writers queue instead of failing.
 
+mod cas;
 mod resources;
 mod tokens;
 mod users;
@@ -17,6 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::watch;
 
+pub use cas::MeshCaRow;
 pub use resources::{Outcome, StoredResource, ZoneChange, stamp_zone};
 pub use tokens::{TokenKind, TokenRow};
 pub use users::{SigningKeyRow, UserRow};

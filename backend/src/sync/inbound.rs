@@ -48,10 +48,16 @@ fn changes(zone: &str, batch: &ResourceBatch) -> Vec<ZoneChange> {
     out
 }
 
+/// Largest CSR a zone may send.
+const MAX_CSR_BYTES: usize = 16 * 1024;
+
+#[allow(clippy::too_many_arguments)]
 pub async fn receive(
     store: &Store,
     traffic: &TrafficWindow,
     metrics: &Metrics,
+    cas: &crate::ca::MeshCas,
+    replies: &tokio::sync::mpsc::Sender<Result<weft_api::proto::GlobalMessage, tonic::Status>>,
     zone: &str,
     mut stream: Streaming<ZoneMessage>,
 ) {
@@ -118,6 +124,15 @@ pub async fn receive(
                     }
                 }
             }
+            Some(ZoneMessageKind::CaRequest(request)) => {
+                let answer = issue_intermediate(store, cas, zone, &request).await;
+                let message = weft_api::proto::GlobalMessage {
+                    message: Some(weft_api::proto::global_message::Message::CaIssued(answer)),
+                };
+                if replies.send(Ok(message)).await.is_err() {
+                    return;
+                }
+            }
             Some(ZoneMessageKind::Health(batch)) => {
                 traffic.health.replace(zone, &batch.endpoints);
             }
@@ -125,6 +140,46 @@ pub async fn receive(
                 tracing::warn!(zone, "unexpected second hello; ignoring")
             }
             None => {}
+        }
+    }
+}
+
+/// Signs a zone's intermediate CA for a mesh that exists; the answer says why when it cannot.
+async fn issue_intermediate(
+    store: &Store,
+    cas: &crate::ca::MeshCas,
+    zone: &str,
+    request: &weft_api::proto::CaRequest,
+) -> weft_api::proto::CaIssued {
+    let refuse = |error: String| weft_api::proto::CaIssued {
+        mesh: request.mesh.clone(),
+        error,
+        ..Default::default()
+    };
+    if name_problem(&request.mesh).is_some() || request.csr_pem.len() > MAX_CSR_BYTES {
+        return refuse("invalid mesh name or CSR".into());
+    }
+    match store.get(Kind::Mesh, "", &request.mesh).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return refuse(format!("mesh {:?} does not exist", request.mesh)),
+        Err(error) => return refuse(format!("the store is unavailable: {error}")),
+    }
+    match cas
+        .sign_intermediate(&request.mesh, zone, &request.csr_pem)
+        .await
+    {
+        Ok((certificate_pem, trust_bundle_pem)) => {
+            tracing::info!(zone, mesh = %request.mesh, "zone intermediate CA issued");
+            weft_api::proto::CaIssued {
+                mesh: request.mesh.clone(),
+                certificate_pem,
+                trust_bundle_pem,
+                error: String::new(),
+            }
+        }
+        Err(error) => {
+            tracing::warn!(zone, mesh = %request.mesh, %error, "zone CA request refused");
+            refuse("the CA request could not be signed".into())
         }
     }
 }

@@ -35,6 +35,7 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 pub struct SyncService {
     store: Store,
     authority: Arc<Authority>,
+    cas: Arc<crate::ca::MeshCas>,
     traffic: Arc<TrafficWindow>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
@@ -47,6 +48,7 @@ impl SyncService {
     pub fn new(
         store: Store,
         authority: Arc<Authority>,
+        cas: Arc<crate::ca::MeshCas>,
         traffic: Arc<TrafficWindow>,
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
@@ -54,6 +56,7 @@ impl SyncService {
         SyncService {
             store,
             authority,
+            cas,
             traffic,
             metrics,
             shutdown,
@@ -163,7 +166,7 @@ impl ZoneSync for SyncService {
             self.store.clone(),
             zone.clone(),
             resume,
-            sender,
+            sender.clone(),
             self.shutdown.clone(),
         ));
         let service = self.clone();
@@ -172,6 +175,8 @@ impl ZoneSync for SyncService {
                 &service.store,
                 &service.traffic,
                 &service.metrics,
+                &service.cas,
+                &sender,
                 &zone,
                 stream,
             )

@@ -55,9 +55,17 @@ pub async fn api_with(url: &str, directory: tempfile::TempDir) -> Api {
             .unwrap(),
     );
     let (shutdown_sender, shutdown) = watch::channel(false);
+    let secrets =
+        weft_global::secrets::Secrets::load_or_create(&directory.path().join("secrets.key"))
+            .expect("secrets key");
+    let cas = Arc::new(weft_global::ca::MeshCas::new(
+        store.clone(),
+        Arc::new(secrets),
+    ));
     let state = AppState {
         store,
         authority,
+        cas,
         traffic: Arc::new(TrafficWindow::new()),
         metrics: Arc::new(Metrics::default()),
         console_dir: Some(directory.path().join("no-console")),

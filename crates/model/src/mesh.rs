@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::check;
-use crate::duration::{DAY, DurationText, HOUR};
+use crate::duration::{DAY, DurationText};
 use crate::error::{Errors, at};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,10 +78,11 @@ impl MeshSpec {
         if let Some(mtls) = &self.mtls {
             let mtls_path = at(path, "mtls");
             if let Some(lifetime) = &mtls.certificate_lifetime {
+                // Short lifetimes are for trying rotation out; 24 h is the default.
                 lifetime.check(
                     errors,
                     &at(&mtls_path, "certificateLifetime"),
-                    HOUR,
+                    crate::duration::Duration::from_millis(10_000),
                     DAY * 30,
                 );
             }

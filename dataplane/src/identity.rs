@@ -1,0 +1,167 @@
+//! The proxy's certificates, one per service it serves: the key is made here and never
+//! leaves the proxy; the zone signs the CSR. Renewed at 70 % of their lifetime; a new
+//! certificate replaces the old one for new connections while open ones finish.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use weft_identity::ca;
+
+/// A request unanswered for this long is sent again.
+const REQUEST_AGAIN: Duration = Duration::from_secs(10);
+
+/// A certificate of one service identity.
+pub struct Identity {
+    pub service: String,
+    pub spiffe_id: String,
+    pub key_pem: String,
+    /// Leaf, then the zone's intermediate.
+    pub chain_pem: String,
+    pub trust_bundle_pem: String,
+    pub not_before: SystemTime,
+    pub not_after: SystemTime,
+}
+
+impl Identity {
+    fn due(&self) -> bool {
+        let lifetime = self
+            .not_after
+            .duration_since(self.not_before)
+            .unwrap_or_default();
+        SystemTime::now() >= self.not_before + lifetime.mul_f64(0.7)
+    }
+}
+
+/// What `/identity` on the admin port shows.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityView {
+    pub service: String,
+    pub spiffe_id: String,
+    /// Unix seconds.
+    pub not_before: u64,
+    pub not_after: u64,
+    pub trust_bundle_fingerprints: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct Identities {
+    by_service: RwLock<HashMap<String, Arc<Identity>>>,
+    /// Keys waiting for their certificate, by service.
+    pending: Mutex<HashMap<String, (String, Instant)>>,
+    /// Bumped whenever a certificate is installed.
+    pub generation: std::sync::atomic::AtomicU64,
+}
+
+fn unix(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Identities {
+    pub fn get(&self, service: &str) -> Option<Arc<Identity>> {
+        self.by_service
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(service)
+            .cloned()
+    }
+
+    /// CSRs to send for `services` that have no certificate or must renew it.
+    pub fn requests(&self, services: &[String]) -> Vec<(String, String)> {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = Vec::new();
+        for service in services {
+            let needed = self.get(service).is_none_or(|identity| identity.due());
+            let waiting = pending
+                .get(service)
+                .is_some_and(|(_, asked)| asked.elapsed() < REQUEST_AGAIN);
+            if !needed || waiting {
+                continue;
+            }
+            match ca::new_key_and_csr(&format!("weft proxy {service}")) {
+                Ok((key, csr)) => {
+                    pending.insert(service.clone(), (key, Instant::now()));
+                    out.push((service.clone(), csr));
+                }
+                Err(error) => tracing::error!(%service, %error, "cannot make a key"),
+            }
+        }
+        out
+    }
+
+    /// The zone's answer: installs the certificate when it matches a waiting key.
+    pub fn issued(
+        &self,
+        service: &str,
+        chain_pem: String,
+        trust_bundle_pem: String,
+    ) -> Result<(), String> {
+        let Some((key_pem, _)) = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(service)
+        else {
+            return Err(format!("a certificate for {service} nobody asked for"));
+        };
+        let leaf = ca::first_der(&chain_pem).map_err(|error| error.to_string())?;
+        let (_, named) = ca::identity_of(&leaf).map_err(|error| error.to_string())?;
+        if named != service {
+            return Err(format!(
+                "the zone sent a certificate for {named}, not {service}"
+            ));
+        }
+        let identity = Identity {
+            service: service.to_string(),
+            spiffe_id: String::new(),
+            key_pem,
+            not_before: ca::not_before(&leaf).map_err(|error| error.to_string())?,
+            not_after: ca::not_after(&leaf).map_err(|error| error.to_string())?,
+            chain_pem,
+            trust_bundle_pem,
+        };
+        let identity = Identity {
+            spiffe_id: ca::identity_of(&leaf)
+                .map(|(mesh, service)| ca::spiffe_id(&mesh, &service))
+                .unwrap_or_default(),
+            ..identity
+        };
+        tracing::info!(identity = %identity.spiffe_id, expires = unix(identity.not_after), "certificate installed");
+        self.by_service
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(service.to_string(), Arc::new(identity));
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn views(&self) -> Vec<IdentityView> {
+        let mut views: Vec<IdentityView> = self
+            .by_service
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .map(|identity| IdentityView {
+                service: identity.service.clone(),
+                spiffe_id: identity.spiffe_id.clone(),
+                not_before: unix(identity.not_before),
+                not_after: unix(identity.not_after),
+                trust_bundle_fingerprints: ca::all_der(&identity.trust_bundle_pem)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|der| ca::fingerprint(der))
+                    .collect(),
+            })
+            .collect();
+        views.sort_by(|a, b| a.service.cmp(&b.service));
+        views
+    }
+}
