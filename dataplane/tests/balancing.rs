@@ -99,8 +99,9 @@ async fn least_request_and_p2c_ewma_avoid_the_slow_endpoint() {
         for task in tasks {
             task.await.unwrap();
         }
+        // Round robin would give the slow endpoint about half; these give it far less.
         assert!(
-            slow.requests() * 4 < fast.requests(),
+            slow.requests() * 2 < fast.requests(),
             "{algorithm:?}: slow {} fast {}",
             slow.requests(),
             fast.requests()
