@@ -80,6 +80,8 @@ pub enum ProxyError {
     FaultAbort { status: StatusCode },
     #[error("the request body cannot be read: {0}")]
     RequestBody(BoxError),
+    #[error("{caller} may not call this service: {rule}")]
+    Denied { caller: String, rule: String },
 }
 
 /// `1.5s`, `250ms`.
@@ -109,6 +111,7 @@ impl ProxyError {
             ProxyError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::RateLimited { status, .. } | ProxyError::FaultAbort { status } => *status,
             ProxyError::RequestBody(_) => StatusCode::BAD_REQUEST,
+            ProxyError::Denied { .. } => StatusCode::FORBIDDEN,
         }
     }
 

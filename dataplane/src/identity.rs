@@ -15,7 +15,10 @@ const REQUEST_AGAIN: Duration = Duration::from_secs(10);
 /// A certificate of one service identity.
 pub struct Identity {
     pub service: String,
+    pub mesh: String,
     pub spiffe_id: String,
+    /// TLS configs made from it.
+    pub tls: crate::tls::TlsConfigs,
     pub key_pem: String,
     /// Leaf, then the zone's intermediate.
     pub chain_pem: String,
@@ -112,26 +115,23 @@ impl Identities {
             return Err(format!("a certificate for {service} nobody asked for"));
         };
         let leaf = ca::first_der(&chain_pem).map_err(|error| error.to_string())?;
-        let (_, named) = ca::identity_of(&leaf).map_err(|error| error.to_string())?;
+        let (mesh, named) = ca::identity_of(&leaf).map_err(|error| error.to_string())?;
         if named != service {
             return Err(format!(
                 "the zone sent a certificate for {named}, not {service}"
             ));
         }
+        let tls = crate::tls::configs(&mesh, &key_pem, &chain_pem, &trust_bundle_pem)?;
         let identity = Identity {
             service: service.to_string(),
-            spiffe_id: String::new(),
+            spiffe_id: ca::spiffe_id(&mesh, service),
+            mesh,
+            tls,
             key_pem,
             not_before: ca::not_before(&leaf).map_err(|error| error.to_string())?,
             not_after: ca::not_after(&leaf).map_err(|error| error.to_string())?,
             chain_pem,
             trust_bundle_pem,
-        };
-        let identity = Identity {
-            spiffe_id: ca::identity_of(&leaf)
-                .map(|(mesh, service)| ca::spiffe_id(&mesh, &service))
-                .unwrap_or_default(),
-            ..identity
         };
         tracing::info!(identity = %identity.spiffe_id, expires = unix(identity.not_after), "certificate installed");
         self.by_service

@@ -12,8 +12,10 @@ pub mod observe;
 pub mod policy;
 pub mod proxy;
 pub mod routing;
+pub mod source;
 pub mod stack;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
 
 use std::net::IpAddr;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use support::*;
 use tokio::io::AsyncBufReadExt;
 use weft_dp::policy::telemetry::SOURCE_HEADER;
+use weft_model::mesh::MtlsMode;
 use weft_model::policy::access_log::{AccessLogConf, FileBackend, Format, LogBackend, TcpBackend};
 use weft_model::proxy::PerSource;
 
@@ -84,32 +85,35 @@ async fn json_lines_go_to_a_file_and_a_rotated_file_is_replaced() {
 
 #[tokio::test]
 async fn text_lines_go_to_a_tcp_collector_per_source() {
+    let mesh = TestMesh::new("shop");
     let app = App::start("web").await;
     let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = collector.local_addr().unwrap();
-    let port = free_port();
-    let mut listener = inbound(port, app.port, "web");
-    listener.access_log = PerSource {
-        default: None,
-        sources: BTreeMap::from([(
-            "orders".to_string(),
-            AccessLogConf {
-                backend: Some(LogBackend {
-                    tcp: Some(TcpBackend {
-                        address: address.to_string(),
+    let (_web, _, port) = callee(&mesh, "web", app.port, MtlsMode::Permissive, |listener| {
+        listener.access_log = PerSource {
+            default: None,
+            sources: BTreeMap::from([(
+                "orders".to_string(),
+                AccessLogConf {
+                    backend: Some(LogBackend {
+                        tcp: Some(TcpBackend {
+                            address: address.to_string(),
+                        }),
+                        ..LogBackend::default()
                     }),
-                    ..LogBackend::default()
-                }),
-                format: Some(Format::Text),
-            },
-        )]),
-    };
-    let (_proxy, _) = serve(config(vec![listener], vec![], vec![])).await;
+                    format: Some(Format::Text),
+                },
+            )]),
+        };
+    })
+    .await;
     let client = Client::default();
     client.get(port, "/not-logged").await;
     client
-        .get_with(port, "/logged", &[(SOURCE_HEADER, "orders")])
+        .get_with(port, "/forged", &[(SOURCE_HEADER, "orders")])
         .await;
+    let (_orders, _, through_orders) = caller(&mesh, "orders", "web", port).await;
+    client.get(through_orders, "/logged").await;
     let (stream, _) = tokio::time::timeout(Duration::from_secs(5), collector.accept())
         .await
         .unwrap()

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use support::*;
 use weft_dp::policy::telemetry::SOURCE_HEADER;
 use weft_model::duration::DurationText;
+use weft_model::mesh::MtlsMode;
 use weft_model::policy::fault_injection::{Abort, Delay, FaultInjectionConf};
 use weft_model::policy::rate_limit::{OnLimit, RateLimitConf};
 use weft_model::proxy::PerSource;
@@ -25,14 +26,15 @@ fn limit(requests: i64, status: Option<i64>) -> RateLimitConf {
 
 #[tokio::test]
 async fn each_source_has_its_own_bucket_and_over_the_limit_gets_retry_after() {
+    let mesh = TestMesh::new("shop");
     let app = App::start("web").await;
-    let port = free_port();
-    let mut listener = inbound(port, app.port, "web");
-    listener.rate_limit = PerSource {
-        default: Some(limit(3, None)),
-        sources: BTreeMap::from([("orders".to_string(), limit(1, Some(503)))]),
-    };
-    let (_proxy, _) = serve(config(vec![listener], vec![], vec![])).await;
+    let (_web, _, port) = callee(&mesh, "web", app.port, MtlsMode::Permissive, |listener| {
+        listener.rate_limit = PerSource {
+            default: Some(limit(3, None)),
+            sources: BTreeMap::from([("orders".to_string(), limit(1, Some(503)))]),
+        };
+    })
+    .await;
     let client = Client::default();
     for _ in 0..3 {
         assert_eq!(client.get(port, "/").await.status, 200);
@@ -45,10 +47,15 @@ async fn each_source_has_its_own_bucket_and_over_the_limit_gets_retry_after() {
         .parse()
         .unwrap();
     assert!((1..=20).contains(&retry_after), "{retry_after}");
-    // orders has its own bucket (and status); web's other callers share the default one.
-    let from_orders = [(SOURCE_HEADER, "orders")];
-    assert_eq!(client.get_with(port, "/", &from_orders).await.status, 200);
-    assert_eq!(client.get_with(port, "/", &from_orders).await.status, 503);
+    // orders, proven by its certificate, has its own bucket (and status).
+    let (_orders, _, through_orders) = caller(&mesh, "orders", "web", port).await;
+    assert_eq!(client.get(through_orders, "/").await.status, 200);
+    assert_eq!(client.get(through_orders, "/").await.status, 503);
+    // Naming orders in a header is not being orders: the shared bucket is empty.
+    let forged = client
+        .get_with(port, "/", &[(SOURCE_HEADER, "orders")])
+        .await;
+    assert_eq!(forged.status, 429);
     assert_eq!(
         app.requests(),
         4,
@@ -58,39 +65,39 @@ async fn each_source_has_its_own_bucket_and_over_the_limit_gets_retry_after() {
 
 #[tokio::test]
 async fn aborts_answer_without_the_application_and_delays_hold_requests() {
+    let mesh = TestMesh::new("shop");
     let app = App::start("web").await;
-    let port = free_port();
-    let mut listener = inbound(port, app.port, "web");
-    listener.fault_injection = PerSource {
-        default: Some(FaultInjectionConf {
-            delay: None,
-            abort: Some(Abort {
-                percent: Some(100.0),
-                status: Some(503),
-            }),
-        }),
-        sources: BTreeMap::from([(
-            "catalog".to_string(),
-            FaultInjectionConf {
-                delay: Some(Delay {
+    let (_web, _, port) = callee(&mesh, "web", app.port, MtlsMode::Permissive, |listener| {
+        listener.fault_injection = PerSource {
+            default: Some(FaultInjectionConf {
+                delay: None,
+                abort: Some(Abort {
                     percent: Some(100.0),
-                    value: Some(DurationText("300ms".into())),
+                    status: Some(503),
                 }),
-                abort: None,
-            },
-        )]),
-    };
-    let (_proxy, _) = serve(config(vec![listener], vec![], vec![])).await;
+            }),
+            sources: BTreeMap::from([(
+                "catalog".to_string(),
+                FaultInjectionConf {
+                    delay: Some(Delay {
+                        percent: Some(100.0),
+                        value: Some(DurationText("300ms".into())),
+                    }),
+                    abort: None,
+                },
+            )]),
+        };
+    })
+    .await;
     let client = Client::default();
     let aborted = client.get(port, "/").await;
     assert_eq!(aborted.status, 503);
     assert!(aborted.body.contains("fault injected"), "{}", aborted.body);
     assert_eq!(app.requests(), 0);
+    let (_catalog, _, through_catalog) = caller(&mesh, "catalog", "web", port).await;
     let started = Instant::now();
-    let delayed = client
-        .get_with(port, "/", &[(SOURCE_HEADER, "catalog")])
-        .await;
-    assert_eq!(delayed.status, 200);
+    let delayed = client.get(through_catalog, "/").await;
+    assert_eq!(delayed.status, 200, "{delayed:?}");
     assert!(
         started.elapsed() >= Duration::from_millis(300),
         "the delay was applied"

@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::trace::v1::Span;
 use support::*;
-use weft_model::dataplane::Protocol;
+use weft_model::mesh::MtlsMode;
 use weft_model::policy::trace::{Otlp, TraceBackend, TraceConf};
 
 #[derive(Clone, Default)]
@@ -77,14 +77,17 @@ async fn both_hops_export_one_trace() {
         sampling: Some(100.0),
     };
     let app = App::start("catalog").await;
-    // Both proxies trace (the helper's configs get the trace setting through apply below).
-    let hops = two_hops(app.port, Protocol::Http, |_| {}).await;
-    for proxy in [&hops.web, &hops.catalog] {
+    // Both proxies trace; the callee names its peer from the caller's certificate.
+    let mesh = TestMesh::new("shop");
+    let (catalog, _, inbound_port) =
+        callee(&mesh, "catalog", app.port, MtlsMode::Permissive, |_| {}).await;
+    let (web, _, outbound_port) = caller(&mesh, "web", "catalog", inbound_port).await;
+    for proxy in [&web, &catalog] {
         let mut config = proxy.runtime().unwrap().config.clone();
         config.trace = Some(trace.clone());
         proxy.apply(2, config).await.unwrap();
     }
-    let answer = Client::default().get(hops.outbound_port, "/items").await;
+    let answer = Client::default().get(outbound_port, "/items").await;
     assert_eq!(answer.status, 200);
     // The application gets the trace context of the inbound span.
     let traceparent = answer.json()["headers"]["traceparent"]

@@ -12,8 +12,8 @@ use crate::{free_port, wait_until};
 
 pub const MESH: &str = "shop";
 
-pub const MESH_MANIFEST: &str =
-    "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: shop\n  labels: {team: shop}\n";
+/// The shop's mesh: mTLS between proxies, plaintext still accepted (permissive).
+pub const MESH_MANIFEST: &str = "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: shop\n  labels: {team: shop}\nspec:\n  mtls: {mode: permissive}\n";
 
 /// Sends 80 % of catalog traffic to v1 and 20 % to v2.
 pub const CANARY_ROUTE: &str = "apiVersion: weft.dev/v1alpha1

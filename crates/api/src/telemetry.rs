@@ -36,6 +36,9 @@ pub struct EdgeCounters {
     pub request_bytes: u64,
     #[serde(default)]
     pub response_bytes: u64,
+    /// Requests a TrafficPermission refused.
+    #[serde(default)]
+    pub denied: u64,
 }
 
 impl Default for EdgeCounters {
@@ -50,6 +53,7 @@ impl Default for EdgeCounters {
             retries: 0,
             request_bytes: 0,
             response_bytes: 0,
+            denied: 0,
         }
     }
 }
@@ -90,6 +94,7 @@ impl EdgeCounters {
         self.retries = self.retries.saturating_add(other.retries);
         self.request_bytes = self.request_bytes.saturating_add(other.request_bytes);
         self.response_bytes = self.response_bytes.saturating_add(other.response_bytes);
+        self.denied = self.denied.saturating_add(other.denied);
     }
 
     pub fn server_errors(&self) -> u64 {
@@ -203,6 +208,7 @@ mod wire {
             retries: counters.retries,
             request_bytes: counters.request_bytes,
             response_bytes: counters.response_bytes,
+            denied: counters.denied,
         }
     }
 
@@ -235,6 +241,7 @@ mod wire {
             retries: stats.retries,
             request_bytes: stats.request_bytes,
             response_bytes: stats.response_bytes,
+            denied: stats.denied,
         };
         (key, counters)
     }

@@ -131,6 +131,10 @@ pub struct PermissionEntry {
     pub source: Source,
     pub action: Action,
     pub origin: String,
+    /// For a `tags` source: the services whose dataplanes carry those tags (a caller proves
+    /// its service with its certificate; its tags come from its Dataplane).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -23,7 +23,6 @@ use tower::Layer;
 use weft_model::policy::access_log::{AccessLogConf, Format, LogBackend};
 
 use super::balance::Served;
-use super::telemetry::SOURCE_HEADER;
 use crate::observe::observe;
 use crate::stack::{Request, ResponseFuture, Stack};
 use crate::telemetry::Direction;
@@ -362,10 +361,7 @@ pub fn trace_id(request: &Request) -> String {
 impl AccessLog {
     fn serve(&self, request: Request) -> ResponseFuture {
         let layer = &self.layer;
-        let target = request
-            .headers()
-            .get(SOURCE_HEADER)
-            .and_then(|value| value.to_str().ok())
+        let target = crate::source::verified(&request)
             .and_then(|source| layer.sources.get(source))
             .or(layer.default.as_ref())
             .cloned();
@@ -383,7 +379,12 @@ impl AccessLog {
         };
         let (source, destination) = match layer.direction {
             Direction::Outbound => (layer.own_service.to_string(), layer.service.to_string()),
-            Direction::Inbound => (header(SOURCE_HEADER), layer.own_service.to_string()),
+            Direction::Inbound => (
+                crate::source::verified(&request)
+                    .unwrap_or_default()
+                    .to_string(),
+                layer.own_service.to_string(),
+            ),
         };
         let authority = request
             .uri()

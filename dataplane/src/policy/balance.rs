@@ -148,6 +148,18 @@ impl Balance {
             .map(|index| self.inner.endpoints[index].clone())
     }
 
+    /// The endpoint for a connection and its (HTTP/1.1-side) pool, which also opens plain
+    /// byte streams.
+    pub fn pick_connection(
+        &self,
+    ) -> Result<(Arc<Endpoint>, Arc<crate::upstream::pool::Pool>), ProxyError> {
+        let index = self.pick_index(None)?;
+        Ok((
+            self.inner.endpoints[index].clone(),
+            self.inner.pools[index].http1.clone(),
+        ))
+    }
+
     fn pick_index(&self, request: Option<&Request>) -> Result<usize, ProxyError> {
         let balancer = &*self.inner;
         if balancer.endpoints.is_empty() {
@@ -200,6 +212,9 @@ impl Balance {
                 let _in_flight = InFlight::start(&endpoint);
                 forward::send(pool, &endpoint, request).await
             };
+            if pool.uses_tls() {
+                endpoint.edge.mark_mtls();
+            }
             let now = clock::now_nanos();
             endpoint.latency.observe(
                 std::time::Duration::from_nanos(now.saturating_sub(started)),
@@ -429,14 +444,16 @@ mod tests {
             connect_timeout: std::time::Duration::from_secs(1),
             idle_timeout: std::time::Duration::from_secs(1),
             max_connections: None,
+            mtls: None,
         };
+        let identities = Arc::default();
         Balance::new(BalanceSpec {
             backend: "service catalog".into(),
             service: "catalog".into(),
             endpoints: endpoints
                 .into_iter()
                 .map(|e| {
-                    let pair = pools.pair(e.address, "catalog", &settings);
+                    let pair = pools.pair(e.address, "catalog", &settings, &identities, "catalog");
                     (e, pair)
                 })
                 .collect(),

@@ -12,7 +12,6 @@ use weft_model::policy::fault_injection::FaultInjectionConf;
 use weft_model::proxy::PerSource;
 
 use super::roll;
-use super::telemetry::SOURCE_HEADER;
 use crate::error::ProxyError;
 use crate::stack::{Request, ResponseFuture, Stack};
 
@@ -76,10 +75,7 @@ impl Layer<Stack> for FaultInjectionLayer {
 
 impl FaultInjection {
     fn serve(&self, request: Request) -> ResponseFuture {
-        let fault = request
-            .headers()
-            .get(SOURCE_HEADER)
-            .and_then(|value| value.to_str().ok())
+        let fault = crate::source::verified(&request)
             .and_then(|source| self.layer.sources.get(source))
             .or(self.layer.default.as_ref())
             .copied();

@@ -10,6 +10,7 @@ pub mod fault_injection;
 pub mod filters;
 pub mod health_check;
 pub mod outlier;
+pub mod permissions;
 pub mod rate_limit;
 pub mod retry;
 pub mod telemetry;

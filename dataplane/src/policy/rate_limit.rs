@@ -12,7 +12,6 @@ use tower::Layer;
 use weft_model::policy::rate_limit::RateLimitConf;
 use weft_model::proxy::PerSource;
 
-use super::telemetry::SOURCE_HEADER;
 use crate::clock;
 use crate::error::ProxyError;
 use crate::stack::{Request, ResponseFuture, Stack};
@@ -117,11 +116,7 @@ impl Layer<Stack> for RateLimitLayer {
 
 impl RateLimit {
     fn serve(&self, request: Request) -> ResponseFuture {
-        let source = request
-            .headers()
-            .get(SOURCE_HEADER)
-            .and_then(|value| value.to_str().ok());
-        let bucket = source
+        let bucket = crate::source::verified(&request)
             .and_then(|source| self.layer.sources.get(source))
             .or(self.layer.default.as_ref());
         if let Some(bucket) = bucket

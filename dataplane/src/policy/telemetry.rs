@@ -55,7 +55,12 @@ impl Record {
         // Inbound: known now. Outbound: the endpoint that served, or the outbound's own edge.
         let (edge, use_served) = match &self.edges {
             Edges::Inbound { external, mesh } => {
-                let from_mesh = request.headers().contains_key(SOURCE_HEADER);
+                let verified = crate::source::verified(&request).is_some();
+                if verified {
+                    mesh.mark_mtls();
+                }
+                // Another proxy counted it already (verified, or at least it says so).
+                let from_mesh = verified || request.headers().contains_key(SOURCE_HEADER);
                 (if from_mesh { mesh } else { external }.clone(), false)
             }
             Edges::Outbound { fallback } => (fallback.clone(), true),
@@ -67,6 +72,12 @@ impl Record {
                 Some(served) if use_served => served.0.edge.clone(),
                 _ => edge,
             };
+            if response
+                .headers()
+                .contains_key(super::permissions::DENIED_HEADER)
+            {
+                edge.add_denied();
+            }
             let outcome = Outcome {
                 status: response.status().as_u16(),
                 latency: started.elapsed(),

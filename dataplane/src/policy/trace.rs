@@ -25,7 +25,6 @@ use tokio::sync::mpsc;
 use tower::Layer;
 use weft_model::proxy::ProxyConfig;
 
-use super::telemetry::SOURCE_HEADER;
 use crate::observe::observe;
 use crate::stack::{Request, ResponseFuture, Stack};
 use crate::telemetry::Direction;
@@ -225,10 +224,7 @@ impl Trace {
             Direction::Outbound => (SpanKind::Client, layer.peer.to_string()),
             Direction::Inbound => (
                 SpanKind::Server,
-                request
-                    .headers()
-                    .get(SOURCE_HEADER)
-                    .and_then(|value| value.to_str().ok())
+                crate::source::verified(&request)
                     .unwrap_or_default()
                     .to_string(),
             ),

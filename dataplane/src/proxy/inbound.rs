@@ -2,7 +2,8 @@
 //! before they reach the application.
 //!
 //! ```text
-//! trace → telemetry → access log → errors → rate limit → fault injection → application
+//! trace → telemetry → access log → errors → permissions → rate limit → fault injection
+//!   → application
 //! ```
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use crate::policy::access_log::AccessLogLayer;
 use crate::policy::balance::{Balance, BalanceSpec, Versions};
 use crate::policy::errors::RespondLayer;
 use crate::policy::fault_injection::FaultInjectionLayer;
+use crate::policy::permissions::PermissionsLayer;
 use crate::policy::rate_limit::{Bucket, RateLimitLayer};
 use crate::policy::telemetry::{Edges, SOURCE_HEADER, TelemetryLayer};
 use crate::policy::trace::TraceLayer;
@@ -63,6 +65,7 @@ pub fn build(context: &Context<'_>, config: &InboundConfig) -> Result<Built, Con
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         idle_timeout: DEFAULT_IDLE_TIMEOUT,
         max_connections: None,
+        mtls: None,
     };
     if !config.protocol.is_http() {
         let port = PortStack::Tcp(Arc::new(TcpTarget::Inbound {
@@ -82,10 +85,13 @@ pub fn build(context: &Context<'_>, config: &InboundConfig) -> Result<Built, Con
         mesh.clone(),
     ));
     let name = format!("application at {application}");
-    let pools = context
-        .shared
-        .pools
-        .pair(application, &name, &client_settings);
+    let pools = context.shared.pools.pair(
+        application,
+        &name,
+        &client_settings,
+        &context.shared.identities,
+        service,
+    );
     let application = Balance::new(BalanceSpec {
         backend: name,
         service: service.to_string(),
@@ -100,6 +106,7 @@ pub fn build(context: &Context<'_>, config: &InboundConfig) -> Result<Built, Con
     let stack = Stack::new(Application(application));
     let stack = push_fault_injection(stack, config);
     let stack = push_rate_limit(stack, context, config);
+    let stack = push_permissions(stack, config);
     let stack = stack.push(RespondLayer);
     let stack = push_access_log(stack, context, config, service);
     let stack = stack.push(TelemetryLayer(Edges::Inbound { external, mesh }));
@@ -161,4 +168,8 @@ fn push_trace(stack: Stack, context: &Context<'_>, service: &str) -> Stack {
             .clone()
             .map(|tracing| TraceLayer::new(tracing, Direction::Inbound, service)),
     )
+}
+
+fn push_permissions(stack: Stack, config: &InboundConfig) -> Stack {
+    stack.push_optional(PermissionsLayer::new(&config.permissions))
 }

@@ -46,7 +46,7 @@ pub struct Shared {
     pub health: HealthChecks,
     pub sinks: Sinks,
     /// The proxy's certificates.
-    pub identities: crate::identity::Identities,
+    pub identities: Arc<crate::identity::Identities>,
     budgets: Cache<(u16, String, u64, u64), Budget>,
     limits: Cache<(String, LimitsKey), Limits>,
     buckets: Cache<(u16, Option<String>, String), Bucket>,

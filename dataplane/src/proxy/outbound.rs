@@ -32,8 +32,9 @@ use crate::stack::Stack;
 use crate::telemetry::{Direction, EdgeStats};
 use crate::upstream::endpoint::{Endpoint, EndpointSpec};
 use crate::upstream::pool::{
-    ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, PoolPair,
+    ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, MtlsClient, PoolPair,
 };
+use weft_model::mesh::MtlsMode;
 
 /// What building one outbound produced.
 pub struct Built<'a> {
@@ -72,6 +73,11 @@ pub fn build<'a>(
         max_connections: circuit_breaker
             .and_then(|cb| cb.max_connections)
             .and_then(|n| usize::try_from(n).ok()),
+        mtls: (context.config.mtls != MtlsMode::Off).then(|| MtlsClient {
+            mesh: context.config.mesh.clone(),
+            own_service: context.source.0.to_string(),
+            required: context.config.mtls == MtlsMode::Strict,
+        }),
     };
     let fallback = shared.telemetry.edge(
         Direction::Outbound,
@@ -133,7 +139,6 @@ pub fn build<'a>(
             &config.service,
             outbound.default_backends(),
             fallback,
-            client_settings.connect_timeout,
         ))))
     };
     Ok(Built {
@@ -222,10 +227,13 @@ impl Outbound<'_> {
     }
 
     fn pools(&self, endpoint: &Endpoint) -> PoolPair {
-        self.context
-            .shared
-            .pools
-            .pair(endpoint.address, &endpoint.describe(), &self.settings)
+        self.context.shared.pools.pair(
+            endpoint.address,
+            &endpoint.describe(),
+            &self.settings,
+            &self.context.shared.identities,
+            &endpoint.service,
+        )
     }
 
     /// The stack of one backend (service and tags).

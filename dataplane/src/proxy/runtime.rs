@@ -25,6 +25,8 @@ pub enum PortStack {
 pub struct Port {
     pub direction: Direction,
     pub stack: PortStack,
+    /// Inbound ports: the service whose certificate the port presents.
+    pub service: Option<String>,
 }
 
 pub struct Runtime {
@@ -94,6 +96,10 @@ impl Runtime {
                     Port {
                         direction: Direction::Inbound,
                         stack: built.port,
+                        service: inbound
+                            .tags
+                            .get(weft_model::dataplane::SERVICE_TAG)
+                            .cloned(),
                     },
                 );
             }
@@ -110,6 +116,7 @@ impl Runtime {
                     Port {
                         direction: Direction::Outbound,
                         stack: built.port,
+                        service: None,
                     },
                 );
             }

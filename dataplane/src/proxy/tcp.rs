@@ -1,4 +1,5 @@
-//! `protocol: tcp` ports: bytes copied both ways without looking at them. Outbound connections
+//! `protocol: tcp` ports: bytes copied both ways without looking at them (over mTLS between
+//! proxies when the mesh has it). Outbound connections
 //! go to an endpoint chosen like an HTTP request's (the default rule's weighted backends); each
 //! connection counts as one request on its edge, with the bytes sent and received.
 
@@ -6,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::policy::balance::{Balance, InFlight};
@@ -24,7 +26,6 @@ pub struct TcpOutbound {
     backends: Vec<(u64, Balance)>,
     total: u64,
     fallback: Arc<EdgeStats>,
-    connect_timeout: Duration,
 }
 
 impl TcpOutbound {
@@ -32,14 +33,12 @@ impl TcpOutbound {
         service: &str,
         backends: Vec<(u64, Balance)>,
         fallback: Arc<EdgeStats>,
-        connect_timeout: Duration,
     ) -> TcpOutbound {
         TcpOutbound {
             service: service.to_string(),
             total: backends.iter().map(|(weight, _)| weight).sum(),
             backends,
             fallback,
-            connect_timeout,
         }
     }
 
@@ -58,18 +57,29 @@ impl TcpOutbound {
     }
 }
 
-/// Serves one accepted connection.
-pub async fn serve(target: Arc<TcpTarget>, mut downstream: TcpStream) {
+/// Serves one accepted connection (`verified`: it came over mTLS).
+pub async fn serve<I>(target: Arc<TcpTarget>, mut downstream: I, verified: bool)
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
     let started = Instant::now();
     match &*target {
         TcpTarget::Inbound { application, edge } => {
-            let outcome = connect_and_copy(
-                &mut downstream,
-                *application,
+            if verified {
+                edge.mark_mtls();
+            }
+            let outcome = match tokio::time::timeout(
                 Duration::from_secs(5),
-                started,
+                TcpStream::connect(*application),
             )
-            .await;
+            .await
+            {
+                Ok(Ok(mut upstream)) => {
+                    let _ = upstream.set_nodelay(true);
+                    copy(&mut downstream, &mut upstream, started).await
+                }
+                _ => failed(started),
+            };
             edge.record(&outcome);
         }
         TcpTarget::Outbound(outbound) => {
@@ -78,8 +88,8 @@ pub async fn serve(target: Arc<TcpTarget>, mut downstream: TcpStream) {
                 outbound.fallback.record(&failed(started));
                 return;
             };
-            let endpoint = match balance.pick(None) {
-                Ok(endpoint) => endpoint,
+            let (endpoint, pool) = match balance.pick_connection() {
+                Ok(picked) => picked,
                 Err(error) => {
                     tracing::debug!(%error, "no endpoint for a tcp connection");
                     outbound.fallback.record(&failed(started));
@@ -88,13 +98,18 @@ pub async fn serve(target: Arc<TcpTarget>, mut downstream: TcpStream) {
             };
             let outcome = {
                 let _in_flight = InFlight::start(&endpoint);
-                connect_and_copy(
-                    &mut downstream,
-                    endpoint.address,
-                    outbound.connect_timeout,
-                    started,
-                )
-                .await
+                match pool.connect().await {
+                    Ok((mut upstream, _permit)) => {
+                        if upstream.is_tls() {
+                            endpoint.edge.mark_mtls();
+                        }
+                        copy(&mut downstream, &mut upstream, started).await
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "tcp upstream unreachable");
+                        failed(started)
+                    }
+                }
             };
             balance.record(&endpoint, outcome.status >= 500);
             if outcome.status >= 500 {
@@ -114,24 +129,13 @@ fn failed(started: Instant) -> Outcome {
     }
 }
 
-async fn connect_and_copy(
-    downstream: &mut TcpStream,
-    address: SocketAddr,
-    connect_timeout: Duration,
-    started: Instant,
-) -> Outcome {
-    let upstream = match tokio::time::timeout(connect_timeout, TcpStream::connect(address)).await {
-        Ok(Ok(upstream)) => upstream,
-        Ok(Err(error)) => {
-            tracing::debug!(%address, %error, "tcp upstream unreachable");
-            return failed(started);
-        }
-        Err(_) => return failed(started),
-    };
-    let _ = upstream.set_nodelay(true);
+async fn copy<A, B>(downstream: &mut A, upstream: &mut B, started: Instant) -> Outcome
+where
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
+{
     let latency = started.elapsed();
-    let mut upstream = upstream;
-    let (sent, received) = tokio::io::copy_bidirectional(downstream, &mut upstream)
+    let (sent, received) = tokio::io::copy_bidirectional(downstream, upstream)
         .await
         .unwrap_or((0, 0));
     Outcome {

@@ -32,6 +32,10 @@ pub struct EdgeStats {
     retries: AtomicU64,
     request_bytes: AtomicU64,
     response_bytes: AtomicU64,
+    /// Requests were carried over mTLS.
+    mtls: std::sync::atomic::AtomicBool,
+    /// Requests refused by a TrafficPermission.
+    denied: AtomicU64,
 }
 
 impl EdgeStats {
@@ -47,7 +51,20 @@ impl EdgeStats {
             retries: AtomicU64::new(0),
             request_bytes: AtomicU64::new(0),
             response_bytes: AtomicU64::new(0),
+            mtls: std::sync::atomic::AtomicBool::new(false),
+            denied: AtomicU64::new(0),
         }
+    }
+
+    /// Marks the edge as carried over mTLS (cheap when it already is).
+    pub fn mark_mtls(&self) {
+        if !self.mtls.load(Relaxed) {
+            self.mtls.store(true, Relaxed);
+        }
+    }
+
+    pub fn add_denied(&self) {
+        self.denied.fetch_add(1, Relaxed);
     }
 
     pub fn record(&self, outcome: &Outcome) {
@@ -84,7 +101,8 @@ impl EdgeStats {
             status_classes: std::array::from_fn(|i| load(&self.status_classes[i])),
             latency_buckets: std::array::from_fn(|i| load(&self.latency_buckets[i])),
             latency_sum_micros: load(&self.latency_sum_micros),
-            mtls: false,
+            mtls: self.mtls.load(Relaxed),
+            denied: load(&self.denied),
             grpc_errors: load(&self.grpc_errors),
             retries: load(&self.retries),
             request_bytes: load(&self.request_bytes),
@@ -106,6 +124,7 @@ pub fn delta(now: &EdgeCounters, before: &EdgeCounters) -> EdgeCounters {
         }),
         latency_sum_micros: sub(now.latency_sum_micros, before.latency_sum_micros),
         mtls: now.mtls,
+        denied: sub(now.denied, before.denied),
         grpc_errors: sub(now.grpc_errors, before.grpc_errors),
         retries: sub(now.retries, before.retries),
         request_bytes: sub(now.request_bytes, before.request_bytes),

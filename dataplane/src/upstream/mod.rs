@@ -2,4 +2,5 @@
 
 pub mod endpoint;
 pub mod forward;
+pub mod io;
 pub mod pool;

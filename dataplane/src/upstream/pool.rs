@@ -19,6 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::io::UpstreamIo;
 use crate::body::{Body, BoxError};
 use crate::error::{ProxyError, TimeoutKind};
 use crate::stack::{Request, Response};
@@ -37,6 +38,18 @@ pub struct ClientSettings {
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: Option<usize>,
+    /// mTLS to peer proxies; `None` for plaintext (the local application, meshes without mTLS).
+    pub mtls: Option<MtlsClient>,
+}
+
+/// mTLS towards the peer proxies of a mesh.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MtlsClient {
+    pub mesh: String,
+    /// The identity this proxy presents.
+    pub own_service: String,
+    /// Strict meshes: no plaintext, even before this proxy has its certificate.
+    pub required: bool,
 }
 
 pub struct Pool {
@@ -47,6 +60,10 @@ pub struct Pool {
     idle_timeout: Duration,
     limit: Option<Arc<Semaphore>>,
     kind: Kind,
+    /// mTLS: settings, this proxy's certificates, and the service the endpoint must prove.
+    mtls: Option<(MtlsClient, Arc<crate::identity::Identities>, String)>,
+    /// The last connection made was mTLS.
+    uses_tls: std::sync::atomic::AtomicBool,
 }
 
 enum Kind {
@@ -70,6 +87,7 @@ impl Pool {
         name: String,
         settings: &ClientSettings,
         limit: Option<Arc<Semaphore>>,
+        mtls: Option<(Arc<crate::identity::Identities>, String)>,
     ) -> Pool {
         Pool {
             address,
@@ -77,6 +95,12 @@ impl Pool {
             connect_timeout: settings.connect_timeout,
             idle_timeout: settings.idle_timeout,
             limit,
+            mtls: settings
+                .mtls
+                .clone()
+                .zip(mtls)
+                .map(|(client, (identities, peer))| (client, identities, peer)),
+            uses_tls: std::sync::atomic::AtomicBool::new(false),
             kind: if settings.http2 {
                 Kind::Http2(Mutex::new(None))
             } else {
@@ -87,6 +111,11 @@ impl Pool {
 
     pub fn is_http2(&self) -> bool {
         matches!(self.kind, Kind::Http2(_))
+    }
+
+    /// Whether requests on this pool travel over mTLS (its last connection did).
+    pub fn uses_tls(&self) -> bool {
+        self.uses_tls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends `request` on a pooled connection (or a new one).
@@ -141,7 +170,9 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> Result<(TcpStream, Permit), ProxyError> {
+    /// A new connection, mTLS when the mesh (and this proxy's certificate) allows; with its
+    /// slot in the connection limit.
+    pub async fn connect(&self) -> Result<(UpstreamIo, Permit), ProxyError> {
         let permit = match &self.limit {
             Some(limit) => {
                 Some(
@@ -168,7 +199,48 @@ impl Pool {
                 source: Box::new(error),
             })?;
         let _ = stream.set_nodelay(true);
-        Ok((stream, permit))
+        let Some((settings, identities, peer)) = &self.mtls else {
+            self.uses_tls
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            return Ok((UpstreamIo::Plain(stream), permit));
+        };
+        let Some(identity) = identities.get(&settings.own_service) else {
+            if settings.required {
+                return Err(ProxyError::Connect {
+                    upstream: self.name.clone(),
+                    source: "this proxy has no certificate yet, and the mesh requires mTLS".into(),
+                });
+            }
+            self.uses_tls
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            return Ok((UpstreamIo::Plain(stream), permit));
+        };
+        let config = if self.is_http2() {
+            identity.tls.client_h2.clone()
+        } else {
+            identity.tls.client_http1.clone()
+        };
+        let name =
+            crate::tls::server_name(&settings.mesh, peer).ok_or_else(|| ProxyError::Connect {
+                upstream: self.name.clone(),
+                source: "no TLS name for the peer".into(),
+            })?;
+        let tls = tokio::time::timeout(
+            self.connect_timeout,
+            tokio_rustls::TlsConnector::from(config).connect(name, stream),
+        )
+        .await
+        .map_err(|_| ProxyError::Timeout {
+            kind: TimeoutKind::Connect,
+            after: self.connect_timeout,
+        })?
+        .map_err(|error| ProxyError::Connect {
+            upstream: self.name.clone(),
+            source: format!("mTLS handshake: {error}").into(),
+        })?;
+        self.uses_tls
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok((UpstreamIo::Tls(Box::new(tls)), permit))
     }
 
     async fn connect_http1(&self) -> Result<http1::SendRequest<Body>, ProxyError> {
@@ -403,7 +475,15 @@ impl PoolPair {
 }
 
 impl Pools {
-    pub fn get(&self, address: SocketAddr, name: &str, settings: &ClientSettings) -> Arc<Pool> {
+    /// The pool of `address`; with mTLS the endpoint must prove to be `peer_service`.
+    pub fn get(
+        &self,
+        address: SocketAddr,
+        name: &str,
+        settings: &ClientSettings,
+        identities: &Arc<crate::identity::Identities>,
+        peer_service: &str,
+    ) -> Arc<Pool> {
         let limit = settings.max_connections.map(|max| {
             lock(&self.limits)
                 .entry((settings.service.clone(), max))
@@ -412,28 +492,37 @@ impl Pools {
         });
         lock(&self.known)
             .entry((address, settings.clone()))
-            .or_insert_with(|| Arc::new(Pool::new(address, name.to_string(), settings, limit)))
+            .or_insert_with(|| {
+                Arc::new(Pool::new(
+                    address,
+                    name.to_string(),
+                    settings,
+                    limit,
+                    Some((identities.clone(), peer_service.to_string())),
+                ))
+            })
             .clone()
     }
 
-    pub fn pair(&self, address: SocketAddr, name: &str, settings: &ClientSettings) -> PoolPair {
+    pub fn pair(
+        &self,
+        address: SocketAddr,
+        name: &str,
+        settings: &ClientSettings,
+        identities: &Arc<crate::identity::Identities>,
+        peer_service: &str,
+    ) -> PoolPair {
+        let http1 = ClientSettings {
+            http2: false,
+            ..settings.clone()
+        };
+        let http2 = ClientSettings {
+            http2: true,
+            ..settings.clone()
+        };
         PoolPair {
-            http1: self.get(
-                address,
-                name,
-                &ClientSettings {
-                    http2: false,
-                    ..settings.clone()
-                },
-            ),
-            http2: self.get(
-                address,
-                name,
-                &ClientSettings {
-                    http2: true,
-                    ..settings.clone()
-                },
-            ),
+            http1: self.get(address, name, &http1, identities, peer_service),
+            http2: self.get(address, name, &http2, identities, peer_service),
         }
     }
 

@@ -392,3 +392,123 @@ pub async fn two_hops(
         catalog,
     }
 }
+
+/// A mesh CA for tests: a root and one zone intermediate, which certify proxies directly.
+pub struct TestMesh {
+    pub mesh: String,
+    pub root_pem: String,
+    intermediate_pem: String,
+    intermediate: weft_identity::ca::CertificateAuthority,
+}
+
+impl TestMesh {
+    pub fn new(mesh: &str) -> TestMesh {
+        use weft_identity::ca;
+        let day = Duration::from_secs(86_400);
+        let (root_pem, root_key) = ca::new_root(mesh, 30 * day).unwrap();
+        let root = ca::CertificateAuthority::load(&root_pem, &root_key).unwrap();
+        let (key, csr) = ca::new_key_and_csr("test zone").unwrap();
+        let intermediate_pem = root.sign_intermediate(&csr, mesh, "east", day).unwrap();
+        let intermediate = ca::CertificateAuthority::load(&intermediate_pem, &key).unwrap();
+        TestMesh {
+            mesh: mesh.to_string(),
+            root_pem,
+            intermediate_pem,
+            intermediate,
+        }
+    }
+
+    /// Gives `proxy` a certificate for `service`, as its zone would.
+    pub fn certify(&self, proxy: &Proxy, service: &str) {
+        self.certify_for(
+            proxy,
+            service,
+            &weft_identity::ca::spiffe_id(&self.mesh, service),
+        )
+    }
+
+    /// Gives `proxy` a certificate naming `spiffe_id` for `service` (for refusals).
+    pub fn certify_for(&self, proxy: &Proxy, service: &str, spiffe_id: &str) {
+        let identities = &proxy.shared.identities;
+        for (requested, csr) in identities.requests(&[service.to_string()]) {
+            let leaf = self
+                .intermediate
+                .sign_leaf(&csr, spiffe_id, Duration::from_secs(3600))
+                .unwrap();
+            identities
+                .issued(
+                    &requested,
+                    format!("{leaf}{}", self.intermediate_pem),
+                    self.root_pem.clone(),
+                )
+                .unwrap();
+        }
+    }
+
+    /// Signs `csr` with the intermediate as `params` say (for certificates the product never makes).
+    pub fn sign_raw(&self, csr: &str, params: rcgen::CertificateParams) -> String {
+        self.intermediate.sign_with_params(csr, params).unwrap()
+    }
+
+    /// A key and certificate chain for `spiffe_id`, for test clients of their own.
+    pub fn leaf(&self, spiffe_id: &str, lifetime: Duration) -> (String, String) {
+        let (key, csr) = weft_identity::ca::new_key_and_csr("test client").unwrap();
+        let leaf = self
+            .intermediate
+            .sign_leaf(&csr, spiffe_id, lifetime)
+            .unwrap();
+        (key, format!("{leaf}{}", self.intermediate_pem))
+    }
+}
+
+/// A proxy of `service` in `mesh` (with its certificate) whose outbound on the returned port
+/// calls `target_service` at `target_port`, over mTLS.
+pub async fn caller(
+    mesh: &TestMesh,
+    service: &str,
+    target_service: &str,
+    target_port: u16,
+) -> (Arc<Proxy>, Arc<Telemetry>, u16) {
+    let port = free_port();
+    let mut caller_config = config(
+        vec![],
+        vec![outbound(port, target_service)],
+        vec![endpoint(target_service, "v1", target_port)],
+    );
+    caller_config.mesh = mesh.mesh.clone();
+    caller_config.service = service.into();
+    caller_config.dataplane = format!("{service}-caller");
+    caller_config.mtls = weft_model::mesh::MtlsMode::Permissive;
+    let (proxy, telemetry) = self::proxy();
+    mesh.certify(&proxy, service);
+    proxy
+        .apply(1, caller_config)
+        .await
+        .expect("the caller's config applies");
+    (proxy, telemetry, port)
+}
+
+/// A proxy of `service` with one inbound in front of `app_port`, in `mode`, certified.
+pub async fn callee(
+    mesh: &TestMesh,
+    service: &str,
+    app_port: u16,
+    mode: weft_model::mesh::MtlsMode,
+    shape: impl FnOnce(&mut InboundConfig),
+) -> (Arc<Proxy>, Arc<Telemetry>, u16) {
+    let port = free_port();
+    let mut listener = inbound(port, app_port, service);
+    shape(&mut listener);
+    let mut callee_config = config(vec![listener], vec![], vec![]);
+    callee_config.mesh = mesh.mesh.clone();
+    callee_config.service = service.into();
+    callee_config.dataplane = format!("{service}-1");
+    callee_config.mtls = mode;
+    let (proxy, telemetry) = self::proxy();
+    mesh.certify(&proxy, service);
+    proxy
+        .apply(1, callee_config)
+        .await
+        .expect("the callee's config applies");
+    (proxy, telemetry, port)
+}

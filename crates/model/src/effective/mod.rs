@@ -113,7 +113,8 @@ pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
                 ..InboundConfig::default()
             };
             let path = format!("inbound[{}]", config.port);
-            config.permissions = permissions::for_inbound(&selecting, &proxy, &inbound.tags, mtls);
+            config.permissions =
+                permissions::for_inbound(view, &selecting, &proxy, &inbound.tags, mtls);
             policies::apply_inbound(
                 &selecting,
                 &proxy,

@@ -11,12 +11,36 @@ use crate::proxy::{PermissionEntry, Permissions};
 use crate::resource::{Resource, Spec};
 use crate::traffic_permission::Action;
 
-use super::Proxy;
+use super::{MeshView, Proxy};
+use crate::dataplane::SERVICE_TAG;
 
 /// Most specific first: policy target, source, then name and position.
 type RuleKey<'a> = (Reverse<u8>, Reverse<u8>, &'a str, usize);
 
+/// The services whose dataplanes in the mesh have an inbound carrying every tag of `wanted`.
+fn services_with(view: &MeshView<'_>, wanted: &BTreeMap<String, String>) -> Vec<String> {
+    let mut services: Vec<String> = view
+        .resources
+        .iter()
+        .filter_map(|resource| match &resource.spec {
+            Spec::Dataplane(spec) => Some(spec),
+            _ => None,
+        })
+        .flat_map(|spec| spec.networking.inbound.iter())
+        .filter(|inbound| {
+            wanted
+                .iter()
+                .all(|(tag, value)| inbound.tags.get(tag) == Some(value))
+        })
+        .filter_map(|inbound| inbound.tags.get(SERVICE_TAG).cloned())
+        .collect();
+    services.sort();
+    services.dedup();
+    services
+}
+
 pub(crate) fn for_inbound(
+    view: &MeshView<'_>,
     selecting: &[&Resource],
     proxy: &Proxy<'_>,
     tags: &BTreeMap<String, String>,
@@ -45,6 +69,10 @@ pub(crate) fn for_inbound(
                 source: rule.source.clone(),
                 action,
                 origin: format!("TrafficPermission/{}", resource.name()),
+                services: match (&rule.source.service, &rule.source.tags) {
+                    (None, Some(tags)) => services_with(view, tags),
+                    _ => Vec::new(),
+                },
             };
             entries.push((key, entry));
         }
