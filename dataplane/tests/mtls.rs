@@ -278,10 +278,10 @@ async fn permissions_use_the_certificate_never_the_header() {
             .unwrap()
     };
     let web_edge = edge(&web_telemetry);
-    assert!(web_edge.mtls);
+    assert_eq!(web_edge.mtls_requests, web_edge.requests);
     assert_eq!(web_edge.denied, 0);
     let orders_edge = edge(&orders_telemetry);
-    assert!(orders_edge.mtls);
+    assert_eq!(orders_edge.mtls_requests, orders_edge.requests);
     assert_eq!(orders_edge.denied, 2);
     // The inbound counts nothing of the mesh's traffic for the graph (the callers do).
     assert!(catalog_telemetry.take().is_empty());
@@ -298,6 +298,11 @@ async fn permissive_inbounds_take_both_and_label_which() {
     let (_web, web_telemetry, through_web) = caller(&mesh, "web", "catalog", port).await;
     assert_eq!(client.get(through_web, "/").await.status, 200, "mTLS");
     let edges = web_telemetry.take();
-    assert!(edges.values().all(|counters| counters.mtls), "{edges:?}");
+    assert!(
+        edges
+            .values()
+            .all(|counters| counters.mtls_requests == counters.requests),
+        "{edges:?}"
+    );
     assert_eq!(app.requests(), 2);
 }

@@ -208,6 +208,26 @@ fn login_open_mesh_and_watch_live_edges() {
                 live.iter().all(|(_, rate)| *rate > 0.0 && *rate < 1000.0),
                 "{live:?}"
             );
+            // The shop is a permissive mesh: proxies talk mTLS, traffic from outside is plaintext.
+            let locked = eventually(
+                "a lock on the mTLS edge",
+                Duration::from_secs(20),
+                || async {
+                    driver
+                        .find(By::Css(
+                            "g.edge[data-edge='web/v1->orders/v1'][data-mtls=true] g.lock",
+                        ))
+                        .await
+                        .ok()
+                },
+            )
+            .await;
+            assert!(locked.is_displayed().await?);
+            let ingress = driver
+                .find(By::Css("g.edge[data-edge='external->web/v1']"))
+                .await?;
+            assert_eq!(ingress.attr("data-mtls").await?.as_deref(), Some("false"));
+            assert!(ingress.find(By::Css("g.lock")).await.is_err());
             let status = driver.find(By::Css(".stream-status")).await?;
             assert_eq!(status.attr("data-status").await?.as_deref(), Some("live"));
             let services = driver.find_all(By::Css("table.services tbody tr")).await?;

@@ -250,3 +250,136 @@ fn every_proxy_gets_a_certificate_for_its_service_from_the_mesh_ca() {
         );
     }
 }
+
+/// Statuses of `count` GETs to `url` (0 when nothing answered).
+fn statuses(url: &str, count: usize) -> Vec<u16> {
+    (0..count)
+        .map(|_| weft_e2e::api::status(url).unwrap_or(0))
+        .collect()
+}
+
+/// The graph's edge from `source` to `target` over the last 60 s.
+fn graph_edge(shop: &Shop, source: &str, target: &str) -> Option<serde_json::Value> {
+    let (_, graph) = shop
+        .global
+        .api()
+        .get("/api/v1/meshes/shop/graph?window=60s")
+        .ok()?;
+    graph["edges"]
+        .as_array()?
+        .iter()
+        .find(|edge| edge["source"] == source && edge["target"] == target)
+        .cloned()
+}
+
+const CALLERS: &str = "apiVersion: weft.dev/v1alpha1
+kind: TrafficPermission
+metadata: {name: catalog-callers, mesh: shop}
+spec:
+  targetRef: {kind: Service, name: catalog}
+  from:
+    - {source: {service: web}, action: Allow}
+---
+apiVersion: weft.dev/v1alpha1
+kind: TrafficPermission
+metadata: {name: inventory-callers, mesh: shop}
+spec:
+  targetRef: {kind: Service, name: inventory}
+  from:
+    - {source: {service: catalog}, action: Allow}
+";
+
+#[test]
+fn strict_meshes_deny_what_no_permission_allows_and_the_graph_shows_it() {
+    let work = tempfile::tempdir().unwrap();
+    let shop = shop(&work);
+    let api = shop.global.api();
+    let web = shop.web();
+    let through_web = |service: &str| {
+        let (_, port) = web
+            .spec
+            .outbound
+            .iter()
+            .find(|(name, _)| name == service)
+            .expect("web calls the service");
+        format!("http://127.0.0.1:{port}/")
+    };
+    let catalog_v1 = shop.instance("catalog-v1-east");
+
+    // Permissive (the shop's mode): plaintext from outside and mTLS from web both pass, and
+    // the graph labels which is which.
+    assert!(statuses(&catalog_v1.url(), 5).contains(&200));
+    assert!(statuses(&through_web("catalog"), 10).contains(&200));
+    wait_until(
+        "the graph to label both edges",
+        Duration::from_secs(30),
+        || {
+            let outside = graph_edge(&shop, "external", "catalog/v1")?;
+            let inside = graph_edge(&shop, "web/v1", "catalog/v1")?;
+            assert_eq!(outside["mtls"], false, "{outside}");
+            (inside["mtls"] == true).then_some(())
+        },
+    );
+
+    // Strict, and no permission: every call in the mesh is denied, plaintext is refused.
+    api.apply(
+        "/api/v1/meshes/shop",
+        &weft_e2e::shop::MESH_MANIFEST.replace("permissive", "strict"),
+    );
+    for instance in &shop.instances {
+        instance.wait_for_config("the strict mesh", |config| {
+            config["config"]["mtls"] == "strict"
+        });
+    }
+    assert_eq!(
+        weft_e2e::api::status(&catalog_v1.url()),
+        None,
+        "a strict inbound refuses plaintext"
+    );
+    for service in ["catalog", "orders"] {
+        let (status, body) = weft_e2e::api::get_with(&through_web(service), &[]).unwrap();
+        assert_eq!(status, 403, "{service}: {body}");
+        assert!(
+            body.as_str()
+                .unwrap_or_default()
+                .contains("TrafficPermission"),
+            "the refusal names why: {body}"
+        );
+    }
+    wait_until(
+        "the graph to show the denials",
+        Duration::from_secs(30),
+        || {
+            let edge = graph_edge(&shop, "web/v1", "orders/v1")?;
+            assert_eq!(edge["mtls"], true, "{edge}");
+            (edge["deniedPerSecond"].as_f64()? > 0.0).then_some(())
+        },
+    );
+
+    let (_, metrics) = weft_e2e::api::text(&format!("{}/metrics", web.admin_url())).unwrap();
+    let count =
+        |name: &str| weft_e2e::api::metric_sum(&metrics, &[name, "destination_service=\"orders\""]);
+    assert!(count("weft_dp_denied_requests_total{") >= 1.0, "{metrics}");
+    assert!(count("weft_dp_mtls_requests_total{") >= 1.0, "{metrics}");
+
+    // Allow web → catalog (and catalog → inventory): web gets answers, orders still refuses.
+    api.apply_all(CALLERS);
+    wait_until(
+        "web → catalog to be allowed",
+        Duration::from_secs(30),
+        || (weft_e2e::api::status(&through_web("catalog")) == Some(200)).then_some(()),
+    );
+    // catalog v2 fails 3 % of requests by design; nothing is denied any more.
+    let catalog = statuses(&through_web("catalog"), 20);
+    assert!(
+        catalog
+            .iter()
+            .all(|status| *status == 200 || *status == 500),
+        "{catalog:?}"
+    );
+    assert_eq!(statuses(&through_web("orders"), 5), vec![403; 5]);
+    // An application claiming to be someone else gains nothing.
+    let (status, _) =
+        weft_e2e::api::get_with(&through_web("orders"), &[("x-weft-source", "admin")]).unwrap();
+    assert_eq!(status, 403);
+}

@@ -34,6 +34,9 @@ pub struct PlacedEdge {
     pub requests_per_second: f64,
     pub error_rate: f64,
     pub p99_millis: Option<f64>,
+    pub mtls: bool,
+    pub mtls_share: f64,
+    pub denied_per_second: f64,
     pub health: Health,
 }
 
@@ -157,6 +160,9 @@ impl Layout {
                     requests_per_second: edge.requests_per_second,
                     error_rate: edge.error_rate,
                     p99_millis: edge.p99_millis,
+                    mtls: edge.mtls,
+                    mtls_share: edge.mtls_share,
+                    denied_per_second: edge.denied_per_second,
                     health: edge.health,
                 })
             })
@@ -213,6 +219,26 @@ pub fn format_errors(rate: f64) -> String {
     }
 }
 
+/// `3.0 denied/s` or empty when a TrafficPermission refused nothing.
+pub fn format_denied(rate: f64) -> String {
+    if rate > 0.0 {
+        format!("{} denied", format_rate(rate).replace(" rps", "/s"))
+    } else {
+        String::new()
+    }
+}
+
+/// How much of an edge's traffic was mTLS, for its tooltip.
+pub fn format_mtls(mtls: bool, share: f64) -> String {
+    if mtls {
+        "mTLS".to_string()
+    } else if share > 0.0 {
+        format!("{:.0}% mTLS", share * 100.0)
+    } else {
+        "plaintext".to_string()
+    }
+}
+
 pub fn health_class(health: Health) -> &'static str {
     match health {
         Health::Idle => "idle",
@@ -248,6 +274,9 @@ mod tests {
             error_rate: 0.0,
             p99_millis: None,
             retries_per_second: 0.0,
+            mtls: false,
+            mtls_share: 0.0,
+            denied_per_second: 0.0,
             health: Health::Healthy,
         }
     }
@@ -354,5 +383,10 @@ mod tests {
         assert_eq!(format_rate(0.05), "0.05 rps");
         assert_eq!(format_errors(0.0), "");
         assert_eq!(format_errors(0.025), "2.5% err");
+        assert_eq!(format_denied(0.0), "");
+        assert_eq!(format_denied(3.0), "3.0/s denied");
+        assert_eq!(format_mtls(true, 1.0), "mTLS");
+        assert_eq!(format_mtls(false, 0.25), "25% mTLS");
+        assert_eq!(format_mtls(false, 0.0), "plaintext");
     }
 }

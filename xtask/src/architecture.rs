@@ -222,11 +222,47 @@ pub fn check_console_has_no_grpc() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The proxy decides nothing on the `x-weft-source` header: it is named in one place, only set
+/// (by outbound proxies), removed (by inbounds) and checked for presence by telemetry; nothing
+/// reads its value. Callers are who their certificate says.
+pub fn check_proxy_trusts_no_source_header() -> anyhow::Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dataplane/src");
+    let mut files = vec![root];
+    let mut offending = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                files.push(entry?.path());
+            }
+            continue;
+        }
+        if path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let defines = path.ends_with("policy/telemetry.rs");
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            let named = code.contains("\"x-weft-source\"") && !defines;
+            let read = code.contains("get(SOURCE_HEADER") || code.contains("get_all(SOURCE_HEADER");
+            if named || read {
+                offending.push(format!("{}:{}", path.display(), number + 1));
+            }
+        }
+    }
+    anyhow::ensure!(
+        offending.is_empty(),
+        "the proxy must not read x-weft-source (use crate::source::verified): {offending:?}"
+    );
+    Ok(())
+}
+
 /// Every invariant of docs/ARCHITECTURE.md that the dependency graph can show.
 pub fn check() -> anyhow::Result<()> {
     check_model_is_pure()?;
     check_binaries_are_independent()?;
     check_console_has_no_grpc()?;
+    check_proxy_trusts_no_source_header()?;
     eprintln!("xtask: architecture invariants hold");
     Ok(())
 }
@@ -246,5 +282,10 @@ mod tests {
     #[test]
     fn console_uses_api_without_grpc() {
         super::check_console_has_no_grpc().unwrap();
+    }
+
+    #[test]
+    fn proxy_trusts_no_source_header() {
+        super::check_proxy_trusts_no_source_header().unwrap();
     }
 }

@@ -85,6 +85,8 @@ pub fn build_graph(
             let source = add_node(&key.source_service, &key.source_version);
             let target = add_node(&key.destination_service, &key.destination_version);
             let (error_rate, health) = health(counters, thresholds);
+            let mtls_share =
+                counters.mtls_requests.min(counters.requests) as f64 / counters.requests as f64;
             GraphEdge {
                 source,
                 target,
@@ -92,6 +94,9 @@ pub fn build_graph(
                 error_rate,
                 p99_millis: counters.quantile_micros(0.99).map(|micros| micros / 1000.0),
                 retries_per_second: counters.retries as f64 / seconds,
+                mtls: counters.mtls_requests >= counters.requests,
+                mtls_share,
+                denied_per_second: counters.denied as f64 / seconds,
                 health,
             }
         })
@@ -133,8 +138,14 @@ mod tests {
         instances.insert(("orders".to_string(), None), 2);
         let mut traffic = HashMap::new();
         traffic.insert(key(("", ""), ("web", "v1")), counters(100, 0));
-        traffic.insert(key(("web", "v1"), ("catalog", "v2")), counters(95, 5));
-        traffic.insert(key(("web", "v1"), ("orders", "")), counters(80, 20));
+        let mut catalog = counters(95, 5);
+        catalog.mtls_requests = 100;
+        traffic.insert(key(("web", "v1"), ("catalog", "v2")), catalog);
+        // Half over mTLS (a permissive mesh), and 30 requests denied by permissions.
+        let mut orders = counters(80, 20);
+        orders.mtls_requests = 50;
+        orders.denied = 30;
+        traffic.insert(key(("web", "v1"), ("orders", "")), orders);
         // gRPC errors arrive with HTTP 200 and still fail the edge.
         let mut grpc = counters(10, 0);
         grpc.grpc_errors = 5;
@@ -165,7 +176,15 @@ mod tests {
         assert_eq!(ingress.requests_per_second, 10.0);
         assert_eq!(ingress.health, Health::Healthy);
         assert_eq!(find("web/v1", "catalog/v2").health, Health::Degraded);
-        assert_eq!(find("web/v1", "orders").health, Health::Failing);
+        assert!(!ingress.mtls, "traffic from outside the mesh is plaintext");
+        let catalog = find("web/v1", "catalog/v2");
+        assert!(catalog.mtls);
+        assert_eq!(catalog.mtls_share, 1.0);
+        let orders = find("web/v1", "orders");
+        assert_eq!(orders.health, Health::Failing);
+        assert!(!orders.mtls);
+        assert_eq!(orders.mtls_share, 0.5);
+        assert_eq!(orders.denied_per_second, 3.0);
         let payments = find("web/v1", "payments");
         assert_eq!(payments.health, Health::Failing);
         assert_eq!(payments.error_rate, 0.5);

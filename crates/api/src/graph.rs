@@ -53,6 +53,15 @@ pub struct GraphEdge {
     /// Extra attempts made by retries, per second.
     #[serde(default)]
     pub retries_per_second: f64,
+    /// Every request of the window travelled over mTLS.
+    #[serde(default)]
+    pub mtls: bool,
+    /// Share of the window's requests that travelled over mTLS, 0.0 to 1.0.
+    #[serde(default)]
+    pub mtls_share: f64,
+    /// Requests a TrafficPermission refused, per second (also counted in `requestsPerSecond`).
+    #[serde(default)]
+    pub denied_per_second: f64,
     pub health: Health,
 }
 

@@ -25,7 +25,9 @@ pub struct EdgeCounters {
     pub status_classes: [u64; 5],
     pub latency_buckets: [u64; BUCKET_COUNT],
     pub latency_sum_micros: u64,
-    pub mtls: bool,
+    /// Requests carried over mTLS (the rest were plaintext).
+    #[serde(default)]
+    pub mtls_requests: u64,
     /// Responses with a failing gRPC status, whatever their HTTP status.
     #[serde(default)]
     pub grpc_errors: u64,
@@ -48,7 +50,7 @@ impl Default for EdgeCounters {
             status_classes: [0; 5],
             latency_buckets: [0; BUCKET_COUNT],
             latency_sum_micros: 0,
-            mtls: false,
+            mtls_requests: 0,
             grpc_errors: 0,
             retries: 0,
             request_bytes: 0,
@@ -89,7 +91,7 @@ impl EdgeCounters {
         self.latency_sum_micros = self
             .latency_sum_micros
             .saturating_add(other.latency_sum_micros);
-        self.mtls |= other.mtls;
+        self.mtls_requests = self.mtls_requests.saturating_add(other.mtls_requests);
         self.grpc_errors = self.grpc_errors.saturating_add(other.grpc_errors);
         self.retries = self.retries.saturating_add(other.retries);
         self.request_bytes = self.request_bytes.saturating_add(other.request_bytes);
@@ -203,7 +205,7 @@ mod wire {
             responses_5xx: counters.status_classes[4],
             latency_buckets: counters.latency_buckets.to_vec(),
             latency_sum_micros: counters.latency_sum_micros,
-            mtls: counters.mtls,
+            mtls_requests: counters.mtls_requests,
             grpc_errors: counters.grpc_errors,
             retries: counters.retries,
             request_bytes: counters.request_bytes,
@@ -236,7 +238,7 @@ mod wire {
             ],
             latency_buckets,
             latency_sum_micros: stats.latency_sum_micros,
-            mtls: stats.mtls,
+            mtls_requests: stats.mtls_requests,
             grpc_errors: stats.grpc_errors,
             retries: stats.retries,
             request_bytes: stats.request_bytes,

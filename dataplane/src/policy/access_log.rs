@@ -417,7 +417,7 @@ impl AccessLog {
             let response = future.await?;
             entry.status = response.status().as_u16();
             if let Some(served) = response.extensions().get::<Served>() {
-                entry.upstream = served.0.address.to_string();
+                entry.upstream = served.endpoint.address.to_string();
             }
             Ok(observe(response, move |summary| {
                 entry.duration = started.elapsed();

@@ -25,9 +25,12 @@ use crate::upstream::pool::PoolPair;
 /// Points per endpoint on a hash ring.
 const RING_REPLICAS: u64 = 128;
 
-/// The endpoint that served a response, for telemetry and access logs.
+/// The endpoint that served a response, and whether over mTLS, for telemetry and access logs.
 #[derive(Clone)]
-pub struct Served(pub Arc<Endpoint>);
+pub struct Served {
+    pub endpoint: Arc<Endpoint>,
+    pub mtls: bool,
+}
 
 /// The downstream peer of a request, set by the listener when a layer needs it.
 #[derive(Clone, Copy, Debug)]
@@ -212,9 +215,6 @@ impl Balance {
                 let _in_flight = InFlight::start(&endpoint);
                 forward::send(pool, &endpoint, request).await
             };
-            if pool.uses_tls() {
-                endpoint.edge.mark_mtls();
-            }
             let now = clock::now_nanos();
             endpoint.latency.observe(
                 std::time::Duration::from_nanos(now.saturating_sub(started)),
@@ -228,7 +228,10 @@ impl Balance {
                 outlier.record(&endpoint, failed, now);
             }
             let mut response: Response = result?;
-            response.extensions_mut().insert(Served(endpoint));
+            response.extensions_mut().insert(Served {
+                endpoint,
+                mtls: pool.uses_tls(),
+            });
             Ok(response)
         })
     }

@@ -283,7 +283,7 @@ impl Retry {
                             Ok(response) => response
                                 .extensions()
                                 .get::<Served>()
-                                .map(|served| served.0.edge.clone()),
+                                .map(|served| served.endpoint.edge.clone()),
                             Err(_) => None,
                         };
                         edge.unwrap_or_else(|| this.layer.fallback.clone())

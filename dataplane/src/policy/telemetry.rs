@@ -53,24 +53,25 @@ impl Record {
         let started = Instant::now();
         let request_bytes = request.body().size_hint().exact().unwrap_or(0);
         // Inbound: known now. Outbound: the endpoint that served, or the outbound's own edge.
-        let (edge, use_served) = match &self.edges {
+        let (edge, use_served, mtls) = match &self.edges {
             Edges::Inbound { external, mesh } => {
                 let verified = crate::source::verified(&request).is_some();
-                if verified {
-                    mesh.mark_mtls();
-                }
                 // Another proxy counted it already (verified, or at least it says so).
                 let from_mesh = verified || request.headers().contains_key(SOURCE_HEADER);
-                (if from_mesh { mesh } else { external }.clone(), false)
+                (
+                    if from_mesh { mesh } else { external }.clone(),
+                    false,
+                    verified,
+                )
             }
-            Edges::Outbound { fallback } => (fallback.clone(), true),
+            Edges::Outbound { fallback } => (fallback.clone(), true, false),
         };
         let future = self.inner.call(request);
         Box::pin(async move {
             let response = future.await?;
-            let edge = match response.extensions().get::<Served>() {
-                Some(served) if use_served => served.0.edge.clone(),
-                _ => edge,
+            let (edge, mtls) = match response.extensions().get::<Served>() {
+                Some(served) if use_served => (served.endpoint.edge.clone(), served.mtls),
+                _ => (edge, mtls),
             };
             if response
                 .headers()
@@ -82,6 +83,7 @@ impl Record {
                 status: response.status().as_u16(),
                 latency: started.elapsed(),
                 request_bytes,
+                mtls,
                 ..Outcome::default()
             };
             Ok(observe(response, move |summary| {

@@ -65,9 +65,6 @@ where
     let started = Instant::now();
     match &*target {
         TcpTarget::Inbound { application, edge } => {
-            if verified {
-                edge.mark_mtls();
-            }
             let outcome = match tokio::time::timeout(
                 Duration::from_secs(5),
                 TcpStream::connect(*application),
@@ -80,7 +77,10 @@ where
                 }
                 _ => failed(started),
             };
-            edge.record(&outcome);
+            edge.record(&Outcome {
+                mtls: verified,
+                ..outcome
+            });
         }
         TcpTarget::Outbound(outbound) => {
             let Some(balance) = outbound.backend() else {
@@ -99,12 +99,10 @@ where
             let outcome = {
                 let _in_flight = InFlight::start(&endpoint);
                 match pool.connect().await {
-                    Ok((mut upstream, _permit)) => {
-                        if upstream.is_tls() {
-                            endpoint.edge.mark_mtls();
-                        }
-                        copy(&mut downstream, &mut upstream, started).await
-                    }
+                    Ok((mut upstream, _permit)) => Outcome {
+                        mtls: upstream.is_tls(),
+                        ..copy(&mut downstream, &mut upstream, started).await
+                    },
                     Err(error) => {
                         tracing::debug!(%error, "tcp upstream unreachable");
                         failed(started)

@@ -19,6 +19,8 @@ pub struct Outcome {
     pub latency: Duration,
     pub request_bytes: u64,
     pub response_bytes: u64,
+    /// The request came or went over mTLS.
+    pub mtls: bool,
 }
 
 pub struct EdgeStats {
@@ -32,8 +34,7 @@ pub struct EdgeStats {
     retries: AtomicU64,
     request_bytes: AtomicU64,
     response_bytes: AtomicU64,
-    /// Requests were carried over mTLS.
-    mtls: std::sync::atomic::AtomicBool,
+    mtls_requests: AtomicU64,
     /// Requests refused by a TrafficPermission.
     denied: AtomicU64,
 }
@@ -51,15 +52,8 @@ impl EdgeStats {
             retries: AtomicU64::new(0),
             request_bytes: AtomicU64::new(0),
             response_bytes: AtomicU64::new(0),
-            mtls: std::sync::atomic::AtomicBool::new(false),
+            mtls_requests: AtomicU64::new(0),
             denied: AtomicU64::new(0),
-        }
-    }
-
-    /// Marks the edge as carried over mTLS (cheap when it already is).
-    pub fn mark_mtls(&self) {
-        if !self.mtls.load(Relaxed) {
-            self.mtls.store(true, Relaxed);
         }
     }
 
@@ -79,6 +73,9 @@ impl EdgeStats {
         self.latency_sum_micros.fetch_add(micros, Relaxed);
         if outcome.grpc_error {
             self.grpc_errors.fetch_add(1, Relaxed);
+        }
+        if outcome.mtls {
+            self.mtls_requests.fetch_add(1, Relaxed);
         }
         if outcome.request_bytes > 0 {
             self.request_bytes.fetch_add(outcome.request_bytes, Relaxed);
@@ -101,7 +98,7 @@ impl EdgeStats {
             status_classes: std::array::from_fn(|i| load(&self.status_classes[i])),
             latency_buckets: std::array::from_fn(|i| load(&self.latency_buckets[i])),
             latency_sum_micros: load(&self.latency_sum_micros),
-            mtls: self.mtls.load(Relaxed),
+            mtls_requests: load(&self.mtls_requests),
             denied: load(&self.denied),
             grpc_errors: load(&self.grpc_errors),
             retries: load(&self.retries),
@@ -123,7 +120,7 @@ pub fn delta(now: &EdgeCounters, before: &EdgeCounters) -> EdgeCounters {
             sub(now.latency_buckets[i], before.latency_buckets[i])
         }),
         latency_sum_micros: sub(now.latency_sum_micros, before.latency_sum_micros),
-        mtls: now.mtls,
+        mtls_requests: sub(now.mtls_requests, before.mtls_requests),
         denied: sub(now.denied, before.denied),
         grpc_errors: sub(now.grpc_errors, before.grpc_errors),
         retries: sub(now.retries, before.retries),

@@ -128,6 +128,16 @@ pub fn edges(encoder: &mut Encoder, edges: &[(Direction, EdgeKey, EdgeCounters)]
             |c| c.retries,
         ),
         (
+            "weft_dp_mtls_requests_total",
+            "Requests carried over mTLS.",
+            |c| c.mtls_requests,
+        ),
+        (
+            "weft_dp_denied_requests_total",
+            "Requests a TrafficPermission refused.",
+            |c| c.denied,
+        ),
+        (
             "weft_dp_request_bytes_total",
             "Request body bytes sent upstream.",
             |c| c.request_bytes,

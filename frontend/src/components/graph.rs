@@ -1,9 +1,13 @@
 //! The traffic graph as SVG: services and versions as boxes, calls as arrows labelled with
-//! requests per second and error share, coloured by health.
+//! requests per second, error share and denials, coloured by health; a lock marks edges whose
+//! traffic all travelled over mTLS.
 
 use leptos::prelude::*;
 
-use crate::layout::{NODE_HEIGHT, NODE_WIDTH, Scene, format_errors, format_rate, health_class};
+use crate::layout::{
+    NODE_HEIGHT, NODE_WIDTH, Scene, format_denied, format_errors, format_mtls, format_rate,
+    health_class,
+};
 
 #[component]
 pub fn GraphView(scene: Signal<Option<Scene>>) -> impl IntoView {
@@ -28,15 +32,31 @@ fn render(scene: Scene) -> impl IntoView {
             let class = format!("edge {}", health_class(edge.health));
             let rate = format_rate(edge.requests_per_second);
             let errors = format_errors(edge.error_rate);
+            let denied = format_denied(edge.denied_per_second);
             let tooltip = format!(
-                "{} → {}: {rate}, {}{}",
+                "{} → {}: {rate}, {}{}{}, {}",
                 edge.source,
                 edge.target,
                 if errors.is_empty() { "no errors".to_string() } else { errors.clone() },
-                edge.p99_millis.map(|p| format!(", p99 {p:.1} ms")).unwrap_or_default()
+                edge.p99_millis.map(|p| format!(", p99 {p:.1} ms")).unwrap_or_default(),
+                if denied.is_empty() { String::new() } else { format!(", {denied} by permissions") },
+                format_mtls(edge.mtls, edge.mtls_share),
             );
+            // The lock sits just above the rate label.
+            let lock = edge.mtls.then(|| {
+                let (x, y) = (edge.label_x - 5.5, edge.label_y - 29.0);
+                view! { <g class="lock" transform=format!("translate({x:.1},{y:.1})")><LockGlyph /></g> }
+            });
+            let denied_label = (!denied.is_empty()).then(|| {
+                view! {
+                    <text class="edge-label denied" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y + 38.0) text-anchor="middle">
+                        {denied.clone()}
+                    </text>
+                }
+            });
             view! {
-                <g class=class data-edge=format!("{}->{}", edge.source, edge.target) data-rps=format!("{:.3}", edge.requests_per_second)>
+                <g class=class data-edge=format!("{}->{}", edge.source, edge.target) data-rps=format!("{:.3}", edge.requests_per_second)
+                    data-mtls=if edge.mtls { "true" } else { "false" } data-denied=format!("{:.3}", edge.denied_per_second)>
                     <title>{tooltip}</title>
                     <path d=edge.path marker-end="url(#arrow)" />
                     <text class="edge-label" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y) text-anchor="middle">
@@ -45,6 +65,8 @@ fn render(scene: Scene) -> impl IntoView {
                     <text class="edge-label errors" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y + 22.0) text-anchor="middle">
                         {errors}
                     </text>
+                    {denied_label}
+                    {lock}
                 </g>
             }
         })
@@ -80,5 +102,14 @@ fn render(scene: Scene) -> impl IntoView {
                 <g class="nodes">{nodes}</g>
             </svg>
         </div>
+    }
+}
+
+/// A small padlock, 11 × 13, for mTLS edges and the legend.
+#[component]
+pub fn LockGlyph() -> impl IntoView {
+    view! {
+        <path class="shackle" d="M2.5,6 V4 a3,3 0 0 1 6,0 V6" />
+        <rect class="body" x="0.5" y="6" width="10" height="7" rx="1.5" />
     }
 }

@@ -10,7 +10,7 @@ use weft_api::inventory::{ServiceHealth, ServiceList, ServiceView};
 
 use crate::api::{self, StreamStatus};
 use crate::components::error::ErrorNotice;
-use crate::components::graph::GraphView;
+use crate::components::graph::{GraphView, LockGlyph};
 use crate::layout::{Layout, Scene};
 
 #[component]
@@ -97,6 +97,8 @@ fn MeshView(mesh: String) -> impl IntoView {
                 <li class="degraded">"some 5xx"</li>
                 <li class="failing">"≥ 10 % 5xx"</li>
                 <li class="idle">"idle"</li>
+                <li class="mtls"><svg class="lock" width="11" height="13" viewBox="0 0 11 13" aria-hidden="true"><LockGlyph /></svg>" all mTLS"</li>
+                <li class="denied">"denied by permissions"</li>
                 <li class="muted">"rates over the last 10 s"</li>
             </ul>
         </section>
