@@ -25,15 +25,12 @@ pub struct Identity {
     pub trust_bundle_pem: String,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
+    pub renew_at: SystemTime,
 }
 
 impl Identity {
     fn due(&self) -> bool {
-        let lifetime = self
-            .not_after
-            .duration_since(self.not_before)
-            .unwrap_or_default();
-        SystemTime::now() >= self.not_before + lifetime.mul_f64(0.7)
+        SystemTime::now() >= self.renew_at
     }
 }
 
@@ -46,6 +43,8 @@ pub struct IdentityView {
     /// Unix seconds.
     pub not_before: u64,
     pub not_after: u64,
+    /// When the proxy asks for its next certificate.
+    pub renew_at: u64,
     pub trust_bundle_fingerprints: Vec<String>,
 }
 
@@ -130,6 +129,7 @@ impl Identities {
             key_pem,
             not_before: ca::not_before(&leaf).map_err(|error| error.to_string())?,
             not_after: ca::not_after(&leaf).map_err(|error| error.to_string())?,
+            renew_at: ca::renewal_time(&leaf).map_err(|error| error.to_string())?,
             chain_pem,
             trust_bundle_pem,
         };
@@ -154,6 +154,7 @@ impl Identities {
                 spiffe_id: identity.spiffe_id.clone(),
                 not_before: unix(identity.not_before),
                 not_after: unix(identity.not_after),
+                renew_at: unix(identity.renew_at),
                 trust_bundle_fingerprints: ca::all_der(&identity.trust_bundle_pem)
                     .unwrap_or_default()
                     .iter()

@@ -31,10 +31,12 @@ spec:
 ";
 
 /// Where each process listens.
+#[derive(Default)]
 pub enum Ports {
-    /// Fixed, memorable ports for the demo (DESIGN.md §2, web on 8080).
+    /// Fixed, memorable ports for the demo (web on 8080).
     Demo,
     /// Free loopback ports, for tests running side by side.
+    #[default]
     Free,
 }
 
@@ -62,6 +64,7 @@ impl Ports {
     }
 }
 
+#[derive(Default)]
 pub struct ShopOptions {
     pub work_dir: PathBuf,
     pub ports: Ports,
@@ -71,6 +74,10 @@ pub struct ShopOptions {
     pub load_rps: f64,
     /// Apply [`CANARY_ROUTE`] at start.
     pub canary_route: bool,
+    /// The Mesh manifest, [`MESH_MANIFEST`] when `None`.
+    pub mesh_manifest: Option<String>,
+    /// No injected failures (catalog v2 otherwise fails 3 % of its requests).
+    pub no_faults: bool,
 }
 
 pub struct Shop {
@@ -157,7 +164,10 @@ impl Shop {
             },
         );
         let api = global.api();
-        api.apply("/api/v1/meshes/shop", MESH_MANIFEST);
+        api.apply(
+            "/api/v1/meshes/shop",
+            options.mesh_manifest.as_deref().unwrap_or(MESH_MANIFEST),
+        );
         if options.canary_route {
             api.apply(
                 "/api/v1/meshes/shop/trafficroutes/catalog-canary",
@@ -211,7 +221,11 @@ impl Shop {
                     .ports
                     .allocate(&format!("{}-admin", plan.name), &mut ports),
                 outbound,
-                error_percent: plan.error_percent,
+                error_percent: if options.no_faults {
+                    0.0
+                } else {
+                    plan.error_percent
+                },
             };
             let zone = zones
                 .iter()

@@ -134,6 +134,7 @@ fn login_open_mesh_and_watch_live_edges() {
         console_dir: Some(console_dir()),
         load_rps: 20.0,
         canary_route: true,
+        ..ShopOptions::default()
     });
     let (_chromedriver, driver_port) = start_chromedriver(work.path());
     let base = shop.global.url();

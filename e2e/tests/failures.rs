@@ -15,6 +15,7 @@ fn start(work: &tempfile::TempDir) -> Shop {
         console_dir: None,
         load_rps: 0.0,
         canary_route: true,
+        ..ShopOptions::default()
     })
 }
 

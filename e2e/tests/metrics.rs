@@ -60,6 +60,7 @@ fn every_binary_serves_metrics_promtool_accepts() {
         console_dir: None,
         load_rps: 0.0,
         canary_route: false,
+        ..ShopOptions::default()
     });
     for _ in 0..20 {
         api::text(&shop.web().url()).expect("web answers");

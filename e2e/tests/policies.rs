@@ -150,6 +150,7 @@ fn every_policy_kind_shapes_real_traffic() {
         console_dir: None,
         load_rps: 0.0,
         canary_route: false,
+        ..ShopOptions::default()
     });
     let api = shop.global.api();
     let web = shop.web().url().trim_end_matches('/').to_string();

@@ -17,6 +17,7 @@ fn start(work: &tempfile::TempDir) -> Shop {
         console_dir: None,
         load_rps: 0.0,
         canary_route: false,
+        ..ShopOptions::default()
     })
 }
 

@@ -17,6 +17,7 @@ fn shop(work: &tempfile::TempDir) -> Shop {
         console_dir: None,
         load_rps: 0.0,
         canary_route: false,
+        ..ShopOptions::default()
     })
 }
 

@@ -83,6 +83,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             console_dir: Some(console_dir.clone()),
             load_rps: args.rps,
             canary_route: true,
+            ..ShopOptions::default()
         })
     }));
     let Ok(mut shop) = started else {

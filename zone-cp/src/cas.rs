@@ -27,8 +27,7 @@ pub struct ZoneCa {
     pub authority: CertificateAuthority,
     pub certificate_pem: String,
     pub trust_bundle_pem: String,
-    not_before: SystemTime,
-    not_after: SystemTime,
+    renew_at: SystemTime,
 }
 
 impl ZoneCa {
@@ -40,19 +39,13 @@ impl ZoneCa {
             authority,
             certificate_pem: stored.certificate_pem.clone(),
             trust_bundle_pem: stored.trust_bundle_pem.clone(),
-            not_before: ca::not_before(&der).map_err(|error| error.to_string())?,
-            not_after: ca::not_after(&der).map_err(|error| error.to_string())?,
+            renew_at: ca::renewal_time(&der).map_err(|error| error.to_string())?,
         })
     }
 
     /// Past 70 % of its lifetime (or expired).
     fn due(&self) -> bool {
-        let lifetime = self
-            .not_after
-            .duration_since(self.not_before)
-            .unwrap_or_default();
-        let renew_at = self.not_before + lifetime.mul_f64(0.7);
-        SystemTime::now() >= renew_at
+        SystemTime::now() >= self.renew_at
     }
 }
 

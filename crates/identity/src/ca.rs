@@ -59,10 +59,12 @@ fn name(common_name: &str) -> DistinguishedName {
     name
 }
 
+/// Certificates start this long before they are made, for clocks that disagree.
+pub const CLOCK_SLACK: Duration = Duration::from_secs(300);
+
 fn validity(params: &mut CertificateParams, lifetime: Duration) {
     let now = time::OffsetDateTime::now_utc();
-    // A little slack for clocks that disagree.
-    params.not_before = now - time::Duration::minutes(5);
+    params.not_before = now - CLOCK_SLACK;
     params.not_after =
         now + time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2));
 }
@@ -229,6 +231,15 @@ pub fn not_before(der: &[u8]) -> Result<SystemTime, CertError> {
     Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0)))
 }
 
+/// When a certificate (DER) of ours should be renewed: at 70 % of the lifetime it was issued
+/// with (the clock slack before its issuance does not count).
+pub fn renewal_time(der: &[u8]) -> Result<SystemTime, CertError> {
+    let not_after = not_after(der)?;
+    let issued = (not_before(der)? + CLOCK_SLACK).min(not_after);
+    let lifetime = not_after.duration_since(issued).unwrap_or_default();
+    Ok(issued + lifetime.mul_f64(0.7))
+}
+
 /// SHA-256 of a certificate's DER, as `AB:CD:…`.
 pub fn fingerprint(der: &[u8]) -> String {
     Sha256::digest(der)
@@ -266,6 +277,15 @@ mod tests {
         assert!(
             lifetime >= DAY && lifetime <= DAY + Duration::from_secs(600),
             "{lifetime:?}"
+        );
+        // Renewal is due at 70 % of the 24 h, counted from issuance.
+        let renew_in = renewal_time(&leaf)
+            .unwrap()
+            .duration_since(SystemTime::now())
+            .unwrap();
+        assert!(
+            renew_in > DAY.mul_f64(0.69) && renew_in <= DAY.mul_f64(0.7),
+            "{renew_in:?}"
         );
         // The root has no URI SAN: not a mesh identity.
         assert!(matches!(
