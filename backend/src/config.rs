@@ -54,6 +54,9 @@ pub struct Config {
     /// database need the same file.
     #[arg(long, env = "WEFT_SECRETS_KEY_FILE")]
     pub secrets_key_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: weft_runtime::grpc::ServingTlsArgs,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

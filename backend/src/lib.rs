@@ -87,6 +87,13 @@ pub async fn run(
         &config.secrets_key_file(),
     )?);
     let cas = Arc::new(ca::MeshCas::new(store.clone(), secrets));
+    let serving = config
+        .tls
+        .load(&config.data_dir, "global")
+        .context("the gRPC port's certificate")?;
+    if let Some(ca_file) = &serving.ca_file {
+        tracing::info!(ca_file = %ca_file.display(), "zones trust this CA (weft-zone --global-ca-file)");
+    }
 
     let http_listener = TcpListener::bind(config.http_address)
         .await
@@ -132,6 +139,13 @@ pub async fn run(
     });
     let mut grpc_shutdown = shutdown_receiver.clone();
     let grpc = tonic::transport::Server::builder()
+        .tls_config(weft_runtime::grpc::server_tls(
+            &serving.certificate_pem,
+            &serving.key_pem,
+        ))
+        .context("the gRPC port's TLS settings")?
+        .http2_keepalive_interval(Some(weft_runtime::grpc::KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(weft_runtime::grpc::KEEPALIVE_TIMEOUT))
         .add_service(sync.into_server())
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),

@@ -11,13 +11,18 @@ pub use weft_runtime::LogFormat;
 #[derive(Clone, Debug, Parser)]
 #[command(name = "weft-dp", version, about)]
 pub struct Config {
-    /// gRPC address of the zone control plane.
+    /// Address of the zone control plane's gRPC port (always TLS).
     #[arg(
         long,
         env = "WEFT_ZONE_ADDRESS",
-        default_value = "http://127.0.0.1:5678"
+        default_value = "https://127.0.0.1:5678"
     )]
     pub zone_address: String,
+
+    /// PEM CA certificate the zone's gRPC certificate must chain to (the zone keeps its own in
+    /// `<its data-dir>/tls/ca.pem` unless it was given --tls-cert-file); required with a zone.
+    #[arg(long, env = "WEFT_ZONE_CA_FILE")]
+    pub zone_ca_file: Option<PathBuf>,
 
     /// File holding this proxy's Dataplane manifest (YAML or JSON).
     #[arg(

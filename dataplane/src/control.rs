@@ -8,15 +8,16 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Endpoint;
 use weft_api::proto::dataplane_discovery_client::DataplaneDiscoveryClient;
 use weft_api::proto::{
     CertificateRequest, ConfigAck, DataplaneHello, DataplaneMessage, EndpointHealth,
     EndpointHealthReport, Goodbye, TelemetryReport, ZoneToDataplane, dataplane_message,
     zone_to_dataplane,
 };
+use weft_api::sync::MAX_MESSAGE_BYTES;
 use weft_api::telemetry::to_proto;
 use weft_model::proxy::ProxyConfig;
+use weft_runtime::grpc::Backoff;
 
 use weft_runtime::stopped;
 
@@ -41,14 +42,12 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
         None => std::future::pending().await,
     }
 }
-const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 pub struct Control {
-    pub zone_address: String,
+    /// The zone's gRPC port: TLS, this proxy's token, reconnects.
+    pub zone: weft_runtime::grpc::ControlClient,
     pub mesh: String,
     pub manifest_json: String,
-    /// This proxy's dataplane token.
-    pub token: String,
     /// The services it serves: one certificate each.
     pub services: Vec<String>,
     pub proxy: Arc<Proxy>,
@@ -63,7 +62,7 @@ enum Ended {
 
 impl Control {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             let result = self.session(&mut shutdown).await;
             self.connected.store(false, Ordering::SeqCst);
@@ -71,30 +70,22 @@ impl Control {
                 Ok(Ended::ShutDown) => return,
                 Ok(Ended::ZoneClosed) => {
                     tracing::info!("zone closed the session; reconnecting");
-                    backoff = Duration::from_millis(100);
+                    backoff.reset();
                 }
                 Err(error) => {
-                    tracing::warn!(zone = %self.zone_address, %error, "no session with the zone; keeping the last config and retrying")
+                    tracing::warn!(zone = %self.zone.address, %error, "no session with the zone; keeping the last config and retrying")
                 }
             }
-            let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
             tokio::select! {
-                _ = tokio::time::sleep(backoff + jitter) => {}
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
                 _ = stopped(&mut shutdown) => return,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 
     async fn session(&self, shutdown: &mut watch::Receiver<bool>) -> Result<Ended, String> {
-        let endpoint = Endpoint::from_shared(self.zone_address.clone())
-            .map_err(|error| format!("invalid --zone-address: {error}"))?
-            .connect_timeout(Duration::from_secs(3))
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .keep_alive_while_idle(true);
         let channel = tokio::select! {
-            channel = endpoint.connect() => channel.map_err(|error| format!("connect: {error}"))?,
+            channel = self.zone.connect() => channel?,
             _ = stopped(shutdown) => return Ok(Ended::ShutDown),
         };
         let mut client = DataplaneDiscoveryClient::new(channel)
@@ -108,18 +99,14 @@ impl Control {
         let _ = sender
             .send(message(dataplane_message::Message::Hello(hello)))
             .await;
-        let mut request = tonic::Request::new(ReceiverStream::new(receiver));
-        let bearer = format!("Bearer {}", self.token)
-            .parse()
-            .map_err(|_| "the dataplane token is not a valid header value".to_string())?;
-        request.metadata_mut().insert("authorization", bearer);
+        let request = self.zone.request(ReceiverStream::new(receiver));
         let mut inbound = client
             .session(request)
             .await
             .map_err(|status| format!("registration refused: {}", status.message()))?
             .into_inner();
         self.connected.store(true, Ordering::SeqCst);
-        tracing::info!(zone = %self.zone_address, "registered with the zone");
+        tracing::info!(zone = %self.zone.address, "registered with the zone");
         let mut ticker = tokio::time::interval(TELEMETRY_INTERVAL);
         // Health reports go when a check changes its mind, and once per session.
         let mut health_sent: Option<u64> = None;

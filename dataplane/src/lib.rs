@@ -101,13 +101,6 @@ pub async fn run(
     let address = dataplane
         .as_ref()
         .map_or(IpAddr::from([127, 0, 0, 1]), |loaded| loaded.address);
-    if !(config.zone_address.starts_with("http://") || config.zone_address.starts_with("https://"))
-    {
-        bail!(
-            "--zone-address {:?} must start with http:// or https://",
-            config.zone_address
-        );
-    }
     let telemetry = Arc::new(Telemetry::default());
     let limits = proxy::ServerLimits {
         max_connections: config.max_connections as usize,
@@ -172,12 +165,25 @@ pub async fn run(
             if token.is_empty() {
                 bail!("--dataplane-token-file {} is empty", path.display());
             }
+            let Some(ca_file) = &config.zone_ca_file else {
+                bail!(
+                    "--zone-ca-file is required with a zone: the CA the zone's certificate chains to (the zone's <data-dir>/tls/ca.pem)"
+                );
+            };
+            let ca_pem = std::fs::read_to_string(ca_file)
+                .with_context(|| format!("cannot read --zone-ca-file {}", ca_file.display()))?;
+            let zone = weft_runtime::grpc::ControlClient::new(
+                &config.zone_address,
+                "--zone-address",
+                &ca_pem,
+                &token,
+            )
+            .map_err(|error| anyhow::anyhow!("{error} (--zone-ca-file {})", ca_file.display()))?;
             tracing::info!(zone = %config.zone_address, admin = %config.admin_address, mesh = %mesh, "weft-dp starting");
             let control = control::Control {
-                zone_address: config.zone_address.clone(),
+                zone,
                 mesh,
                 manifest_json,
-                token,
                 services,
                 proxy: proxy.clone(),
                 connected,

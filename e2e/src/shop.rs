@@ -182,7 +182,7 @@ impl Shop {
                 Zone::start(
                     work,
                     name,
-                    &global.grpc_url(),
+                    &global.upstream(),
                     http,
                     grpc,
                     &api.zone_token(name),

@@ -74,7 +74,15 @@ impl Global {
     }
 
     pub fn grpc_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.grpc_port)
+        format!("https://127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// Where zones dial global, and the CA they trust (global made it in its data directory).
+    pub fn upstream(&self) -> Upstream {
+        Upstream {
+            url: self.grpc_url(),
+            ca_file: self.work.join("global/tls/ca.pem"),
+        }
     }
 
     pub fn api(&self) -> Api {
@@ -111,6 +119,13 @@ fn spawn_global(
     Process::spawn("weft-global", &binary("weft-global"), args, &envs, work)
 }
 
+/// A control plane's gRPC address and the CA file its certificate chains to.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub url: String,
+    pub ca_file: PathBuf,
+}
+
 pub struct Zone {
     pub process: Process,
     pub name: String,
@@ -125,7 +140,7 @@ impl Zone {
     pub fn start(
         work: &Path,
         name: &str,
-        global_grpc: &str,
+        global: &Upstream,
         http_port: u16,
         grpc_port: u16,
         token: &str,
@@ -134,7 +149,8 @@ impl Zone {
         std::fs::write(&token_file, token).expect("write zone token");
         let args = vec![
             format!("--zone-name={name}"),
-            format!("--global-address={global_grpc}"),
+            format!("--global-address={}", global.url),
+            format!("--global-ca-file={}", global.ca_file.display()),
             format!("--http-address=127.0.0.1:{http_port}"),
             format!("--grpc-address=127.0.0.1:{grpc_port}"),
             format!("--data-dir={}", work.join(format!("zone-{name}")).display()),
@@ -179,7 +195,15 @@ impl Zone {
     }
 
     pub fn grpc_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.grpc_port)
+        format!("https://127.0.0.1:{}", self.grpc_port)
+    }
+
+    /// Where proxies dial this zone, and the CA they trust.
+    pub fn upstream(&self) -> Upstream {
+        Upstream {
+            url: self.grpc_url(),
+            ca_file: self.work.join(format!("zone-{}/tls/ca.pem", self.name)),
+        }
     }
 
     /// The zone's own view: its status document.
@@ -289,6 +313,7 @@ impl Instance {
         std::fs::write(&token_file, token).expect("write dataplane token");
         let proxy_args = vec![
             format!("--zone-address={}", zone.grpc_url()),
+            format!("--zone-ca-file={}", zone.upstream().ca_file.display()),
             format!("--dataplane-file={}", manifest_path.display()),
             format!("--dataplane-token-file={}", token_file.display()),
             format!("--admin-address=127.0.0.1:{}", spec.admin_port),

@@ -140,7 +140,7 @@ fn a_rejected_config_is_reported_and_retried_until_it_applies() {
     let zone = Zone::start(
         work.path(),
         "east",
-        &global.grpc_url(),
+        &global.upstream(),
         free_port(),
         free_port(),
         &api.zone_token("east"),
@@ -169,6 +169,7 @@ fn a_rejected_config_is_reported_and_retried_until_it_applies() {
         &binary("weft-dp"),
         &[
             format!("--zone-address={}", zone.grpc_url()),
+            format!("--zone-ca-file={}", zone.upstream().ca_file.display()),
             format!("--dataplane-file={}", manifest.display()),
             format!("--dataplane-token-file={}", token.display()),
             format!("--admin-address=127.0.0.1:{}", spec.admin_port),

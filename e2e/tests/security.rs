@@ -66,7 +66,7 @@ fn zones_without_a_valid_token_for_their_name_change_nothing() {
     let forged = Zone::start(
         work.path(),
         "east",
-        &shop.global.grpc_url(),
+        &shop.global.upstream(),
         free_port(),
         free_port(),
         &west_token,
@@ -76,7 +76,7 @@ fn zones_without_a_valid_token_for_their_name_change_nothing() {
     let garbage = Zone::start(
         work.path(),
         "north",
-        &shop.global.grpc_url(),
+        &shop.global.upstream(),
         free_port(),
         free_port(),
         "not-a-token",
@@ -94,13 +94,28 @@ fn zones_without_a_valid_token_for_their_name_change_nothing() {
     let revoked = Zone::start(
         work.path(),
         "south",
-        &shop.global.grpc_url(),
+        &shop.global.upstream(),
         free_port(),
         free_port(),
         issued["token"].as_str().unwrap(),
     );
     logged(&revoked.process, "the token was revoked");
-    for zone in [&forged, &garbage, &revoked] {
+    // A valid token, but trusting another CA than global's: the zone does not talk to it.
+    let mut elsewhere = shop.global.upstream();
+    elsewhere.ca_file = shop.zones[0].upstream().ca_file;
+    let untrusting = Zone::start(
+        work.path(),
+        "polar",
+        &elsewhere,
+        free_port(),
+        free_port(),
+        &api.zone_token("polar"),
+    );
+    logged(&untrusting.process, "invalid peer certificate");
+    // Both gRPC ports speak TLS only.
+    assert!(!answers_plaintext_http2(shop.global.grpc_port));
+    assert!(!answers_plaintext_http2(shop.zones[0].grpc_port));
+    for zone in [&forged, &garbage, &revoked, &untrusting] {
         assert_eq!(zone.status()["globalConnected"], false);
     }
     assert_eq!(
@@ -119,8 +134,36 @@ fn zones_without_a_valid_token_for_their_name_change_nothing() {
     assert!(tokens["items"][0].get("token").is_none());
 }
 
+/// Speaks plaintext HTTP/2 to `port`: whether an HTTP/2 server answers (a TLS port does not).
+fn answers_plaintext_http2(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // The connection preface and an empty SETTINGS frame.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .unwrap();
+    let mut reply = [0u8; 9];
+    // A SETTINGS frame has type 4 in its fourth byte; a TLS alert or a closed socket does not.
+    matches!(stream.read(&mut reply), Ok(n) if n >= 4 && reply[3] == 0x04)
+}
+
 /// A proxy of `service` with `token`, registering in `zone`.
 fn proxy(work: &tempfile::TempDir, zone: &Zone, name: &str, service: &str, token: &str) -> Process {
+    proxy_trusting(work, zone, &zone.upstream().ca_file, name, service, token)
+}
+
+/// [`proxy`], trusting `ca_file` for the zone's certificate.
+fn proxy_trusting(
+    work: &tempfile::TempDir,
+    zone: &Zone,
+    ca_file: &std::path::Path,
+    name: &str,
+    service: &str,
+    token: &str,
+) -> Process {
     let spec = InstanceSpec {
         name: name.into(),
         mesh: MESH.into(),
@@ -141,6 +184,7 @@ fn proxy(work: &tempfile::TempDir, zone: &Zone, name: &str, service: &str, token
         &binary("weft-dp"),
         &[
             format!("--zone-address={}", zone.grpc_url()),
+            format!("--zone-ca-file={}", ca_file.display()),
             format!("--dataplane-file={}", manifest.display()),
             format!("--dataplane-token-file={}", token_file.display()),
             format!("--admin-address=127.0.0.1:{}", spec.admin_port),
@@ -183,6 +227,16 @@ fn proxies_register_only_their_own_identity_even_while_global_is_down() {
         revoked["token"].as_str().unwrap(),
     );
     logged(&with_revoked, "the token was revoked");
+    // A valid token, but trusting global's CA instead of the zone's: no session.
+    let untrusting = proxy_trusting(
+        &work,
+        zone,
+        &shop.global.upstream().ca_file,
+        "web-untrusting",
+        "web",
+        &web_token,
+    );
+    logged(&untrusting, "invalid peer certificate");
     assert_eq!(dataplane_count(&shop), before, "none of them registered");
 
     // With global down the zone checks tokens with the keys it keeps: web's token works.
@@ -200,6 +254,7 @@ fn proxies_register_only_their_own_identity_even_while_global_is_down() {
     let impostor_offline = proxy(&work, zone, "catalog-impostor-2", "catalog", &web_token);
     logged(&impostor_offline, "the dataplane token is for service");
     drop((
+        untrusting,
         impostor,
         tokenless,
         with_revoked,

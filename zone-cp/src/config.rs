@@ -16,13 +16,18 @@ pub struct Config {
     #[arg(long, env = "WEFT_ZONE_NAME", value_parser = parse_name)]
     pub zone_name: String,
 
-    /// gRPC address of the global control plane's zone sync port.
+    /// Address of the global control plane's zone sync port (always TLS).
     #[arg(
         long,
         env = "WEFT_GLOBAL_ADDRESS",
-        default_value = "http://127.0.0.1:5685"
+        default_value = "https://127.0.0.1:5685"
     )]
     pub global_address: String,
+
+    /// PEM CA certificate global's gRPC certificate must chain to (global keeps its own in
+    /// `<its data-dir>/tls/ca.pem` unless it was given --tls-cert-file).
+    #[arg(long, env = "WEFT_GLOBAL_CA_FILE")]
+    pub global_ca_file: PathBuf,
 
     /// Address of health, metrics and the read-only zone API.
     #[arg(long, env = "WEFT_HTTP_ADDRESS", default_value = "0.0.0.0:5682")]
@@ -51,6 +56,9 @@ pub struct Config {
     /// loopback, unspecified, link-local and multicast addresses are refused.
     #[arg(long, env = "WEFT_ALLOW_LOOPBACK_DATAPLANES")]
     pub allow_loopback_dataplanes: bool,
+
+    #[command(flatten)]
+    pub tls: weft_runtime::grpc::ServingTlsArgs,
 }
 
 fn parse_name(text: &str) -> Result<String, String> {
@@ -66,15 +74,5 @@ impl Config {
         self.data_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!(".weft/zone-{}", self.zone_name)))
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        let address = &self.global_address;
-        if !(address.starts_with("http://") || address.starts_with("https://")) {
-            return Err(format!(
-                "--global-address {address:?} must start with http:// or https://"
-            ));
-        }
-        Ok(())
     }
 }

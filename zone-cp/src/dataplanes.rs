@@ -30,7 +30,7 @@ use crate::metrics::Metrics;
 use crate::state::ZoneState;
 use crate::store::ZoneStore;
 
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+use weft_api::sync::MAX_MESSAGE_BYTES;
 
 /// What the zone knows of one registered proxy's connection.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -511,14 +511,7 @@ impl DataplaneDiscovery for DataplaneService {
         &self,
         request: Request<Streaming<DataplaneMessage>>,
     ) -> Result<Response<ConfigStream>, Status> {
-        let token = request
-            .metadata()
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
+        let token = weft_runtime::grpc::bearer_token(&request);
         let mut inbound = request.into_inner();
         let hello = match inbound.message().await? {
             Some(DataplaneMessage {

@@ -33,7 +33,6 @@ pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    config.validate().map_err(anyhow::Error::msg)?;
     let data_dir = config.data_dir();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
@@ -53,6 +52,31 @@ pub async fn run(
             config.zone_token_file.display(),
             config.zone_name
         );
+    }
+    let global_ca = std::fs::read_to_string(&config.global_ca_file).with_context(|| {
+        format!(
+            "cannot read --global-ca-file {}",
+            config.global_ca_file.display()
+        )
+    })?;
+    let global = weft_runtime::grpc::ControlClient::new(
+        &config.global_address,
+        "--global-address",
+        &global_ca,
+        &zone_token,
+    )
+    .map_err(|error| {
+        anyhow::anyhow!(
+            "{error} (--global-ca-file {})",
+            config.global_ca_file.display()
+        )
+    })?;
+    let serving = config
+        .tls
+        .load(&data_dir, &format!("zone {}", config.zone_name))
+        .context("the gRPC port's certificate")?;
+    if let Some(ca_file) = &serving.ca_file {
+        tracing::info!(ca_file = %ca_file.display(), "proxies trust this CA (weft-dp --zone-ca-file)");
     }
     let state = Arc::new(ZoneState::default());
     let loaded = uplink::load_state(&store, &state).await?;
@@ -103,7 +127,7 @@ pub async fn run(
 
     let uplink = uplink::Uplink {
         zone: config.zone_name.clone(),
-        address: config.global_address.clone(),
+        global,
         store: store.clone(),
         state: state.clone(),
         local_changes: local_changes.subscribe(),
@@ -111,7 +135,6 @@ pub async fn run(
         connected: connected.clone(),
         metrics: metrics.clone(),
         health: dataplanes.health.clone(),
-        token: zone_token,
         credentials,
         cas: cas.clone(),
     };
@@ -141,8 +164,13 @@ pub async fn run(
     let mut grpc_shutdown = shutdown_receiver.clone();
     let grpc_task = tokio::spawn(
         tonic::transport::Server::builder()
-            .http2_keepalive_interval(Some(Duration::from_secs(10)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(5)))
+            .tls_config(weft_runtime::grpc::server_tls(
+                &serving.certificate_pem,
+                &serving.key_pem,
+            ))
+            .context("the gRPC port's TLS settings")?
+            .http2_keepalive_interval(Some(weft_runtime::grpc::KEEPALIVE_INTERVAL))
+            .http2_keepalive_timeout(Some(weft_runtime::grpc::KEEPALIVE_TIMEOUT))
             .add_service(dataplanes.into_server())
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),

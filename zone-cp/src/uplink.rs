@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Endpoint;
 use weft_api::proto::zone_sync_client::ZoneSyncClient;
 use weft_api::proto::{
     BatchKind, GlobalMessage, HealthBatch, Resource as WireResource, ResourceBatch, TelemetryBatch,
@@ -16,19 +15,21 @@ use weft_api::proto::{
 };
 use weft_model::Kind;
 use weft_model::resource::{Author, Resource};
+use weft_runtime::grpc::Backoff;
 
 use crate::health::HealthReports;
 use crate::metrics::Metrics;
 use crate::state::{GlobalChange, ZoneState};
 use crate::store::{GlobalResource, ZoneStore};
 
-const BATCH_SIZE: usize = 500;
-const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+use weft_api::sync::{Assembler, BATCH_SIZE, MAX_MESSAGE_BYTES, Received};
+
 const MAX_TELEMETRY_PER_MESSAGE: usize = 256;
 
 pub struct Uplink {
     pub zone: String,
-    pub address: String,
+    /// Global's sync port: TLS, this zone's token, reconnects.
+    pub global: weft_runtime::grpc::ControlClient,
     pub store: ZoneStore,
     pub state: Arc<ZoneState>,
     /// Ticks when a local dataplane changed.
@@ -37,8 +38,6 @@ pub struct Uplink {
     pub connected: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<HealthReports>,
-    /// This zone's token, presented to global.
-    pub token: String,
     /// Where global's token keys go.
     pub credentials: Arc<crate::credentials::Credentials>,
     /// The zone's intermediate CAs, requested from global.
@@ -47,7 +46,7 @@ pub struct Uplink {
 
 impl Uplink {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
             let result = tokio::select! {
                 result = self.session() => result,
@@ -58,32 +57,21 @@ impl Uplink {
             match result {
                 Ok(()) => {
                     tracing::info!(zone = %self.zone, "global closed the sync stream; reconnecting");
-                    backoff = Duration::from_millis(100);
+                    backoff.reset();
                 }
                 Err(error) => {
-                    tracing::warn!(zone = %self.zone, global = %self.address, %error, "global unreachable; retrying")
+                    tracing::warn!(zone = %self.zone, global = %self.global.address, %error, "global unreachable; retrying")
                 }
             }
-            let jitter = Duration::from_millis(fastrand::u64(0..=backoff.as_millis() as u64 / 2));
             tokio::select! {
-                _ = tokio::time::sleep(backoff + jitter) => {}
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 
     async fn session(&mut self) -> Result<(), String> {
-        let endpoint = Endpoint::from_shared(self.address.clone())
-            .map_err(|error| format!("invalid --global-address: {error}"))?
-            .connect_timeout(Duration::from_secs(3))
-            .http2_keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(5))
-            .keep_alive_while_idle(true);
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|error| format!("connect: {error}"))?;
+        let channel = self.global.connect().await?;
         let mut client = ZoneSyncClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -106,11 +94,7 @@ impl Uplink {
             })
             .await
             .map_err(|_| "stream closed before hello".to_string())?;
-        let mut request = tonic::Request::new(ReceiverStream::new(receiver));
-        let bearer = format!("Bearer {}", self.token)
-            .parse()
-            .map_err(|_| "the zone token is not a valid header value".to_string())?;
-        request.metadata_mut().insert("authorization", bearer);
+        let request = self.global.request(ReceiverStream::new(receiver));
         let mut inbound = client
             .sync(request)
             .await
@@ -136,7 +120,7 @@ impl Uplink {
         let credentials = self.credentials.clone();
         let cas = self.cas.clone();
         let receive = async move {
-            let mut pending: Vec<WireResource> = Vec::new();
+            let mut snapshot = Assembler::default();
             loop {
                 let message = inbound
                     .message()
@@ -147,7 +131,8 @@ impl Uplink {
                 };
                 match message.message {
                     Some(global_message::Message::Resources(batch)) => {
-                        apply_batch(&store, &state, &global_store_id, batch, &mut pending).await?;
+                        let received = snapshot.push(batch).map_err(|error| error.to_string())?;
+                        apply_batch(&store, &state, &global_store_id, received).await?;
                     }
                     Some(global_message::Message::CaIssued(issued)) => {
                         if issued.error.is_empty() {
@@ -255,14 +240,9 @@ async fn send_local(
     // Global gets the whole health picture on every connect and after every change.
     let mut health_changes = health.subscribe();
     health_changes.mark_changed();
-    let send_batch = |kind: BatchKind, resources: Vec<WireResource>, revision: u64| {
+    let send = |batch: ResourceBatch| {
         let sender = sender.clone();
         async move {
-            let batch = ResourceBatch {
-                kind: kind as i32,
-                resources,
-                revision,
-            };
             sender
                 .send(ZoneMessage {
                     message: Some(zone_message::Message::Resources(batch)),
@@ -281,13 +261,9 @@ async fn send_local(
             .into_iter()
             .map(to_wire)
             .collect();
-        let mut chunks: Vec<Vec<WireResource>> =
-            live.chunks(BATCH_SIZE).map(<[_]>::to_vec).collect();
-        let last = chunks.pop().unwrap_or_default();
-        for chunk in chunks {
-            send_batch(BatchKind::SnapshotPart, chunk, revision).await?;
+        for batch in weft_api::sync::snapshot_batches(live, revision) {
+            send(batch).await?;
         }
-        send_batch(BatchKind::SnapshotEnd, last, revision).await?;
         sent = revision;
     }
     loop {
@@ -295,11 +271,11 @@ async fn send_local(
         let changes = store.local_changes(sent).await.map_err(|e| e.to_string())?;
         for chunk in changes.chunks(BATCH_SIZE) {
             let revision = chunk.last().map_or(sent, |change| change.revision);
-            send_batch(
-                BatchKind::Incremental,
-                chunk.iter().cloned().map(to_wire).collect(),
+            send(ResourceBatch {
+                kind: BatchKind::Incremental as i32,
+                resources: chunk.iter().cloned().map(to_wire).collect(),
                 revision,
-            )
+            })
             .await?;
             sent = revision;
         }
@@ -367,21 +343,18 @@ async fn apply_batch(
     store: &ZoneStore,
     state: &ZoneState,
     global_store_id: &str,
-    batch: ResourceBatch,
-    pending: &mut Vec<WireResource>,
+    received: Received,
 ) -> Result<(), String> {
-    let kind = BatchKind::try_from(batch.kind).unwrap_or(BatchKind::Incremental);
-    if kind == BatchKind::SnapshotPart {
-        pending.extend(batch.resources);
-        return Ok(());
-    }
-    let replace = kind == BatchKind::SnapshotEnd;
-    let resources = if replace {
-        let mut all = std::mem::take(pending);
-        all.extend(batch.resources);
-        all
-    } else {
-        batch.resources
+    let (resources, revision, replace) = match received {
+        Received::Partial => return Ok(()),
+        Received::Snapshot {
+            resources,
+            revision,
+        } => (resources, revision, true),
+        Received::Changes {
+            resources,
+            revision,
+        } => (resources, revision, false),
     };
     // Kinds this zone does not know (a newer global) are skipped, not fatal.
     let known: Vec<&WireResource> = resources
@@ -400,7 +373,7 @@ async fn apply_batch(
         })
         .collect();
     store
-        .apply_global(&rows, replace, global_store_id, batch.revision)
+        .apply_global(&rows, replace, global_store_id, revision)
         .await
         .map_err(|error| format!("storing what global sent: {error}"))?;
     if replace {
@@ -411,7 +384,7 @@ async fn apply_batch(
             .collect();
         tracing::info!(
             resources = parsed.len(),
-            revision = batch.revision,
+            revision,
             "snapshot from global applied"
         );
         state.replace_global(parsed);
@@ -435,7 +408,7 @@ async fn apply_batch(
         if !changes.is_empty() {
             tracing::debug!(
                 changes = changes.len(),
-                revision = batch.revision,
+                revision,
                 "changes from global applied"
             );
         }

@@ -2,7 +2,8 @@
 
 use tonic::Streaming;
 use weft_api::proto::zone_message::Message as ZoneMessageKind;
-use weft_api::proto::{BatchKind, ResourceBatch, ZoneMessage};
+use weft_api::proto::{Resource as WireResource, ZoneMessage};
+use weft_api::sync::{Assembler, Received};
 use weft_api::telemetry::from_proto;
 use weft_model::Kind;
 use weft_model::name::name_problem;
@@ -12,10 +13,10 @@ use crate::metrics::{Metrics, ZoneLabels};
 use crate::store::{Store, ZoneChange, now_millis};
 use crate::traffic::TrafficWindow;
 
-/// Converts a received batch, dropping (with a warning) anything a zone may not send.
-fn changes(zone: &str, batch: &ResourceBatch) -> Vec<ZoneChange> {
-    let mut out = Vec::with_capacity(batch.resources.len());
-    for wire in &batch.resources {
+/// Converts received resources, dropping (with a warning) anything a zone may not send.
+fn changes(zone: &str, resources: &[WireResource]) -> Vec<ZoneChange> {
+    let mut out = Vec::with_capacity(resources.len());
+    for wire in resources {
         if wire.kind != Kind::Dataplane.name() {
             tracing::warn!(zone, kind = %wire.kind, "zones may only register dataplanes; ignoring");
             continue;
@@ -61,7 +62,7 @@ pub async fn receive(
     zone: &str,
     mut stream: Streaming<ZoneMessage>,
 ) {
-    let mut snapshot: Vec<ZoneChange> = Vec::new();
+    let mut snapshot = Assembler::default();
     let mut last_seen_written = 0i64;
     loop {
         let message = match stream.message().await {
@@ -74,25 +75,27 @@ pub async fn receive(
         };
         match message.message {
             Some(ZoneMessageKind::Resources(batch)) => {
-                let kind = BatchKind::try_from(batch.kind).unwrap_or(BatchKind::Incremental);
-                let mut received = changes(zone, &batch);
-                let result = match kind {
-                    BatchKind::SnapshotPart => {
-                        snapshot.append(&mut received);
-                        Ok(())
-                    }
-                    BatchKind::SnapshotEnd => {
-                        snapshot.append(&mut received);
-                        let all = std::mem::take(&mut snapshot);
+                let result = match snapshot.push(batch) {
+                    Ok(Received::Partial) => Ok(()),
+                    Ok(Received::Snapshot {
+                        resources,
+                        revision,
+                    }) => {
+                        let all = changes(zone, &resources);
                         tracing::info!(zone, dataplanes = all.len(), "zone snapshot received");
+                        store.apply_zone_changes(zone, &all, true, revision).await
+                    }
+                    Ok(Received::Changes {
+                        resources,
+                        revision,
+                    }) => {
                         store
-                            .apply_zone_changes(zone, &all, true, batch.revision)
+                            .apply_zone_changes(zone, &changes(zone, &resources), false, revision)
                             .await
                     }
-                    BatchKind::Incremental => {
-                        store
-                            .apply_zone_changes(zone, &received, false, batch.revision)
-                            .await
+                    Err(error) => {
+                        tracing::warn!(zone, %error, "closing the stream");
+                        return;
                     }
                 };
                 if let Err(error) = result {

@@ -28,8 +28,7 @@ use crate::traffic::TrafficWindow;
 
 pub use weft_api::proto::zone_sync_server::ZoneSyncServer;
 
-/// Largest message either side sends or accepts.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+use weft_api::sync::MAX_MESSAGE_BYTES;
 
 #[derive(Clone)]
 pub struct SyncService {
@@ -83,14 +82,7 @@ impl ZoneSync for SyncService {
         request: Request<Streaming<ZoneMessage>>,
     ) -> Result<Response<GlobalStream>, Status> {
         // The zone token, checked once the hello names the zone.
-        let token = request
-            .metadata()
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or_default()
-            .trim()
-            .to_string();
+        let token = weft_runtime::grpc::bearer_token(&request);
         let mut stream = request.into_inner();
         let hello = match stream.message().await? {
             Some(ZoneMessage {

@@ -11,7 +11,8 @@ use weft_model::Kind;
 
 use crate::store::{Store, StoredResource};
 
-const BATCH_SIZE: u32 = 500;
+/// Changes read from the store per batch.
+const BATCH_SIZE: u32 = weft_api::sync::BATCH_SIZE as u32;
 /// Fallback poll for writes made by other replicas sharing the same Postgres.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -43,17 +44,7 @@ fn to_wire(row: &StoredResource) -> WireResource {
     }
 }
 
-async fn send(
-    sender: &Sender,
-    kind: BatchKind,
-    resources: Vec<WireResource>,
-    revision: u64,
-) -> bool {
-    let batch = ResourceBatch {
-        kind: kind as i32,
-        resources,
-        revision,
-    };
+async fn send_batch(sender: &Sender, batch: ResourceBatch) -> bool {
     let message = GlobalMessage {
         message: Some(global_message::Message::Resources(batch)),
     };
@@ -74,18 +65,10 @@ async fn snapshot(
         .filter(|row| relevant(row, zone))
         .map(to_wire)
         .collect();
-    let mut chunks: Vec<Vec<WireResource>> = rows
-        .chunks(BATCH_SIZE as usize)
-        .map(<[_]>::to_vec)
-        .collect();
-    let last = chunks.pop().unwrap_or_default();
-    for chunk in chunks {
-        if !send(sender, BatchKind::SnapshotPart, chunk, revision).await {
+    for batch in weft_api::sync::snapshot_batches(rows, revision) {
+        if !send_batch(sender, batch).await {
             return Ok(None);
         }
-    }
-    if !send(sender, BatchKind::SnapshotEnd, last, revision).await {
-        return Ok(None);
     }
     Ok(Some(revision))
 }
@@ -126,7 +109,12 @@ pub async fn send_changes(
                     .filter(|row| relevant(row, &zone))
                     .map(to_wire)
                     .collect();
-                if !send(&sender, BatchKind::Incremental, resources, last).await {
+                let batch = ResourceBatch {
+                    kind: BatchKind::Incremental as i32,
+                    resources,
+                    revision: last,
+                };
+                if !send_batch(&sender, batch).await {
                     return;
                 }
                 sent = last;

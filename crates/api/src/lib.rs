@@ -17,4 +17,7 @@ pub mod proto {
     tonic::include_proto!("weft.v1");
 }
 
+#[cfg(feature = "grpc")]
+pub mod sync;
+
 pub use weft_model as model;

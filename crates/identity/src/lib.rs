@@ -5,6 +5,7 @@
 //! keys and revocation list, which arrive over the sync stream.
 
 pub mod ca;
+pub mod serving;
 pub mod tokens;
 
 pub use tokens::{

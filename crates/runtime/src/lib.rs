@@ -1,6 +1,7 @@
 //! Process plumbing shared by weft-global, weft-zone and weft-dp: logging in text or JSON,
-//! and the shutdown signal (SIGINT or SIGTERM).
+//! the shutdown signal (SIGINT or SIGTERM), and the control-plane gRPC connections ([`grpc`]).
 
+pub mod grpc;
 pub mod metrics;
 
 use tokio::sync::watch;
