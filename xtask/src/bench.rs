@@ -580,7 +580,7 @@ fn report(
         args.seconds,
         machine(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        jiff_now(),
+        today(),
         took
     );
     let _ = writeln!(
@@ -666,7 +666,7 @@ fn machine() -> String {
         .unwrap_or_else(|| "an unknown CPU".into())
 }
 
-fn jiff_now() -> String {
+pub fn today() -> String {
     Command::new("date")
         .args(["-u", "+%Y-%m-%d"])
         .output()

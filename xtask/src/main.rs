@@ -5,6 +5,7 @@ mod bench;
 mod console;
 mod demo;
 mod prerequisites;
+mod sslyze;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ enum Task {
     Setup,
     /// Benchmarks, side by side with a baseline, written to docs/benchmarks.md (not in CI).
     Bench(bench::BenchArgs),
+    /// Scan a strict-mesh proxy's mTLS port and the control planes' gRPC ports with sslyze; results in docs/security.md (not in CI).
+    Sslyze,
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Task::Check => architecture::check(),
         Task::Setup => prerequisites::ensure().map(|_| ()),
         Task::Bench(args) => bench::run(args),
+        Task::Sslyze => sslyze::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
