@@ -121,6 +121,7 @@ pub async fn run(
         tracing::warn!(dir = %config.console_dir.display(), "console assets not found; / explains how to build them");
     }
 
+    let cas_driver = cas.clone();
     let sync = sync::SyncService::new(
         store.clone(),
         authority,
@@ -154,6 +155,7 @@ pub async fn run(
             },
         );
 
+    let rotations = tokio::spawn(ca::drive(cas_driver, shutdown_receiver.clone()));
     let http_task = tokio::spawn(async move { http.await });
     let grpc_task = tokio::spawn(grpc);
     shutdown.await;
@@ -162,6 +164,7 @@ pub async fn run(
     let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
         let _ = http_task.await;
         let _ = grpc_task.await;
+        let _ = rotations.await;
     })
     .await;
     if finished.is_err() {

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use weft_global::error::Error;
-use weft_global::store::{SigningKeyRow, Store, TokenKind, TokenRow, UserRow, ZoneChange};
+use weft_global::store::{
+    MeshCaRoot, MeshCaState, Phase, SigningKeyRow, Store, TokenKind, TokenRow, UserRow, ZoneChange,
+};
 use weft_model::Kind;
 use weft_model::resource::{Author, Resource, parse_resources};
 use weft_testkit::postgres::PgCluster;
@@ -539,6 +541,79 @@ async fn tokens(store: Store) {
     assert!(store.token("missing").await.unwrap().is_none());
 }
 
+fn root(mesh: &str, id: i64) -> MeshCaRoot {
+    MeshCaRoot {
+        mesh: mesh.into(),
+        id,
+        certificate: format!("certificate {id}"),
+        encrypted_key: format!("sealed key {id}"),
+        fingerprint: format!("AA:{id}"),
+        source: "builtin".into(),
+        created_at: 1,
+    }
+}
+
+async fn mesh_cas(store: Store) {
+    store.create_mesh_ca(&root("shop", 1)).await.unwrap();
+    // A second replica creating it too keeps the first.
+    store
+        .create_mesh_ca(&MeshCaRoot {
+            fingerprint: "BB".into(),
+            ..root("shop", 1)
+        })
+        .await
+        .unwrap();
+    let ready = store.mesh_ca_state("shop").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            ready.phase,
+            ready.signer,
+            ready.trusted.clone(),
+            ready.generation
+        ),
+        (Phase::Ready, 1, vec![1], 1)
+    );
+    assert_eq!(
+        store.mesh_ca_roots("shop").await.unwrap()[0].fingerprint,
+        "AA:1"
+    );
+    let trusting = MeshCaState {
+        phase: Phase::Trusting,
+        trusted: vec![1, 2],
+        generation: 2,
+        ..ready.clone()
+    };
+    assert!(
+        store
+            .start_mesh_ca_rotation(&root("shop", 2), 1, &trusting)
+            .await
+            .unwrap()
+    );
+    // A writer holding a stale generation changes nothing.
+    assert!(
+        !store
+            .start_mesh_ca_rotation(&root("shop", 3), 1, &trusting)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.mesh_ca_roots("shop").await.unwrap().len(), 2);
+    let retiring = MeshCaState {
+        phase: Phase::Retiring,
+        signer: 2,
+        trusted: vec![2],
+        generation: 3,
+        ..trusting.clone()
+    };
+    assert!(store.advance_mesh_ca(2, &retiring).await.unwrap());
+    let roots = store.mesh_ca_roots("shop").await.unwrap();
+    assert_eq!(roots.len(), 1, "the untrusted root is deleted");
+    assert_eq!(roots[0].id, 2);
+    assert_eq!(store.mesh_ca_states().await.unwrap(), vec![retiring]);
+    store.delete_mesh_ca("shop").await.unwrap();
+    assert!(store.mesh_ca_state("shop").await.unwrap().is_none());
+    assert!(store.mesh_ca_roots("shop").await.unwrap().is_empty());
+}
+
 /// Runs every case against databases made by `fresh`.
 async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     macro_rules! case {
@@ -556,6 +631,7 @@ async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     case!(concurrent_writers);
     case!(labels_round_trip);
     case!(tokens);
+    case!(mesh_cas);
     eprintln!("[{backend}] reopen_keeps_identity");
     reopen_keeps_identity(fresh()).await;
 }

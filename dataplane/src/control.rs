@@ -154,6 +154,16 @@ impl Control {
                                 tracing::warn!(service = %certificate.service, %error, "certificate not installed");
                             }
                         }
+                        Ok(Some(ZoneToDataplane { message: Some(zone_to_dataplane::Message::Renew(_)) })) => {
+                            tracing::info!("the zone asks for new certificates");
+                            self.proxy.shared.identities.renew_all();
+                            for (service, csr_pem) in self.proxy.shared.identities.requests(&self.services) {
+                                let request = message(dataplane_message::Message::CertificateRequest(CertificateRequest { service, csr_pem }));
+                                if sender.send(request).await.is_err() {
+                                    return Err("session closed".into());
+                                }
+                            }
+                        }
                         Ok(Some(_)) => {}
                         Ok(None) => return Ok(Ended::ZoneClosed),
                         Err(status) => return Err(format!("session ended: {}", status.message())),

@@ -26,11 +26,15 @@ pub struct Identity {
     pub not_before: SystemTime,
     pub not_after: SystemTime,
     pub renew_at: SystemTime,
+    /// The renewal round it was asked for in (see [`Identities::renew_all`]).
+    round: u64,
+    /// Fingerprint of the trusted root the certificate chains to.
+    pub issued_by: String,
 }
 
 impl Identity {
-    fn due(&self) -> bool {
-        SystemTime::now() >= self.renew_at
+    fn due(&self, round: u64) -> bool {
+        SystemTime::now() >= self.renew_at || self.round < round
     }
 }
 
@@ -45,14 +49,18 @@ pub struct IdentityView {
     pub not_after: u64,
     /// When the proxy asks for its next certificate.
     pub renew_at: u64,
+    /// Fingerprint of the root the certificate chains to.
+    pub issued_by: String,
     pub trust_bundle_fingerprints: Vec<String>,
 }
 
 #[derive(Default)]
 pub struct Identities {
     by_service: RwLock<HashMap<String, Arc<Identity>>>,
-    /// Keys waiting for their certificate, by service.
-    pending: Mutex<HashMap<String, (String, Instant)>>,
+    /// Keys waiting for their certificate, by service, with the round they were made in.
+    pending: Mutex<HashMap<String, (String, Instant, u64)>>,
+    /// Bumped when the zone asks for new certificates whatever their age.
+    round: std::sync::atomic::AtomicU64,
     /// Bumped whenever a certificate is installed.
     pub generation: std::sync::atomic::AtomicU64,
 }
@@ -72,6 +80,12 @@ impl Identities {
             .cloned()
     }
 
+    /// The zone asked for new certificates (the mesh's trust changed): every one is due.
+    pub fn renew_all(&self) {
+        self.round
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// CSRs to send for `services` that have no certificate or must renew it.
     pub fn requests(&self, services: &[String]) -> Vec<(String, String)> {
         let mut pending = self
@@ -79,17 +93,19 @@ impl Identities {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = Vec::new();
+        let round = self.round.load(std::sync::atomic::Ordering::Relaxed);
         for service in services {
-            let needed = self.get(service).is_none_or(|identity| identity.due());
+            let needed = self.get(service).is_none_or(|identity| identity.due(round));
+            // One request at a time per service: an answer always matches the key waiting.
             let waiting = pending
                 .get(service)
-                .is_some_and(|(_, asked)| asked.elapsed() < REQUEST_AGAIN);
+                .is_some_and(|(_, asked, _)| asked.elapsed() < REQUEST_AGAIN);
             if !needed || waiting {
                 continue;
             }
             match ca::new_key_and_csr(&format!("weft proxy {service}")) {
                 Ok((key, csr)) => {
-                    pending.insert(service.clone(), (key, Instant::now()));
+                    pending.insert(service.clone(), (key, Instant::now(), round));
                     out.push((service.clone(), csr));
                 }
                 Err(error) => tracing::error!(%service, %error, "cannot make a key"),
@@ -105,7 +121,7 @@ impl Identities {
         chain_pem: String,
         trust_bundle_pem: String,
     ) -> Result<(), String> {
-        let Some((key_pem, _)) = self
+        let Some((key_pem, _, round)) = self
             .pending
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -120,6 +136,7 @@ impl Identities {
                 "the zone sent a certificate for {named}, not {service}"
             ));
         }
+        let issued_by = crate::tls::issuing_root(&chain_pem, &trust_bundle_pem)?;
         let tls = crate::tls::configs(&mesh, &key_pem, &chain_pem, &trust_bundle_pem)?;
         let identity = Identity {
             service: service.to_string(),
@@ -130,6 +147,8 @@ impl Identities {
             not_before: ca::not_before(&leaf).map_err(|error| error.to_string())?,
             not_after: ca::not_after(&leaf).map_err(|error| error.to_string())?,
             renew_at: ca::renewal_time(&leaf).map_err(|error| error.to_string())?,
+            round,
+            issued_by,
             chain_pem,
             trust_bundle_pem,
         };
@@ -155,6 +174,7 @@ impl Identities {
                 not_before: unix(identity.not_before),
                 not_after: unix(identity.not_after),
                 renew_at: unix(identity.renew_at),
+                issued_by: identity.issued_by.clone(),
                 trust_bundle_fingerprints: ca::all_der(&identity.trust_bundle_pem)
                     .unwrap_or_default()
                     .iter()

@@ -197,3 +197,32 @@ pub fn peer_identity(
     }
     Ok(service)
 }
+
+/// The fingerprint of the root in `trust_bundle_pem` that `chain_pem` (leaf first) chains to,
+/// or why it chains to none.
+pub fn issuing_root(chain_pem: &str, trust_bundle_pem: &str) -> Result<String, String> {
+    let chain = chain(chain_pem)?;
+    let (leaf, intermediates) = chain.split_first().ok_or("the chain is empty")?;
+    let parsed = rustls::server::ParsedCertificate::try_from(leaf)
+        .map_err(|error| format!("certificate: {error}"))?;
+    let provider = provider();
+    let now = UnixTime::now();
+    for root in CertificateDer::pem_slice_iter(trust_bundle_pem.as_bytes()) {
+        let root = root.map_err(|error| format!("trust bundle: {error}"))?;
+        let mut store = RootCertStore::empty();
+        if store.add(root.clone()).is_err() {
+            continue;
+        }
+        let verified = rustls::client::verify_server_cert_signed_by_trust_anchor(
+            &parsed,
+            &store,
+            intermediates,
+            now,
+            provider.signature_verification_algorithms.all,
+        );
+        if verified.is_ok() {
+            return Ok(ca::fingerprint(root.as_ref()));
+        }
+    }
+    Err("the certificate does not chain to any root of the trust bundle".into())
+}

@@ -2,7 +2,7 @@
 //! paced on a fixed schedule from a few threads, each answer's status recorded.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ const THREADS: usize = 8;
 
 pub struct Load {
     stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
     threads: Vec<JoinHandle<Outcome>>,
 }
 
@@ -25,10 +26,11 @@ pub struct Outcome {
 impl Load {
     pub fn start(url: &str, rps: f64) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
         let interval = Duration::from_secs_f64(THREADS as f64 / rps);
         let threads = (0..THREADS)
             .map(|index| {
-                let (url, stop) = (url.to_string(), stop.clone());
+                let (url, stop, answered) = (url.to_string(), stop.clone(), answered.clone());
                 std::thread::spawn(move || {
                     let agent = crate::api::agent();
                     let mut outcome = Outcome::default();
@@ -51,6 +53,7 @@ impl Load {
                             )),
                             Err(error) => Some((0, error.to_string())),
                         };
+                        answered.fetch_add(1, Ordering::Relaxed);
                         if let Some(failure) = failure {
                             outcome.failed += 1;
                             if outcome.failures.len() < 20 {
@@ -62,7 +65,26 @@ impl Load {
                 })
             })
             .collect();
-        Load { stop, threads }
+        Load {
+            stop,
+            answered,
+            threads,
+        }
+    }
+
+    /// Requests answered (or failed) so far.
+    pub fn answered(&self) -> usize {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `count` more requests were answered than when called.
+    pub fn wait_for_more(&self, count: usize) {
+        let target = self.answered() + count;
+        crate::wait_until(
+            &format!("{count} more requests"),
+            std::time::Duration::from_secs(60),
+            || (self.answered() >= target).then_some(()),
+        );
     }
 
     /// Stops the load and sums what every thread saw.

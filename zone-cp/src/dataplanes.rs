@@ -32,6 +32,17 @@ use crate::store::ZoneStore;
 
 use weft_api::sync::MAX_MESSAGE_BYTES;
 
+/// How long a proxy asked to renew its certificates has before it is asked again.
+const RENEW_AGAIN: Duration = Duration::from_secs(5);
+
+/// Sleeps until `at`; never resolves without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What the zone knows of one registered proxy's connection.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -292,6 +303,13 @@ impl DataplaneService {
         sender: mpsc::Sender<Result<ZoneToDataplane, Status>>,
     ) {
         let mut changes = self.state.subscribe();
+        let mut trust_changes = self.cas.subscribe_trust();
+        // The trust generation this proxy was last asked to renew for, and when. A proxy that
+        // reconnects may hold certificates of an older trust: unless it asks for new ones
+        // itself, it is asked once, a little after it connects.
+        let mut asked: Option<(u64, tokio::time::Instant)> = None;
+        let first_ask = tokio::time::Instant::now() + RENEW_AGAIN;
+        let mut asked_once = false;
         let mut shutdown = self.shutdown.clone();
         let mut last_mesh: Option<Arc<crate::state::MeshState>> = None;
         let mut last_config = None;
@@ -354,16 +372,50 @@ impl DataplaneService {
                 }
                 last_mesh = Some(mesh);
             }
+            // While the mesh's CA rotates, every proxy renews at every step (asked again
+            // every few seconds until it has).
+            let renew_at = match self.cas.current_generation(&key.0) {
+                Some(generation) if !self.cas.holds(&key.0, &key.1, session_id, generation) => {
+                    match asked {
+                        Some((for_generation, at)) if for_generation == generation => {
+                            self.cas.rotating(&key.0).then_some(at + RENEW_AGAIN)
+                        }
+                        _ if self.cas.rotating(&key.0) => Some(tokio::time::Instant::now()),
+                        _ => (!asked_once).then_some(first_ask),
+                    }
+                }
+                _ => None,
+            };
+            if let Some(at) = renew_at
+                && at <= tokio::time::Instant::now()
+            {
+                let renew = ZoneToDataplane {
+                    message: Some(zone_to_dataplane::Message::Renew(
+                        weft_api::proto::RenewCertificates {},
+                    )),
+                };
+                if sender.send(Ok(renew)).await.is_err() {
+                    break;
+                }
+                asked = self
+                    .cas
+                    .current_generation(&key.0)
+                    .map(|generation| (generation, tokio::time::Instant::now()));
+                asked_once = true;
+                continue;
+            }
             tokio::select! {
                 changed = changes.changed() => {
                     if changed.is_err() {
                         break;
                     }
                 }
+                _ = trust_changes.changed() => {}
+                _ = sleep_until(renew_at), if renew_at.is_some() => {}
                 message = inbound.message() => {
                     match message {
                         Ok(Some(DataplaneMessage { message: Some(dataplane_message::Message::CertificateRequest(request)) })) => {
-                            let answer = self.issue_certificate(&key, &request);
+                            let answer = self.issue_certificate(&key, session_id, &request);
                             let reply = ZoneToDataplane {
                                 message: Some(zone_to_dataplane::Message::Certificate(answer)),
                             };
@@ -387,6 +439,7 @@ impl DataplaneService {
             }
         }
         self.metrics.dataplanes_connected.dec();
+        self.cas.session_ended(&key.0, &key.1, session_id);
         let current = {
             let mut sessions = self.sessions();
             match sessions.get_mut(&key).filter(|info| info.id == session_id) {
@@ -410,7 +463,12 @@ impl DataplaneService {
 
     /// A certificate for one of the proxy's own services, signed by the zone's intermediate
     /// CA of the mesh, with the mesh's certificate lifetime.
-    fn issue_certificate(&self, key: &Key, request: &CertificateRequest) -> Certificate {
+    fn issue_certificate(
+        &self,
+        key: &Key,
+        session_id: u64,
+        request: &CertificateRequest,
+    ) -> Certificate {
         let refuse = |error: String| {
             tracing::warn!(mesh = %key.0, dataplane = %key.1, service = %request.service, %error, "certificate refused");
             Certificate {
@@ -444,16 +502,28 @@ impl DataplaneService {
         };
         let lifetime = mesh.certificate_lifetime();
         let spiffe = weft_identity::ca::spiffe_id(&key.0, &request.service);
+        let generation = self.cas.current_generation(&key.0).unwrap_or(0);
+        let bundle = self
+            .cas
+            .bundle(&key.0)
+            .unwrap_or_else(|| zone_ca.trust_bundle_pem.clone());
         match zone_ca
             .authority
             .sign_leaf(&request.csr_pem, &spiffe, lifetime)
         {
             Ok(leaf) => {
-                tracing::info!(mesh = %key.0, dataplane = %key.1, identity = %spiffe, "certificate issued");
+                tracing::info!(mesh = %key.0, dataplane = %key.1, identity = %spiffe, generation, "certificate issued");
+                self.cas.certificate_issued(
+                    &key.0,
+                    &key.1,
+                    session_id,
+                    &request.service,
+                    generation,
+                );
                 Certificate {
                     service: request.service.clone(),
                     certificate_chain_pem: format!("{leaf}{}", zone_ca.certificate_pem),
-                    trust_bundle_pem: zone_ca.trust_bundle_pem.clone(),
+                    trust_bundle_pem: bundle,
                     error: String::new(),
                 }
             }
@@ -541,6 +611,12 @@ impl DataplaneDiscovery for DataplaneService {
                 ..SessionInfo::default()
             },
         );
+        let services: Vec<String> = match &resource.spec {
+            Spec::Dataplane(spec) => spec.services().map(str::to_string).collect(),
+            _ => Vec::new(),
+        };
+        self.cas
+            .session_started(&key.0, &key.1, session_id, services);
         self.metrics.dataplanes_connected.inc();
         tracing::info!(mesh = %key.0, dataplane = %key.1, proxy_version = %hello.version, "dataplane connected");
         let (sender, receiver) = mpsc::channel(4);

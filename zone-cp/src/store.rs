@@ -298,6 +298,29 @@ impl ZoneStore {
         Ok(())
     }
 
+    /// Every mesh's trust as global last sent it: (mesh, JSON).
+    pub async fn mesh_trusts(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT key, value FROM zone_meta WHERE key LIKE 'trust/%'")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let key: String = row.try_get("key")?;
+                Ok((
+                    key.trim_start_matches("trust/").to_string(),
+                    row.try_get("value")?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn set_mesh_trust(&self, mesh: &str, json: &str) -> Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        set_meta(&mut transaction, &format!("trust/{mesh}"), json).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
     pub async fn set_credentials(&self, json: &str) -> Result<()> {
         let mut transaction = self.pool.begin().await?;
         set_meta(&mut transaction, "credentials", json).await?;

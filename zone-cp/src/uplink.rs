@@ -141,6 +141,7 @@ impl Uplink {
                                     &issued.mesh,
                                     issued.certificate_pem,
                                     issued.trust_bundle_pem,
+                                    issued.signing_fingerprint,
                                 )
                                 .await
                             {
@@ -149,6 +150,18 @@ impl Uplink {
                         } else {
                             tracing::warn!(mesh = %issued.mesh, error = %issued.error, "global refused the CA request");
                         }
+                    }
+                    Some(global_message::Message::MeshTrust(trust)) => {
+                        let mesh = trust.mesh.clone();
+                        let trust = crate::cas::MeshTrust {
+                            generation: trust.generation,
+                            bundle_pem: trust.trust_bundle_pem,
+                            signing_fingerprint: trust.signing_fingerprint,
+                            phase: trust.phase,
+                        };
+                        cas.set_trust(&mesh, trust)
+                            .await
+                            .map_err(|error| error.to_string())?;
                     }
                     Some(global_message::Message::Credentials(received)) => {
                         let keys = received
@@ -174,6 +187,7 @@ impl Uplink {
             self.zone.clone(),
             sender.clone(),
         );
+        let ca_progress = report_progress(self.cas.clone(), sender.clone());
         let send = send_local(
             &self.store,
             &mut self.local_changes,
@@ -187,6 +201,7 @@ impl Uplink {
             result = receive => result,
             result = send => result,
             result = ca_requests => result,
+            result = ca_progress => result,
         }
     }
 }
@@ -200,6 +215,7 @@ async fn request_cas(
     sender: mpsc::Sender<ZoneMessage>,
 ) -> Result<(), String> {
     let mut changes = state.subscribe();
+    let mut trust_changes = cas.subscribe_trust();
     loop {
         let meshes: Vec<String> = state
             .current()
@@ -221,7 +237,44 @@ async fn request_cas(
         }
         tokio::select! {
             _ = changes.changed() => {}
+            _ = trust_changes.changed() => {}
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// Tells global how far this zone's proxies are with each mesh's trust generation: on
+/// connect and whenever it changes.
+async fn report_progress(
+    cas: Arc<crate::cas::ZoneCas>,
+    sender: mpsc::Sender<ZoneMessage>,
+) -> Result<(), String> {
+    let mut changes = cas.subscribe_progress();
+    let mut sent: std::collections::BTreeMap<String, crate::cas::Progress> = Default::default();
+    loop {
+        for (mesh, progress) in cas.progress() {
+            if sent.get(&mesh) == Some(&progress) {
+                continue;
+            }
+            let message = ZoneMessage {
+                message: Some(zone_message::Message::CaProgress(
+                    weft_api::proto::CaProgress {
+                        mesh: mesh.clone(),
+                        generation: progress.generation,
+                        proxies: progress.proxies,
+                        current: progress.current,
+                        intermediate_current: progress.intermediate_current,
+                    },
+                )),
+            };
+            sender
+                .send(message)
+                .await
+                .map_err(|_| "sync stream closed".to_string())?;
+            sent.insert(mesh, progress);
+        }
+        if changes.changed().await.is_err() {
+            return Ok(());
         }
     }
 }

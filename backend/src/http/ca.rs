@@ -1,40 +1,35 @@
-//! `GET /api/v1/meshes/{mesh}/ca`: the mesh's root certificate and fingerprint (never its key).
+//! `GET /api/v1/meshes/{mesh}/ca`: the mesh's trusted roots (certificates and fingerprints,
+//! never a key), the rotation phase and what it waits for; `POST …/ca/rotate` starts a rotation
+//! to a new builtin root (platform admins).
 
 use axum::Json;
-use axum::extract::{Path, State};
-use serde::Serialize;
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
 
 use super::AppState;
 use super::resources::require_mesh;
-use crate::auth::rfc3339;
+use crate::auth::Caller;
+use crate::ca::CaView;
 use crate::error::{Error, Result};
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MeshCa {
-    mesh: String,
-    certificate: String,
-    fingerprint: String,
-    not_after: String,
-}
 
 pub async fn mesh_ca(
     State(state): State<AppState>,
     Path(mesh): Path<String>,
-) -> Result<Json<MeshCa>> {
+) -> Result<Json<CaView>> {
     require_mesh(&state, &mesh).await?;
-    let row = state.cas.root(&mesh).await?;
-    let der = weft_identity::ca::first_der(&row.certificate)
-        .map_err(|error| Error::Internal(error.to_string()))?;
-    let not_after = weft_identity::ca::not_after(&der)
-        .map_err(|error| Error::Internal(error.to_string()))?
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Ok(Json(MeshCa {
-        mesh,
-        certificate: row.certificate,
-        fingerprint: row.fingerprint,
-        not_after: rfc3339(not_after),
-    }))
+    Ok(Json(state.cas.view(&mesh).await?))
+}
+
+pub async fn rotate(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(mesh): Path<String>,
+) -> Result<(StatusCode, Json<CaView>)> {
+    if !caller.platform_admin {
+        return Err(Error::Forbidden("only platform admins rotate a mesh's CA"));
+    }
+    require_mesh(&state, &mesh).await?;
+    state.cas.rotate(&mesh).await?;
+    tracing::info!(mesh, user = %caller.subject, "CA rotation requested");
+    Ok((StatusCode::ACCEPTED, Json(state.cas.view(&mesh).await?)))
 }

@@ -70,6 +70,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/meshes/{mesh}/services", get(inventory::services))
         .route("/v1/meshes/{mesh}/ca", get(ca::mesh_ca))
+        .route(
+            "/v1/meshes/{mesh}/ca/rotate",
+            axum::routing::post(ca::rotate),
+        )
         .route("/v1/meshes/{mesh}/graph", get(graph::graph))
         .route("/v1/meshes/{mesh}/graph/stream", get(graph::stream))
         .route(

@@ -128,9 +128,13 @@ async fn put_resource(
         return Err(zone_written_error(kind));
     }
     let text = read_text(body).await?;
-    let resource = parse_body(&text, kind, mesh, name)?;
+    let mut resource = parse_body(&text, kind, mesh, name)?;
+    let ca = state.cas.prepare(&mut resource, "").await?;
     let expected = expected_of(&resource);
     let (stored, created) = state.store.put(&resource, expected).await?;
+    if let Some(ca) = ca {
+        state.cas.reconcile(name, &ca).await?;
+    }
     tracing::info!(kind = %kind, mesh = mesh.unwrap_or(""), name, revision = stored.revision, created, "resource written");
     let status = if created {
         StatusCode::CREATED
@@ -161,6 +165,9 @@ async fn delete_resource(
         .store
         .delete(kind, mesh, name, expected_version(query)?)
         .await?;
+    if kind == Kind::Mesh {
+        state.cas.forget_mesh(name).await?;
+    }
     tracing::info!(kind = %kind, mesh, name, "resource deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -195,6 +202,16 @@ async fn with_statuses(state: &AppState, mut manifests: Vec<Manifest>) -> Result
                 "version": row.map(|row| row.version.clone()).filter(|v| !v.is_empty()),
                 "lastSeen": row.and_then(|row| jiff::Timestamp::from_millisecond(row.last_seen).ok()).map(|ts| ts.to_string()),
                 "dataplanes": row.map_or(0, |row| row.dataplanes),
+            }));
+        }
+    }
+    for manifest in manifests
+        .iter_mut()
+        .filter(|manifest| manifest.kind == Kind::Mesh.name())
+    {
+        if let Some(ca) = state.store.mesh_ca_state(&manifest.metadata.name).await? {
+            manifest.status = Some(serde_json::json!({
+                "ca": {"phase": ca.phase, "generation": ca.generation},
             }));
         }
     }
@@ -321,14 +338,24 @@ pub async fn apply(State(state): State<AppState>, body: Body) -> Result<Json<App
     if !problems.is_empty() {
         return Err(Error::Validation(ValidationErrors(problems)));
     }
-    let writes: Vec<(Resource, Option<u64>)> = resources
-        .into_iter()
-        .map(|resource| {
-            let expected = expected_of(&resource);
-            (resource, expected)
-        })
-        .collect();
+    let mut writes: Vec<(Resource, Option<u64>)> = Vec::with_capacity(resources.len());
+    let mut cas = Vec::new();
+    for (position, mut resource) in resources.into_iter().enumerate() {
+        let prefix = if documents.len() > 1 {
+            format!("documents[{position}].")
+        } else {
+            String::new()
+        };
+        if let Some(ca) = state.cas.prepare(&mut resource, &prefix).await? {
+            cas.push((resource.name().to_string(), ca));
+        }
+        let expected = expected_of(&resource);
+        writes.push((resource, expected));
+    }
     let results = state.store.apply(&writes).await?;
+    for (mesh, ca) in &cas {
+        state.cas.reconcile(mesh, ca).await?;
+    }
     let items: Vec<ApplyItem> = results
         .iter()
         .map(|(row, outcome)| ApplyItem {

@@ -18,7 +18,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::watch;
 
-pub use cas::MeshCaRow;
+pub use cas::{MeshCaRoot, MeshCaState, Phase};
 pub use resources::{Outcome, StoredResource, ZoneChange, stamp_zone};
 pub use tokens::{TokenKind, TokenRow};
 pub use users::{SigningKeyRow, UserRow};

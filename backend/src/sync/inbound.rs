@@ -136,6 +136,23 @@ pub async fn receive(
                     return;
                 }
             }
+            Some(ZoneMessageKind::CaProgress(report)) => {
+                // Only meshes with a CA: a zone cannot fill the table with made-up names.
+                let known = name_problem(&report.mesh).is_none()
+                    && matches!(store.mesh_ca_state(&report.mesh).await, Ok(Some(_)));
+                if known {
+                    cas.record_progress(
+                        &report.mesh,
+                        zone,
+                        crate::ca::Progress {
+                            generation: report.generation,
+                            proxies: report.proxies,
+                            current: report.current.min(report.proxies),
+                            intermediate_current: report.intermediate_current,
+                        },
+                    );
+                }
+            }
             Some(ZoneMessageKind::Health(batch)) => {
                 traffic.health.replace(zone, &batch.endpoints);
             }
@@ -171,13 +188,14 @@ async fn issue_intermediate(
         .sign_intermediate(&request.mesh, zone, &request.csr_pem)
         .await
     {
-        Ok((certificate_pem, trust_bundle_pem)) => {
+        Ok((certificate_pem, trust_bundle_pem, signing_fingerprint)) => {
             tracing::info!(zone, mesh = %request.mesh, "zone intermediate CA issued");
             weft_api::proto::CaIssued {
                 mesh: request.mesh.clone(),
                 certificate_pem,
                 trust_bundle_pem,
                 error: String::new(),
+                signing_fingerprint,
             }
         }
         Err(error) => {

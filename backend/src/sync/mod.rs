@@ -154,6 +154,11 @@ impl ZoneSync for SyncService {
             sender.clone(),
             self.shutdown.clone(),
         ));
+        tokio::spawn(outbound::send_trust(
+            self.cas.clone(),
+            sender.clone(),
+            self.shutdown.clone(),
+        ));
         tokio::spawn(outbound::send_changes(
             self.store.clone(),
             zone.clone(),
@@ -194,6 +199,7 @@ impl SyncService {
             newest
         };
         if newest {
+            self.cas.forget_zone(zone);
             if let Err(error) = self.store.zone_disconnected(zone).await {
                 tracing::warn!(zone, %error, "could not mark zone offline");
             }

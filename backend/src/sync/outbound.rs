@@ -186,3 +186,47 @@ pub async fn send_credentials(
         }
     }
 }
+
+/// Every mesh's trust (roots and signing root), after the hello and whenever one changes; also
+/// every few seconds, for rotations moved on by another replica sharing the store.
+pub async fn send_trust(
+    cas: std::sync::Arc<crate::ca::MeshCas>,
+    sender: Sender,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut changes = cas.subscribe();
+    let mut sent: std::collections::HashMap<String, crate::ca::Trust> = Default::default();
+    loop {
+        match cas.all_trust().await {
+            Ok(all) => {
+                for trust in all {
+                    if sent.get(&trust.mesh) == Some(&trust) {
+                        continue;
+                    }
+                    let message = GlobalMessage {
+                        message: Some(global_message::Message::MeshTrust(
+                            weft_api::proto::MeshTrust {
+                                mesh: trust.mesh.clone(),
+                                generation: trust.generation,
+                                trust_bundle_pem: trust.bundle_pem.clone(),
+                                signing_fingerprint: trust.signing_fingerprint.clone(),
+                                phase: trust.phase.as_str().to_string(),
+                            },
+                        )),
+                    };
+                    if sender.send(Ok(message)).await.is_err() {
+                        return;
+                    }
+                    sent.insert(trust.mesh.clone(), trust);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "reading the meshes' trust failed"),
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = weft_runtime::stopped(&mut shutdown) => return,
+            _ = sender.closed() => return,
+        }
+    }
+}

@@ -20,6 +20,8 @@ pub enum CertError {
     NotSpiffe(String),
     #[error("the certificate is unreadable: {0}")]
     Unreadable(String),
+    #[error("{0}")]
+    Provided(String),
 }
 
 fn crypto(error: rcgen::Error) -> CertError {
@@ -231,6 +233,33 @@ pub fn not_before(der: &[u8]) -> Result<SystemTime, CertError> {
     Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).unwrap_or(0)))
 }
 
+/// Checks a CA given by a user: a CA certificate, valid now, and the key that belongs to it.
+/// Returns the certificate's fingerprint.
+pub fn check_provided(certificate_pem: &str, key_pem: &str) -> Result<String, CertError> {
+    let der = first_der(certificate_pem)?;
+    let (_, certificate) = x509_parser::parse_x509_certificate(&der)
+        .map_err(|error| CertError::Unreadable(error.to_string()))?;
+    if !certificate.is_ca() {
+        return Err(CertError::Provided(
+            "the certificate is not a CA (basicConstraints CA:TRUE)".into(),
+        ));
+    }
+    if !certificate.validity().is_valid() {
+        return Err(CertError::Provided(
+            "the certificate is not valid now".into(),
+        ));
+    }
+    let key = KeyPair::from_pem(key_pem)
+        .map_err(|error| CertError::Provided(format!("the key: {error}")))?;
+    if key.public_key_raw() != certificate.public_key().subject_public_key.data.as_ref() {
+        return Err(CertError::Provided(
+            "the key does not belong to the certificate".into(),
+        ));
+    }
+    CertificateAuthority::load(certificate_pem, key_pem)?;
+    Ok(fingerprint(&der))
+}
+
 /// When a certificate (DER) of ours should be renewed: at 70 % of the lifetime it was issued
 /// with (the clock slack before its issuance does not count).
 pub fn renewal_time(der: &[u8]) -> Result<SystemTime, CertError> {
@@ -278,6 +307,18 @@ mod tests {
             lifetime >= DAY && lifetime <= DAY + Duration::from_secs(600),
             "{lifetime:?}"
         );
+        // A provided CA must be a CA, and come with its own key.
+        assert_eq!(
+            check_provided(&root_pem, &root_key).unwrap(),
+            fingerprint(&first_der(&root_pem).unwrap())
+        );
+        let (other_root, other_key) = new_root("other", DAY).unwrap();
+        assert!(matches!(
+            check_provided(&root_pem, &other_key),
+            Err(CertError::Provided(_))
+        ));
+        assert!(check_provided(&leaf_pem, &other_key).is_err());
+        assert!(check_provided(&other_root, "not a key").is_err());
         // Renewal is due at 70 % of the 24 h, counted from issuance.
         let renew_in = renewal_time(&leaf)
             .unwrap()

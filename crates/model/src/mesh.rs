@@ -41,28 +41,37 @@ pub struct Mtls {
     pub ca: Option<CaSettings>,
 }
 
+/// Where a mesh's root CA comes from: made and kept by weft-global (`builtin`, the default)
+/// or given by the user (`provided`). Changing it rotates the CA without dropping a request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CaSettings {
-    /// Built-in CA kept by weft-global (the only kind for now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub builtin: Option<BuiltinCa>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provided: Option<ProvidedCa>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BuiltinCa {
-    /// Key algorithm of the CA and workload keys.
+pub struct BuiltinCa {}
+
+/// A CA certificate and its private key, PEM. The key is taken out when the mesh is stored
+/// (kept encrypted beside the certificate) and never shown again; a stored mesh has none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvidedCa {
+    #[serde(default)]
+    pub certificate: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_type: Option<KeyType>,
+    pub key: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum KeyType {
-    #[serde(rename = "ECDSA_P256")]
-    EcdsaP256,
-    #[serde(rename = "ED25519")]
-    Ed25519,
+impl CaSettings {
+    /// The provided CA, when the mesh names one.
+    pub fn provided(&self) -> Option<&ProvidedCa> {
+        self.provided.as_ref()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -85,6 +94,29 @@ impl MeshSpec {
                     crate::duration::Duration::from_millis(10_000),
                     DAY * 30,
                 );
+            }
+            if let Some(ca) = &mtls.ca {
+                let ca_path = at(&mtls_path, "ca");
+                if ca.builtin.is_some() && ca.provided.is_some() {
+                    errors.add(ca_path.clone(), "give builtin or provided, not both");
+                }
+                if let Some(provided) = &ca.provided {
+                    let provided_path = at(&ca_path, "provided");
+                    if !provided.certificate.contains("-----BEGIN CERTIFICATE-----") {
+                        errors.add(
+                            at(&provided_path, "certificate"),
+                            "must be a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                        );
+                    }
+                    if let Some(key) = &provided.key
+                        && !(key.contains("-----BEGIN") && key.contains("PRIVATE KEY-----"))
+                    {
+                        errors.add(
+                            at(&provided_path, "key"),
+                            "must be a PEM private key (-----BEGIN PRIVATE KEY-----)",
+                        );
+                    }
+                }
             }
         }
         if let Some(failure) = self.graph.as_ref().and_then(|graph| graph.failure_percent) {
