@@ -306,3 +306,64 @@ async fn permissive_inbounds_take_both_and_label_which() {
     );
     assert_eq!(app.requests(), 2);
 }
+
+/// A TCP relay to `target` that counts the connections it accepts: the port returned, and the
+/// count.
+async fn counting_relay(target: u16) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut upstream) = tokio::net::TcpStream::connect(loopback(target)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn concurrent_http1_requests_share_one_http2_connection_between_mesh_proxies() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mesh = TestMesh::new("shop");
+    let app = App::start("catalog").await;
+    app.behaviour.hold.store(true, SeqCst);
+    let (_catalog, _, port) = callee(&mesh, "catalog", app.port, MtlsMode::Strict, |_| {}).await;
+    let (relay, accepted) = counting_relay(port).await;
+    let (_web, _, through_web) = caller(&mesh, "web", "catalog", relay).await;
+    // 20 HTTP/1.1 requests at once, each on its own connection to the caller.
+    let requests: Vec<_> = (0..20)
+        .map(|i| {
+            tokio::spawn(async move {
+                Client::default()
+                    .get_with(through_web, &format!("/items/{i}"), &[("host", "catalog")])
+                    .await
+            })
+        })
+        .collect();
+    eventually(
+        "20 requests at the application",
+        Duration::from_secs(10),
+        || async { (app.behaviour.in_flight.load(SeqCst) == 20).then_some(()) },
+    )
+    .await;
+    // All 20 travel between the proxies on one connection (one handshake), as HTTP/2.
+    assert_eq!(accepted.load(SeqCst), 1, "connections between the proxies");
+    app.behaviour.hold.store(false, SeqCst);
+    app.behaviour.release.notify_waiters();
+    for request in requests {
+        let answer = request.await.unwrap();
+        assert_eq!(answer.status, 200, "{answer:?}");
+        // The application still gets HTTP/1.1, with the caller's Host.
+        let seen = answer.json();
+        assert_eq!(seen["version"], "HTTP/1.1", "{seen}");
+        assert_eq!(seen["headers"]["host"], "catalog", "{seen}");
+        assert!(seen["headers"].get("x-weft-orig-proto").is_none(), "{seen}");
+    }
+    assert_eq!(app.requests(), 20);
+}

@@ -87,6 +87,10 @@ pub enum Versions {
     Same,
     /// The local application: the version it speaks (HTTP/2 when true).
     Fixed { http2: bool },
+    /// Peer proxies of a mesh with mTLS: HTTP/2 whatever the caller spoke, so that concurrent
+    /// requests share one connection (one handshake per peer, not one per request in flight);
+    /// HTTP/1.1 upgrades keep HTTP/1.1. The peer's inbound speaks its application's version.
+    Multiplexed,
 }
 
 impl Balance {
@@ -201,6 +205,7 @@ impl Balance {
     fn serve(&self, request: Request) -> ResponseFuture {
         let this = self.clone();
         Box::pin(async move {
+            let mut request = request;
             let index = this.pick_index(Some(&request))?;
             let balancer = &*this.inner;
             let endpoint = balancer.endpoints[index].clone();
@@ -208,6 +213,13 @@ impl Balance {
                 Versions::Same => request.version(),
                 Versions::Fixed { http2: true } => http::Version::HTTP_2,
                 Versions::Fixed { http2: false } => http::Version::HTTP_11,
+                Versions::Multiplexed if forward::upgrade_protocol(&request).is_some() => {
+                    http::Version::HTTP_11
+                }
+                Versions::Multiplexed => {
+                    forward::mark_original_version(&mut request);
+                    http::Version::HTTP_2
+                }
             };
             let pool = balancer.pools[index].for_version(version);
             let started = clock::now_nanos();

@@ -228,6 +228,10 @@ async fn route(
         match runtime.port(port).map(|port| &port.stack) {
             Some(PortStack::Http { stack, needs_peer }) => {
                 let mut request = request.map(Body::Incoming);
+                crate::upstream::forward::restore_original_version(
+                    &mut request,
+                    verified.is_some(),
+                );
                 if *needs_peer {
                     request.extensions_mut().insert(Peer(peer));
                 }

@@ -221,7 +221,11 @@ impl Outbound<'_> {
                 .collect(),
             conf: self.config.load_balancing.as_ref(),
             zone: self.context.config.zone.as_deref(),
-            versions: Versions::Same,
+            versions: if self.settings.mtls.is_some() {
+                Versions::Multiplexed
+            } else {
+                Versions::Same
+            },
             outlier: self.outlier.clone(),
         })
     }

@@ -77,6 +77,37 @@ fn keeps_te_trailers(headers: &HeaderMap) -> bool {
         })
 }
 
+/// The version an HTTP/1 request arrived in at the calling proxy, when it travels between
+/// proxies as HTTP/2 (see `Versions::Multiplexed`).
+pub const ORIGINAL_VERSION: HeaderName = HeaderName::from_static("x-weft-orig-proto");
+
+/// Marks an HTTP/1 request that is about to travel as HTTP/2 with its version.
+pub fn mark_original_version(request: &mut Request) {
+    let original = match request.version() {
+        Version::HTTP_10 => HeaderValue::from_static("HTTP/1.0"),
+        Version::HTTP_11 => HeaderValue::from_static("HTTP/1.1"),
+        _ => return,
+    };
+    request.headers_mut().insert(ORIGINAL_VERSION, original);
+}
+
+/// Takes the mark of [`mark_original_version`] off a request that reached a listener, and gives
+/// the request its original version back when a peer proxy verified by mTLS set the mark
+/// (logs and policies then see what the caller spoke). Anyone else's mark is dropped.
+pub fn restore_original_version(request: &mut Request, verified: bool) {
+    let Some(original) = request.headers_mut().remove(ORIGINAL_VERSION) else {
+        return;
+    };
+    if !verified || request.version() != Version::HTTP_2 {
+        return;
+    }
+    match original.as_bytes() {
+        b"HTTP/1.0" => *request.version_mut() = Version::HTTP_10,
+        b"HTTP/1.1" => *request.version_mut() = Version::HTTP_11,
+        _ => {}
+    }
+}
+
 /// An HTTP/1.1 request asking to switch protocols (`connection: upgrade`).
 pub fn upgrade_protocol(request: &Request) -> Option<HeaderValue> {
     if request.version() != Version::HTTP_11 {
@@ -189,6 +220,25 @@ async fn bridge(downstream: OnUpgrade, upstream: OnUpgrade) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_verified_peers_restore_the_original_version() {
+        let marked = || {
+            let mut request = Request::new(crate::body::Body::empty());
+            *request.version_mut() = Version::HTTP_11;
+            mark_original_version(&mut request);
+            *request.version_mut() = Version::HTTP_2;
+            request
+        };
+        let mut from_peer = marked();
+        restore_original_version(&mut from_peer, true);
+        assert_eq!(from_peer.version(), Version::HTTP_11);
+        assert!(!from_peer.headers().contains_key(ORIGINAL_VERSION));
+        let mut from_anyone = marked();
+        restore_original_version(&mut from_anyone, false);
+        assert_eq!(from_anyone.version(), Version::HTTP_2);
+        assert!(!from_anyone.headers().contains_key(ORIGINAL_VERSION));
+    }
 
     #[test]
     fn strips_hop_by_hop_and_connection_named_headers() {

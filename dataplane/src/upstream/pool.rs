@@ -68,7 +68,27 @@ pub struct Pool {
 
 enum Kind {
     Http1(Mutex<Idle>),
-    Http2(Mutex<Option<http2::SendRequest<Body>>>),
+    Http2(Shared),
+}
+
+/// The one HTTP/2 connection of an endpoint. Requests that find none wait for a single
+/// connection attempt instead of each opening their own.
+#[derive(Default)]
+struct Shared {
+    current: Mutex<Option<http2::SendRequest<Body>>>,
+    /// Held while a connection is being opened.
+    connecting: tokio::sync::Mutex<()>,
+    /// Counts failed attempts, so that requests waiting for one learn that it failed.
+    failures: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    fn open(&self) -> Option<http2::SendRequest<Body>> {
+        lock(&self.current)
+            .as_ref()
+            .filter(|sender| !sender.is_closed())
+            .cloned()
+    }
 }
 
 #[derive(Default)]
@@ -102,7 +122,7 @@ impl Pool {
                 .map(|(client, (identities, peer))| (client, identities, peer)),
             uses_tls: std::sync::atomic::AtomicBool::new(false),
             kind: if settings.http2 {
-                Kind::Http2(Mutex::new(None))
+                Kind::Http2(Shared::default())
             } else {
                 Kind::Http1(Mutex::new(Idle::default()))
             },
@@ -261,28 +281,9 @@ impl Pool {
         let Kind::Http2(shared) = &self.kind else {
             return Err(self.failed_text("not an HTTP/2 pool"));
         };
-        let current = lock(shared).clone().filter(|sender| !sender.is_closed());
-        let mut sender = match current {
+        let mut sender = match shared.open() {
             Some(sender) => sender,
-            None => {
-                let (stream, permit) = self.connect().await?;
-                let (sender, connection) = http2::Builder::new(TokioExecutor::new())
-                    .timer(TokioTimer::new())
-                    .keep_alive_interval(Duration::from_secs(30))
-                    .keep_alive_timeout(Duration::from_secs(10))
-                    .max_concurrent_reset_streams(256)
-                    .handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(|error| self.failed(error))?;
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "upstream connection ended");
-                    }
-                    drop(permit);
-                });
-                *lock(shared) = Some(sender.clone());
-                sender
-            }
+            None => self.connect_http2(shared).await?,
         };
         sender.ready().await.map_err(|error| self.failed(error))?;
         let response = sender
@@ -290,6 +291,51 @@ impl Pool {
             .await
             .map_err(|error| self.failed(error))?;
         Ok(response.map(Body::Incoming))
+    }
+
+    /// Opens the shared connection, or waits for the attempt under way and shares its result.
+    async fn connect_http2(&self, shared: &Shared) -> Result<http2::SendRequest<Body>, ProxyError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let failures = shared.failures.load(SeqCst);
+        let _connecting = shared.connecting.lock().await;
+        if let Some(sender) = shared.open() {
+            return Ok(sender);
+        }
+        if shared.failures.load(SeqCst) != failures {
+            return Err(ProxyError::Connect {
+                upstream: self.name.clone(),
+                source: "the connection attempt this request waited for failed".into(),
+            });
+        }
+        let opened = async {
+            let (stream, permit) = self.connect().await?;
+            let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Duration::from_secs(30))
+                .keep_alive_timeout(Duration::from_secs(10))
+                .max_concurrent_reset_streams(256)
+                .handshake(TokioIo::new(stream))
+                .await
+                .map_err(|error| self.failed(error))?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "upstream connection ended");
+                }
+                drop(permit);
+            });
+            Ok::<_, ProxyError>(sender)
+        }
+        .await;
+        match opened {
+            Ok(sender) => {
+                *lock(&shared.current) = Some(sender.clone());
+                Ok(sender)
+            }
+            Err(error) => {
+                shared.failures.fetch_add(1, SeqCst);
+                Err(error)
+            }
+        }
     }
 
     /// The response, whose body gives the connection back to the pool when it ends.
