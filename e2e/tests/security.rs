@@ -307,6 +307,122 @@ fn every_proxy_gets_a_certificate_for_its_service_from_the_mesh_ca() {
     }
 }
 
+/// A key and certificate chain for `spiffe://shop/web` from a CA the shop does not trust.
+fn stranger_identity() -> (String, String) {
+    use weft_identity::ca;
+    let day = std::time::Duration::from_secs(86_400);
+    let (root_pem, root_key) = ca::new_root("shop", day).unwrap();
+    let root = ca::CertificateAuthority::load(&root_pem, &root_key).unwrap();
+    let (key, csr) = ca::new_key_and_csr("stranger").unwrap();
+    let leaf = root.sign_leaf(&csr, "spiffe://shop/web", day).unwrap();
+    (key, leaf)
+}
+
+/// Accepts any server certificate: these clients test what the server accepts.
+#[derive(Debug)]
+struct AnyServer(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A TLS handshake with `port` (TLS 1.3, or 1.2 when `tls12`), presenting `identity` (key,
+/// chain) when given, then one HTTP request: the answer's first line, or why there was none.
+fn tls_exchange(
+    port: u16,
+    identity: Option<&(String, String)>,
+    tls12: bool,
+) -> Result<String, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use std::io::{Read, Write};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let version: &'static rustls::SupportedProtocolVersion = if tls12 {
+        &rustls::version::TLS12
+    } else {
+        &rustls::version::TLS13
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[version])
+        .map_err(|error| error.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AnyServer(provider)));
+    let config = match identity {
+        Some((key, chain)) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(chain.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|error| error.to_string())?,
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|error| error.to_string())?,
+            )
+            .map_err(|error| error.to_string())?,
+        None => builder.with_no_client_auth(),
+    };
+    let name = ServerName::try_from("catalog.shop.weft").map_err(|error| error.to_string())?;
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .map_err(|error| error.to_string())?;
+    let socket =
+        std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|error| error.to_string())?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|error| error.to_string())?;
+    let mut stream = rustls::StreamOwned::new(connection, socket);
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: catalog\r\nconnection: close\r\n\r\n")
+        .map_err(|error| format!("write: {error}"))?;
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) if !answer.is_empty() => Ok(String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()),
+        Ok(_) => Err("closed without an answer".into()),
+        Err(error) => Err(format!("read: {error}")),
+    }
+}
+
 /// Statuses of `count` GETs to `url` (0 when nothing answered).
 fn statuses(url: &str, count: usize) -> Vec<u16> {
     (0..count)
@@ -392,6 +508,18 @@ fn strict_meshes_deny_what_no_permission_allows_and_the_graph_shows_it() {
         None,
         "a strict inbound refuses plaintext"
     );
+    // Our own TLS clients: without a certificate, with one of another CA, or with TLS 1.2, the
+    // inbound refuses them.
+    let port = catalog_v1.spec.inbound_port;
+    let stranger = stranger_identity();
+    for (what, identity, tls12) in [
+        ("no client certificate", None, false),
+        ("a certificate of another CA", Some(&stranger), false),
+        ("TLS 1.2", Some(&stranger), true),
+    ] {
+        let outcome = tls_exchange(port, identity, tls12);
+        assert!(outcome.is_err(), "{what}: {outcome:?}");
+    }
     for service in ["catalog", "orders"] {
         let (status, body) = weft_e2e::api::get_with(&through_web(service), &[]).unwrap();
         assert_eq!(status, 403, "{service}: {body}");
