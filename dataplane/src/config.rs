@@ -43,6 +43,12 @@ pub struct Config {
     #[arg(long, env = "WEFT_CONFIG_FILE")]
     pub config_file: Option<PathBuf>,
 
+    /// With --config-file: a directory holding this proxy's certificates, for mTLS without a
+    /// zone: `bundle.pem` (the trusted roots) and, per service it speaks for, `<service>.pem`
+    /// (certificate chain, leaf first) and `<service>.key`.
+    #[arg(long, env = "WEFT_CERTIFICATES_DIR", requires = "config_file")]
+    pub certificates_dir: Option<PathBuf>,
+
     /// Address of the admin port (health, readiness, metrics, config).
     #[arg(long, env = "WEFT_ADMIN_ADDRESS", default_value = "127.0.0.1:9901")]
     pub admin_address: SocketAddr,

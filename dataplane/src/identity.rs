@@ -129,6 +129,19 @@ impl Identities {
         else {
             return Err(format!("a certificate for {service} nobody asked for"));
         };
+        self.install(service, key_pem, chain_pem, trust_bundle_pem, round)
+    }
+
+    /// Installs a certificate and its key for `service` (from the zone's answer, or from files
+    /// when the proxy runs without a zone).
+    pub fn install(
+        &self,
+        service: &str,
+        key_pem: String,
+        chain_pem: String,
+        trust_bundle_pem: String,
+        round: u64,
+    ) -> Result<(), String> {
         let leaf = ca::first_der(&chain_pem).map_err(|error| error.to_string())?;
         let (mesh, named) = ca::identity_of(&leaf).map_err(|error| error.to_string())?;
         if named != service {

@@ -140,6 +140,9 @@ pub async fn run(
                 .with_context(|| {
                     format!("--config-file {} is not a proxy config", path.display())
                 })?;
+            if let Some(dir) = &config.certificates_dir {
+                install_certificates(&proxy, dir, &static_config)?;
+            }
             proxy
                 .apply(1, static_config)
                 .await
@@ -208,3 +211,44 @@ pub async fn run(
 }
 
 pub use weft_runtime::{init_logging, shutdown_signal};
+
+/// Installs the certificates of `--certificates-dir` for the config's services.
+fn install_certificates(
+    proxy: &Proxy,
+    dir: &std::path::Path,
+    config: &weft_model::proxy::ProxyConfig,
+) -> anyhow::Result<()> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {} (--certificates-dir)", path.display()))
+    };
+    let bundle = read("bundle.pem")?;
+    let mut services: Vec<&str> = vec![config.service.as_str()];
+    services.extend(
+        config
+            .inbound
+            .iter()
+            .filter_map(|inbound| inbound.tags.get("service").map(String::as_str)),
+    );
+    services.sort_unstable();
+    services.dedup();
+    for service in services {
+        if !dir.join(format!("{service}.pem")).exists() {
+            continue;
+        }
+        proxy
+            .shared
+            .identities
+            .install(
+                service,
+                read(&format!("{service}.key"))?,
+                read(&format!("{service}.pem"))?,
+                bundle.clone(),
+                0,
+            )
+            .map_err(|error| anyhow::anyhow!("the certificate of {service}: {error}"))?;
+        tracing::info!(service, "certificate installed from --certificates-dir");
+    }
+    Ok(())
+}

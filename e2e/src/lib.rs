@@ -4,6 +4,7 @@
 //! Every wait polls a condition with a deadline; every process is stopped when its handle drops.
 
 pub mod api;
+pub mod certificates;
 pub mod load;
 pub mod process;
 pub mod shop;

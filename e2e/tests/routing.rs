@@ -251,48 +251,68 @@ fn every_kind_applied_through_the_api_reaches_the_proxies() {
     assert!(routed >= 10, "only {routed} of 20 reached catalog");
 }
 
-#[test]
-fn a_proxy_without_a_zone_serves_a_config_file() {
+/// The demo application `service` on a free port: the process and its port.
+fn demo_app(work: &std::path::Path, service: &str) -> (weft_e2e::process::Process, u16) {
     use weft_e2e::process::{Process, binary};
-    let work = tempfile::tempdir().unwrap();
-    let (app_port, proxy_port, admin_port) = (
-        weft_e2e::free_port(),
-        weft_e2e::free_port(),
-        weft_e2e::free_port(),
-    );
-    let _app = Process::spawn(
-        "catalog",
+    let port = weft_e2e::free_port();
+    let app = Process::spawn(
+        service,
         &binary("weft-demo"),
         &[
             "app".into(),
             "--service".into(),
-            "catalog".into(),
+            service.into(),
             "--listen".into(),
-            format!("127.0.0.1:{app_port}"),
+            format!("127.0.0.1:{port}"),
         ],
         &[],
-        work.path(),
+        work,
     );
-    let config = serde_json::json!({
-        "mesh": "shop", "dataplane": "catalog-1", "service": "catalog",
-        "inbound": [{"port": proxy_port, "serviceAddress": "127.0.0.1", "servicePort": app_port,
-                     "tags": {"service": "catalog", "version": "v1"}}],
-        "outbound": [], "endpoints": {}
-    });
-    let file = work.path().join("proxy.json");
+    (app, port)
+}
+
+/// A weft-dp without a zone serving `config` from a file, with `extra` arguments: the process
+/// and its admin port.
+fn file_proxy(
+    work: &std::path::Path,
+    name: &str,
+    config: &Value,
+    extra: &[String],
+) -> (weft_e2e::process::Process, u16) {
+    use weft_e2e::process::{Process, binary};
+    let admin_port = weft_e2e::free_port();
+    let file = work.join(format!("{name}.json"));
     std::fs::write(&file, config.to_string()).unwrap();
-    let _proxy = Process::spawn(
-        "weft-dp",
-        &binary("weft-dp"),
-        &[
-            "--config-file".into(),
-            file.display().to_string(),
-            "--admin-address".into(),
-            format!("127.0.0.1:{admin_port}"),
-        ],
-        &[],
-        work.path(),
-    );
+    let mut args = vec![
+        "--config-file".to_string(),
+        file.display().to_string(),
+        "--admin-address".into(),
+        format!("127.0.0.1:{admin_port}"),
+    ];
+    args.extend_from_slice(extra);
+    (
+        Process::spawn(name, &binary("weft-dp"), &args, &[], work),
+        admin_port,
+    )
+}
+
+/// The config of a proxy in front of `service`'s application on `app_port`.
+fn inbound_config(mesh: &str, service: &str, port: u16, app_port: u16) -> Value {
+    serde_json::json!({
+        "mesh": mesh, "dataplane": format!("{service}-1"), "service": service,
+        "inbound": [{"port": port, "serviceAddress": "127.0.0.1", "servicePort": app_port,
+                     "tags": {"service": service, "version": "v1"}}],
+        "outbound": [], "endpoints": {}
+    })
+}
+
+#[test]
+fn a_proxy_without_a_zone_serves_a_config_file() {
+    let work = tempfile::tempdir().unwrap();
+    let (_app, app_port) = demo_app(work.path(), "catalog");
+    let proxy_port = weft_e2e::free_port();
+    let config = inbound_config("shop", "catalog", proxy_port, app_port);
+    let (_proxy, admin_port) = file_proxy(work.path(), "weft-dp", &config, &[]);
     let body = wait_until(
         "the proxy serves its file's config",
         Duration::from_secs(30),
@@ -304,4 +324,57 @@ fn a_proxy_without_a_zone_serves_a_config_file() {
     assert!(body.contains("\"service\":\"catalog\""), "{body}");
     let (_, config) = api::text(&format!("http://127.0.0.1:{admin_port}/config")).unwrap();
     assert!(config.contains("\"zoneConnected\":false"), "{config}");
+}
+
+#[test]
+fn proxies_without_a_zone_speak_mtls_with_certificates_from_a_directory() {
+    let work = tempfile::tempdir().unwrap();
+    let certificates = work.path().join("certificates");
+    weft_e2e::certificates::write_dirs(&certificates, "shop", &["web", "catalog"]).unwrap();
+    let with_certificates = |service: &str| {
+        vec![
+            "--certificates-dir".to_string(),
+            certificates.join(service).display().to_string(),
+        ]
+    };
+    let (_app, app_port) = demo_app(work.path(), "catalog");
+    let catalog_port = weft_e2e::free_port();
+    let mut catalog = inbound_config("shop", "catalog", catalog_port, app_port);
+    catalog["mtls"] = "strict".into();
+    let (_catalog, catalog_admin) = file_proxy(
+        work.path(),
+        "catalog-dp",
+        &catalog,
+        &with_certificates("catalog"),
+    );
+    let web_port = weft_e2e::free_port();
+    let web = serde_json::json!({
+        "mesh": "shop", "dataplane": "web-1", "service": "web", "mtls": "strict",
+        "inbound": [],
+        "outbound": [{"port": web_port, "service": "catalog",
+                      "rules": [{"match": {}, "backends": [{"service": "catalog", "weight": 1}],
+                                 "origin": "default"}]}],
+        "endpoints": {"catalog": [{"address": "127.0.0.1", "port": catalog_port,
+                                   "tags": {"service": "catalog", "version": "v1"},
+                                   "dataplane": "catalog-1"}]}
+    });
+    let (_web, _) = file_proxy(work.path(), "web-dp", &web, &with_certificates("web"));
+    // web's proxy reaches catalog's over mTLS with the directory's certificates.
+    let body = wait_until(
+        "web reaches catalog over mTLS",
+        Duration::from_secs(30),
+        || {
+            let (status, body) = api::text(&format!("http://127.0.0.1:{web_port}/"))?;
+            (status == 200).then_some(body)
+        },
+    );
+    assert!(body.contains("\"service\":\"catalog\""), "{body}");
+    // catalog holds the directory's certificate, and refuses plaintext callers.
+    let (_, identity) = api::text(&format!("http://127.0.0.1:{catalog_admin}/identity")).unwrap();
+    assert!(identity.contains("spiffe://shop/catalog"), "{identity}");
+    assert_eq!(
+        api::status(&format!("http://127.0.0.1:{catalog_port}/")),
+        None,
+        "a strict inbound refuses plaintext"
+    );
 }

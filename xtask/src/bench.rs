@@ -234,6 +234,25 @@ fn inbound_config(port: u16, app: u16) -> Value {
     json!({"mesh": "bench", "dataplane": "app-1", "service": "app", "inbound": [{"port": port, "serviceAddress": "127.0.0.1", "servicePort": app, "tags": {"service": "app", "version": "v1"}}], "outbound": [], "endpoints": {}})
 }
 
+/// `config` in a strict mTLS mesh.
+fn with_mtls(mut config: Value) -> Value {
+    config["mtls"] = json!("strict");
+    config
+}
+
+fn weft_dp_mtls(
+    paths: &Paths,
+    name: &str,
+    config: &Value,
+    service: &str,
+) -> anyhow::Result<Command> {
+    let mut command = weft_dp(paths, name, &with_mtls(config.clone()))?;
+    command
+        .arg("--certificates-dir")
+        .arg(paths.work.join("certificates").join(service));
+    Ok(command)
+}
+
 fn weft_dp(paths: &Paths, name: &str, config: &Value) -> anyhow::Result<Command> {
     let file = paths.work.join(format!("{name}.json"));
     std::fs::write(&file, config.to_string())?;
@@ -355,7 +374,33 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     wait_ready(weft_a, "two weft-dp hops")?;
     let weft_pids = [dp_a.pid(), dp_b.pid()];
 
-    let configurations: [(&str, u16, Vec<u32>); 3] = [
+    // The same two hops in a strict mTLS mesh (TLS 1.3 between them).
+    weft_e2e::certificates::write_dirs(&work.join("certificates"), "bench", &["client", "app"])?;
+    let (mtls_a, mtls_b) = (free_port()?, free_port()?);
+    let tls_b = Running::start(
+        "weft-dp b (mTLS)",
+        &mut weft_dp_mtls(
+            &paths,
+            "weft-tls-b",
+            &inbound_config(mtls_b, app_port),
+            "app",
+        )?,
+        &work.join("weft-tls-b.log"),
+    )?;
+    let tls_a = Running::start(
+        "weft-dp a (mTLS)",
+        &mut weft_dp_mtls(
+            &paths,
+            "weft-tls-a",
+            &outbound_config(mtls_a, mtls_b, 0)?,
+            "client",
+        )?,
+        &work.join("weft-tls-a.log"),
+    )?;
+    wait_ready(mtls_a, "two weft-dp hops with mTLS")?;
+    let tls_pids = [tls_a.pid(), tls_b.pid()];
+
+    let configurations: [(&str, u16, Vec<u32>); 4] = [
         ("direct", app_port, vec![]),
         (
             "nginx, two hops (plaintext, keep-alive upstreams)",
@@ -363,6 +408,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             nginx_workers.to_vec(),
         ),
         ("weft-dp, two hops (plaintext)", weft_a, weft_pids.to_vec()),
+        (
+            "weft-dp, two hops (mTLS, TLS 1.3)",
+            mtls_a,
+            tls_pids.to_vec(),
+        ),
     ];
     let mut samples = vec![vec![Samples::default(); RATES.len()]; configurations.len()];
     for round in 1..=args.rounds {
@@ -418,7 +468,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let rss_one = rss_kib(dp_a.pid())?;
     let nginx_rss = rss_kib(nginx_workers[0])? + rss_kib(hop_a.pid())?;
     many.stop()?;
-    drop((dp_a, dp_b, hop_a, hop_b));
+    drop((dp_a, dp_b, tls_a, tls_b, hop_a, hop_b));
 
     let instructions = if args.no_callgrind {
         None
