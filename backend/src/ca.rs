@@ -20,7 +20,7 @@ use weft_model::{FieldError, Kind, ValidationErrors};
 
 use crate::error::{Error, Result};
 use crate::secrets::Secrets;
-use crate::store::{MeshCaRoot, MeshCaState, Phase, Store, now_millis};
+use crate::store::{Actor, AuditEntry, MeshCaRoot, MeshCaState, Phase, Store, now_millis};
 
 const ROOT_LIFETIME: Duration = Duration::from_secs(10 * 365 * 86_400);
 /// Zones renew their intermediates at 70 % of this.
@@ -307,13 +307,14 @@ impl MeshCas {
             Desired::Provided { fingerprint, .. } => &signer.fingerprint != fingerprint,
         };
         if change {
-            self.start_rotation(&state, &roots, desired).await?;
+            self.start_rotation(&state, &roots, desired, None).await?;
         }
         Ok(())
     }
 
     /// `POST …/ca/rotate`: a new builtin root for a mesh that uses the builtin CA.
-    pub async fn rotate(&self, mesh: &str) -> Result<Trust> {
+    /// Starts a rotation to a new builtin root, recorded in the audit log as `actor`'s.
+    pub async fn rotate(&self, mesh: &str, actor: &Actor) -> Result<Trust> {
         let state = self.ensure(mesh).await?;
         let roots = self.roots(mesh).await?;
         if state.phase != Phase::Ready {
@@ -327,7 +328,16 @@ impl MeshCas {
                 "mesh {mesh} uses a provided CA; rotate it by changing spec.mtls.ca.provided"
             )));
         }
-        self.start_rotation(&state, &roots, &Desired::Builtin)
+        let tenant = self
+            .store
+            .get(Kind::Mesh, "", mesh)
+            .await?
+            .map(|row| crate::store::tenant_of(&row.spec))
+            .unwrap_or_default();
+        let entry = AuditEntry::new("rotate", "MeshCA", mesh)
+            .in_mesh(mesh)
+            .in_tenant(&tenant);
+        self.start_rotation(&state, &roots, &Desired::Builtin, Some((actor, &entry)))
             .await?;
         self.trust(mesh).await
     }
@@ -337,6 +347,7 @@ impl MeshCas {
         state: &MeshCaState,
         roots: &HashMap<i64, MeshCaRoot>,
         desired: &Desired,
+        audit: Option<(&Actor, &AuditEntry)>,
     ) -> Result<()> {
         let id = roots.keys().max().copied().unwrap_or(0) + 1;
         let root = self.new_root(&state.mesh, id, desired)?;
@@ -351,7 +362,7 @@ impl MeshCas {
         };
         if !self
             .store
-            .start_mesh_ca_rotation(&root, state.generation, &next)
+            .start_mesh_ca_rotation(&root, state.generation, &next, audit)
             .await?
         {
             return Err(Error::Conflict(format!(

@@ -1,5 +1,6 @@
 //! weft-global: the global control plane.
 
+pub mod access;
 pub mod auth;
 pub mod ca;
 pub mod config;
@@ -30,13 +31,25 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const ADMIN_USER: &str = "admin";
 
 /// Sets the admin password from configuration, or generates and prints one the first time.
+/// A configured password that already matches is left alone, so restarts keep sessions.
 async fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
     let existing = store.user(ADMIN_USER).await?;
-    let password = match (&config.admin_password, existing) {
+    let password = match (&config.admin_password, &existing) {
         (Some(password), _) if password.0.len() < 8 => {
             anyhow::bail!("--admin-password must be at least 8 characters")
         }
-        (Some(password), _) => password.0.clone(),
+        (Some(password), Some(user)) => {
+            let (candidate, hash) = (password.0.clone(), user.password_hash.clone());
+            let unchanged = tokio::task::spawn_blocking(move || {
+                crate::auth::verify_password(&candidate, Some(&hash))
+            })
+            .await?;
+            if unchanged && user.platform_admin {
+                return Ok(());
+            }
+            password.0.clone()
+        }
+        (Some(password), None) => password.0.clone(),
         (None, Some(_)) => return Ok(()),
         (None, None) => {
             let generated: String = {
@@ -56,11 +69,7 @@ async fn ensure_admin(store: &Store, config: &Config) -> anyhow::Result<()> {
     };
     let hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
     store
-        .upsert_user(&UserRow {
-            username: ADMIN_USER.into(),
-            password_hash: hash,
-            platform_admin: true,
-        })
+        .upsert_user(&UserRow::new(ADMIN_USER, hash, true))
         .await?;
     Ok(())
 }
@@ -135,7 +144,11 @@ pub async fn run(
     tracing::info!(%http_address, %grpc_address, "weft-global listening");
 
     let mut http_shutdown = shutdown_receiver.clone();
-    let http = axum::serve(http_listener, http::app(state)).with_graceful_shutdown(async move {
+    let http = axum::serve(
+        http_listener,
+        http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         let _ = http_shutdown.wait_for(|stop| *stop).await;
     });
     let mut grpc_shutdown = shutdown_receiver.clone();

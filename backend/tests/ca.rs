@@ -17,7 +17,7 @@ fn mesh(ca: Value) -> String {
         "apiVersion": "weft.dev/v1alpha1",
         "kind": "Mesh",
         "metadata": {"name": "shop"},
-        "spec": {"mtls": {"mode": "strict", "ca": ca}},
+        "spec": {"tenant": "shop-team", "mtls": {"mode": "strict", "ca": ca}},
     })
     .to_string()
 }

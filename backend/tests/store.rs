@@ -5,11 +5,21 @@ use std::collections::BTreeMap;
 
 use weft_global::error::Error;
 use weft_global::store::{
-    MeshCaRoot, MeshCaState, Phase, SigningKeyRow, Store, TokenKind, TokenRow, UserRow, ZoneChange,
+    Actor, ApiTokenRow, AuditQuery, MeshCaRoot, MeshCaState, Phase, SigningKeyRow, Store,
+    TokenKind, TokenRow, UserRow, ZoneChange,
 };
 use weft_model::Kind;
 use weft_model::resource::{Author, Resource, parse_resources};
+use weft_model::tenant::Role;
 use weft_testkit::postgres::PgCluster;
+
+fn actor() -> Actor {
+    Actor {
+        user: "tester".into(),
+        token: "t-1".into(),
+        address: "127.0.0.1".into(),
+    }
+}
 
 fn resource(yaml: &str) -> Resource {
     parse_resources(yaml, Author::Zone).unwrap().remove(0)
@@ -36,10 +46,13 @@ fn dataplane(mesh: &str, name: &str, port: u16) -> Resource {
 }
 
 async fn put_get_list(store: Store) {
-    let (row, created) = store.put(&mesh("shop"), None).await.unwrap();
+    let (row, created) = store.put(&mesh("shop"), None, &actor()).await.unwrap();
     assert!(created);
     assert_eq!(row.revision, 1);
-    let (row, created) = store.put(&route("shop", "split", 80), None).await.unwrap();
+    let (row, created) = store
+        .put(&route("shop", "split", 80), None, &actor())
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(row.revision, 2);
     let fetched = store
@@ -55,20 +68,29 @@ async fn put_get_list(store: Store) {
     assert!(fetched.to_manifest().metadata.creation_time.is_some());
 
     // identical content is not a change
-    let (same, created) = store.put(&route("shop", "split", 80), None).await.unwrap();
+    let (same, created) = store
+        .put(&route("shop", "split", 80), None, &actor())
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(same.revision, 2);
     assert_eq!(store.current_revision().await.unwrap(), 2);
 
-    let (changed, created) = store.put(&route("shop", "split", 70), None).await.unwrap();
+    let (changed, created) = store
+        .put(&route("shop", "split", 70), None, &actor())
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(changed.revision, 3);
     assert_eq!(changed.created_at, fetched.created_at);
 
-    store.put(&route("shop", "another", 1), None).await.unwrap();
-    store.put(&mesh("other"), None).await.unwrap();
     store
-        .put(&route("other", "elsewhere", 1), None)
+        .put(&route("shop", "another", 1), None, &actor())
+        .await
+        .unwrap();
+    store.put(&mesh("other"), None, &actor()).await.unwrap();
+    store
+        .put(&route("other", "elsewhere", 1), None, &actor())
         .await
         .unwrap();
     let names: Vec<String> = store
@@ -91,20 +113,23 @@ async fn put_get_list(store: Store) {
 }
 
 async fn optimistic_concurrency(store: Store) {
-    store.put(&mesh("shop"), None).await.unwrap();
-    let (row, _) = store.put(&route("shop", "r", 1), None).await.unwrap();
+    store.put(&mesh("shop"), None, &actor()).await.unwrap();
+    let (row, _) = store
+        .put(&route("shop", "r", 1), None, &actor())
+        .await
+        .unwrap();
     let stale = row.revision;
     store
-        .put(&route("shop", "r", 2), Some(stale))
+        .put(&route("shop", "r", 2), Some(stale), &actor())
         .await
         .unwrap();
     let conflict = store
-        .put(&route("shop", "r", 3), Some(stale))
+        .put(&route("shop", "r", 3), Some(stale), &actor())
         .await
         .unwrap_err();
     assert!(matches!(conflict, Error::Conflict(_)), "{conflict:?}");
     let missing = store
-        .put(&route("shop", "nope", 3), Some(1))
+        .put(&route("shop", "nope", 3), Some(1), &actor())
         .await
         .unwrap_err();
     assert!(matches!(missing, Error::Conflict(_)), "{missing:?}");
@@ -126,26 +151,32 @@ async fn optimistic_concurrency(store: Store) {
         "the conflicting write changed nothing"
     );
     let stale_delete = store
-        .delete(Kind::TrafficRoute, "shop", "r", Some(stale))
+        .delete(Kind::TrafficRoute, "shop", "r", Some(stale), &actor())
         .await
         .unwrap_err();
     assert!(matches!(stale_delete, Error::Conflict(_)));
     store
-        .delete(Kind::TrafficRoute, "shop", "r", Some(current.revision))
+        .delete(
+            Kind::TrafficRoute,
+            "shop",
+            "r",
+            Some(current.revision),
+            &actor(),
+        )
         .await
         .unwrap();
 }
 
 async fn tombstones_and_change_feed(store: Store) {
-    store.put(&mesh("shop"), None).await.unwrap();
+    store.put(&mesh("shop"), None, &actor()).await.unwrap();
     for position in 0..5 {
         store
-            .put(&route("shop", &format!("r{position}"), 1), None)
+            .put(&route("shop", &format!("r{position}"), 1), None, &actor())
             .await
             .unwrap();
     }
     store
-        .delete(Kind::TrafficRoute, "shop", "r1", None)
+        .delete(Kind::TrafficRoute, "shop", "r1", None, &actor())
         .await
         .unwrap();
     assert!(
@@ -156,7 +187,9 @@ async fn tombstones_and_change_feed(store: Store) {
             .is_none()
     );
     assert!(matches!(
-        store.delete(Kind::TrafficRoute, "shop", "r1", None).await,
+        store
+            .delete(Kind::TrafficRoute, "shop", "r1", None, &actor())
+            .await,
         Err(Error::NotFound(_))
     ));
 
@@ -182,15 +215,24 @@ async fn tombstones_and_change_feed(store: Store) {
     );
     assert_eq!(store.live().await.unwrap().len(), 5);
 
-    let (again, created) = store.put(&route("shop", "r1", 1), None).await.unwrap();
+    let (again, created) = store
+        .put(&route("shop", "r1", 1), None, &actor())
+        .await
+        .unwrap();
     assert!(created, "writing over a tombstone creates");
     assert_eq!(again.revision, 8);
 }
 
 async fn mesh_deletion(store: Store) {
-    store.put(&mesh("shop"), None).await.unwrap();
-    store.put(&route("shop", "a", 1), None).await.unwrap();
-    store.put(&route("shop", "b", 1), None).await.unwrap();
+    store.put(&mesh("shop"), None, &actor()).await.unwrap();
+    store
+        .put(&route("shop", "a", 1), None, &actor())
+        .await
+        .unwrap();
+    store
+        .put(&route("shop", "b", 1), None, &actor())
+        .await
+        .unwrap();
     store
         .zone_connected("east", "1", "east-store")
         .await
@@ -207,7 +249,7 @@ async fn mesh_deletion(store: Store) {
         .await
         .unwrap();
     let refused = store
-        .delete(Kind::Mesh, "", "shop", None)
+        .delete(Kind::Mesh, "", "shop", None, &actor())
         .await
         .unwrap_err();
     assert!(matches!(refused, Error::Conflict(_)), "{refused:?}");
@@ -223,7 +265,10 @@ async fn mesh_deletion(store: Store) {
         )
         .await
         .unwrap();
-    store.delete(Kind::Mesh, "", "shop", None).await.unwrap();
+    store
+        .delete(Kind::Mesh, "", "shop", None, &actor())
+        .await
+        .unwrap();
     assert!(
         store
             .list(Kind::TrafficRoute, Some("shop"))
@@ -239,7 +284,7 @@ async fn mesh_deletion(store: Store) {
 }
 
 async fn zone_changes(store: Store) {
-    store.put(&mesh("shop"), None).await.unwrap();
+    store.put(&mesh("shop"), None, &actor()).await.unwrap();
     assert_eq!(
         store
             .zone_connected("east", "0.1.0", "east-store-1")
@@ -349,7 +394,7 @@ async fn zone_changes(store: Store) {
     let zones = store.zones().await.unwrap();
     let summary: Vec<(String, bool, usize)> = zones
         .iter()
-        .map(|z| (z.name.clone(), z.online, z.dataplanes))
+        .map(|z| (z.name.clone(), z.online, z.dataplanes.values().sum()))
         .collect();
     assert_eq!(
         summary,
@@ -361,11 +406,7 @@ async fn zone_changes(store: Store) {
 
 async fn users_and_keys(store: Store) {
     assert!(store.user("admin").await.unwrap().is_none());
-    let user = UserRow {
-        username: "admin".into(),
-        password_hash: "h1".into(),
-        platform_admin: true,
-    };
+    let user = UserRow::new("admin", "h1".into(), true);
     store.upsert_user(&user).await.unwrap();
     store
         .upsert_user(&UserRow {
@@ -416,13 +457,17 @@ async fn users_and_keys(store: Store) {
 }
 
 async fn concurrent_writers(store: Store) {
-    store.put(&mesh("shop"), None).await.unwrap();
+    store.put(&mesh("shop"), None, &actor()).await.unwrap();
     let mut tasks = Vec::new();
     for position in 0..20u32 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .put(&route("shop", &format!("r{position}"), position + 1), None)
+                .put(
+                    &route("shop", &format!("r{position}"), position + 1),
+                    None,
+                    &actor(),
+                )
                 .await
         }));
     }
@@ -449,7 +494,7 @@ async fn concurrent_writers(store: Store) {
 async fn labels_round_trip(store: Store) {
     let mut resource = mesh("shop");
     resource.metadata.labels = BTreeMap::from([("team".to_string(), "platform".to_string())]);
-    store.put(&resource, None).await.unwrap();
+    store.put(&resource, None, &actor()).await.unwrap();
     let row = store.get(Kind::Mesh, "", "shop").await.unwrap().unwrap();
     assert_eq!(row.labels["team"], "platform");
     assert_eq!(
@@ -458,13 +503,13 @@ async fn labels_round_trip(store: Store) {
     );
     let mut changed = resource.clone();
     changed.metadata.labels.insert("tier".into(), "gold".into());
-    let (row, _) = store.put(&changed, None).await.unwrap();
+    let (row, _) = store.put(&changed, None, &actor()).await.unwrap();
     assert_eq!(row.revision, 2, "a label change is a change");
 }
 
 async fn reopen_keeps_identity(url: String) {
     let first = Store::connect(&url).await.unwrap();
-    first.put(&mesh("shop"), None).await.unwrap();
+    first.put(&mesh("shop"), None, &actor()).await.unwrap();
     let id = first.store_id().to_string();
     first.close().await;
     let second = Store::connect(&url).await.unwrap();
@@ -487,19 +532,25 @@ async fn tokens(store: Store) {
     };
     let far = now + 3_600_000;
     store
-        .insert_token(&token("z1", TokenKind::Zone, "", "east", far))
+        .insert_token(&token("z1", TokenKind::Zone, "", "east", far), &actor())
         .await
         .unwrap();
     store
-        .insert_token(&token("z2", TokenKind::Zone, "", "west", far))
+        .insert_token(&token("z2", TokenKind::Zone, "", "west", far), &actor())
         .await
         .unwrap();
     store
-        .insert_token(&token("d1", TokenKind::Dataplane, "shop", "web", far))
+        .insert_token(
+            &token("d1", TokenKind::Dataplane, "shop", "web", far),
+            &actor(),
+        )
         .await
         .unwrap();
     store
-        .insert_token(&token("old", TokenKind::Dataplane, "shop", "web", now - 1))
+        .insert_token(
+            &token("old", TokenKind::Dataplane, "shop", "web", now - 1),
+            &actor(),
+        )
         .await
         .unwrap();
     let east = store
@@ -520,10 +571,14 @@ async fn tokens(store: Store) {
             .len(),
         2
     );
-    assert!(store.revoke_token("z1").await.unwrap());
-    assert!(!store.revoke_token("z1").await.unwrap(), "revoked once");
-    assert!(!store.revoke_token("nope").await.unwrap());
-    assert!(store.revoke_token("old").await.unwrap());
+    let z1 = store.token("z1").await.unwrap().unwrap();
+    assert!(store.revoke_token(&z1, &actor()).await.unwrap());
+    assert!(
+        !store.revoke_token(&z1, &actor()).await.unwrap(),
+        "revoked once"
+    );
+    let old = store.token("old").await.unwrap().unwrap();
+    assert!(store.revoke_token(&old, &actor()).await.unwrap());
     // Expired tokens fail anyway; only live revocations travel to zones.
     assert_eq!(
         store.revoked_token_ids().await.unwrap(),
@@ -585,14 +640,14 @@ async fn mesh_cas(store: Store) {
     };
     assert!(
         store
-            .start_mesh_ca_rotation(&root("shop", 2), 1, &trusting)
+            .start_mesh_ca_rotation(&root("shop", 2), 1, &trusting, None)
             .await
             .unwrap()
     );
     // A writer holding a stale generation changes nothing.
     assert!(
         !store
-            .start_mesh_ca_rotation(&root("shop", 3), 1, &trusting)
+            .start_mesh_ca_rotation(&root("shop", 3), 1, &trusting, None)
             .await
             .unwrap()
     );
@@ -614,6 +669,244 @@ async fn mesh_cas(store: Store) {
     assert!(store.mesh_ca_roots("shop").await.unwrap().is_empty());
 }
 
+fn tenant(name: &str, members: &[(&str, &str)]) -> Resource {
+    let members: Vec<String> = members
+        .iter()
+        .map(|(user, role)| format!("{{user: {user}, role: {role}}}"))
+        .collect();
+    resource(&format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: {name}}}\nspec: {{members: [{}]}}\n",
+        members.join(", ")
+    ))
+}
+
+async fn user_lifecycle(store: Store) {
+    let alice = UserRow::new("alice", "h1".into(), false);
+    store.create_user(&alice, &actor()).await.unwrap();
+    assert!(
+        matches!(
+            store.create_user(&alice, &actor()).await,
+            Err(Error::Conflict(_))
+        ),
+        "names are unique"
+    );
+    // A password change bumps the token generation (every older token stops working).
+    store.set_password("alice", "h2", &actor()).await.unwrap();
+    let changed = store.user("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (changed.password_hash.as_str(), changed.token_generation),
+        ("h2", 1)
+    );
+    assert!(matches!(
+        store.set_password("nobody", "h", &actor()).await,
+        Err(Error::NotFound(_))
+    ));
+    // The last platform admin stays one.
+    store
+        .create_user(&UserRow::new("root", "h".into(), true), &actor())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.set_platform_admin("root", false, &actor()).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        store.delete_user("root", &actor()).await,
+        Err(Error::Conflict(_))
+    ));
+    store
+        .set_platform_admin("alice", true, &actor())
+        .await
+        .unwrap();
+    store
+        .set_platform_admin("root", false, &actor())
+        .await
+        .unwrap();
+    // Deleting a user takes them out of every tenant, at a new revision, and revokes their
+    // API tokens.
+    store
+        .put(
+            &tenant("shop", &[("alice", "owner"), ("bob", "viewer")]),
+            None,
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let token = ApiTokenRow {
+        id: "tok-1".into(),
+        username: "root".into(),
+        name: "ci".into(),
+        tenant: Some("shop".into()),
+        role: Some(Role::Viewer),
+        created_at: 1,
+        expires_at: i64::MAX / 2,
+        revoked_at: None,
+    };
+    store.insert_api_token(&token, &actor()).await.unwrap();
+    let before = store.current_revision().await.unwrap();
+    store
+        .put(&tenant("ops", &[("root", "owner")]), None, &actor())
+        .await
+        .unwrap();
+    store.delete_user("root", &actor()).await.unwrap();
+    assert!(store.user("root").await.unwrap().is_none());
+    let ops = store.get(Kind::Tenant, "", "ops").await.unwrap().unwrap();
+    assert_eq!(ops.spec["members"], serde_json::json!([]));
+    assert!(
+        ops.revision > before + 1,
+        "the tenant changed at a new revision"
+    );
+    let shop = store.get(Kind::Tenant, "", "shop").await.unwrap().unwrap();
+    assert_eq!(
+        shop.spec["members"].as_array().unwrap().len(),
+        2,
+        "untouched"
+    );
+    let revoked = store.api_token("tok-1").await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(
+        (revoked.tenant.as_deref(), revoked.role),
+        (Some("shop"), Some(Role::Viewer))
+    );
+}
+
+async fn tokens_of_users(store: Store) {
+    let token = |id: &str, user: &str| ApiTokenRow {
+        id: id.into(),
+        username: user.into(),
+        name: format!("{id} of {user}"),
+        tenant: None,
+        role: None,
+        created_at: 1,
+        expires_at: i64::MAX / 2,
+        revoked_at: None,
+    };
+    store
+        .insert_api_token(&token("a", "alice"), &actor())
+        .await
+        .unwrap();
+    store
+        .insert_api_token(&token("b", "bob"), &actor())
+        .await
+        .unwrap();
+    assert_eq!(store.api_tokens(Some("alice")).await.unwrap().len(), 1);
+    assert_eq!(store.api_tokens(None).await.unwrap().len(), 2);
+    let a = store.api_token("a").await.unwrap().unwrap();
+    assert!(store.revoke_api_token(&a, &actor()).await.unwrap());
+    assert!(!store.revoke_api_token(&a, &actor()).await.unwrap(), "once");
+    assert!(!store.session_revoked("s-1").await.unwrap());
+    store
+        .revoke_session("s-1", i64::MAX / 2, &actor())
+        .await
+        .unwrap();
+    assert!(store.session_revoked("s-1").await.unwrap());
+}
+
+async fn audit_log(store: Store) {
+    let count = |store: Store| async move {
+        store
+            .audit_entries(&AuditQuery {
+                limit: 1000,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+            .len()
+    };
+    store
+        .put(&tenant("shop", &[]), None, &actor())
+        .await
+        .unwrap();
+    let mut shop_mesh = mesh("shop");
+    if let weft_model::Spec::Mesh(spec) = &mut shop_mesh.spec {
+        spec.tenant = Some("shop".into());
+    }
+    store.put(&shop_mesh, None, &actor()).await.unwrap();
+    let (first, _) = store
+        .put(&route("shop", "r", 1), None, &actor())
+        .await
+        .unwrap();
+    assert_eq!(count(store.clone()).await, 3, "one entry per write");
+    // Unchanged content is no write; failed writes leave nothing.
+    store
+        .put(&route("shop", "r", 1), None, &actor())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .put(&route("shop", "r", 2), Some(first.revision + 100), &actor())
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .put(&route("nowhere", "r", 2), None, &actor())
+            .await
+            .is_err()
+    );
+    assert_eq!(count(store.clone()).await, 3);
+    let (second, _) = store
+        .put(&route("shop", "r", 2), Some(first.revision), &actor())
+        .await
+        .unwrap();
+    store
+        .delete(Kind::TrafficRoute, "shop", "r", None, &actor())
+        .await
+        .unwrap();
+    let entries = store
+        .audit_entries(&AuditQuery {
+            tenants: Some(vec!["shop".into()]),
+            kind: Some("TrafficRoute".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let seen: Vec<(&str, Option<u64>, Option<u64>)> = entries
+        .iter()
+        .map(|row| {
+            (
+                row.entry.action.as_str(),
+                row.entry.before_version,
+                row.entry.after_version,
+            )
+        })
+        .collect();
+    // Newest first, with the versions before and after, in the mesh's tenant.
+    assert_eq!(
+        seen,
+        vec![
+            ("delete", Some(second.revision), None),
+            ("update", Some(first.revision), Some(second.revision)),
+            ("create", None, Some(first.revision)),
+        ]
+    );
+    assert!(
+        entries.iter().all(|row| row.entry.tenant == "shop"
+            && row.entry.mesh == "shop"
+            && row.actor == actor())
+    );
+    // Pages continue below the last id; other tenants see nothing.
+    let page = store
+        .audit_entries(&AuditQuery {
+            before_id: Some(entries[0].id),
+            limit: 1,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page[0].id, entries[1].id);
+    let other = store
+        .audit_entries(&AuditQuery {
+            tenants: Some(vec!["payments".into()]),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(other.is_empty());
+}
+
 /// Runs every case against databases made by `fresh`.
 async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     macro_rules! case {
@@ -632,6 +925,9 @@ async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     case!(labels_round_trip);
     case!(tokens);
     case!(mesh_cas);
+    case!(user_lifecycle);
+    case!(tokens_of_users);
+    case!(audit_log);
     eprintln!("[{backend}] reopen_keeps_identity");
     reopen_keeps_identity(fresh()).await;
 }

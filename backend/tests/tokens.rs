@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::api;
 use serde_json::json;
 
-const MESH: &str = "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\n";
+const MESH: &str = "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: shop}\nspec: {tenant: shop-team}\n";
 
 #[tokio::test]
 async fn zone_tokens_are_issued_listed_and_revoked() {

@@ -12,8 +12,36 @@ use crate::{free_port, wait_until};
 
 pub const MESH: &str = "shop";
 
+/// The team that owns the shop's mesh.
+pub const TENANT: &str = "shop-team";
+
+/// The shop team's tenant (members are added by whoever starts the shop).
+pub const TENANT_MANIFEST: &str = "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata:\n  name: shop-team\nspec:\n  displayName: Shop team\n";
+
 /// The shop's mesh: mTLS between proxies, plaintext still accepted (permissive).
-pub const MESH_MANIFEST: &str = "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: shop\n  labels: {team: shop}\nspec:\n  mtls: {mode: permissive}\n";
+pub const MESH_MANIFEST: &str = "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: shop\n  labels: {team: shop}\nspec:\n  tenant: shop-team\n  mtls: {mode: permissive}\n";
+
+/// The demo's users beside `admin`: (name, tenant, role). Each team sees its own mesh only.
+pub const DEMO_USERS: &[(&str, &str, &str)] = &[
+    ("shop-owner", "shop-team", "owner"),
+    ("shop-viewer", "shop-team", "viewer"),
+    ("payments-owner", "payments-team", "owner"),
+    ("payments-viewer", "payments-team", "viewer"),
+];
+
+/// The second team of the demo and its (empty, strict) mesh.
+pub const PAYMENTS_MANIFESTS: &str = "apiVersion: weft.dev/v1alpha1
+kind: Tenant
+metadata: {name: payments-team}
+spec: {displayName: Payments team}
+---
+apiVersion: weft.dev/v1alpha1
+kind: Mesh
+metadata: {name: payments}
+spec:
+  tenant: payments-team
+  mtls: {mode: strict}
+";
 
 /// Sends 80 % of catalog traffic to v1 and 20 % to v2.
 pub const CANARY_ROUTE: &str = "apiVersion: weft.dev/v1alpha1
@@ -149,6 +177,32 @@ const PLAN: [Plan; 6] = [
 ];
 
 impl Shop {
+    /// Adds the payments team with its mesh, and [`DEMO_USERS`] with `password`, as members of
+    /// their teams.
+    pub fn add_demo_tenants(&self, password: &str) {
+        let api = self.global.api();
+        api.apply_all(PAYMENTS_MANIFESTS);
+        for (user, tenant, role) in DEMO_USERS {
+            let (status, body) = api
+                .post_json(
+                    "/api/v1/users",
+                    serde_json::json!({"username": user, "password": password}),
+                )
+                .expect("create a demo user");
+            assert!(
+                status == 201 || status == 409,
+                "user {user}: {status} {body}"
+            );
+            let (status, body) = api
+                .put(
+                    &format!("/api/v1/tenants/{tenant}/members/{user}"),
+                    &serde_json::json!({"role": role}).to_string(),
+                )
+                .expect("add a demo member");
+            assert_eq!(status, 200, "member {user}: {body}");
+        }
+    }
+
     pub fn start(options: ShopOptions) -> Shop {
         let work = options.work_dir.as_path();
         std::fs::create_dir_all(work).expect("work directory");
@@ -164,6 +218,7 @@ impl Shop {
             },
         );
         let api = global.api();
+        api.apply("/api/v1/tenants/shop-team", TENANT_MANIFEST);
         api.apply(
             "/api/v1/meshes/shop",
             options.mesh_manifest.as_deref().unwrap_or(MESH_MANIFEST),

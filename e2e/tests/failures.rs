@@ -136,6 +136,7 @@ fn a_rejected_config_is_reported_and_retried_until_it_applies() {
         },
     );
     let api = global.api();
+    api.apply("/api/v1/tenants/shop-team", weft_e2e::shop::TENANT_MANIFEST);
     api.apply("/api/v1/meshes/shop", weft_e2e::shop::MESH_MANIFEST);
     let zone = Zone::start(
         work.path(),

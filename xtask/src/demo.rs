@@ -92,13 +92,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             work_dir.display()
         );
     };
+    shop.add_demo_tenants(&password);
 
     println!();
     println!("  Weft demo is running.");
     println!();
     println!("  console      {}/", shop.global.url());
-    println!("  user         admin");
-    println!("  password     {password}");
+    println!("  users        admin (platform admin)");
+    for (user, tenant, role) in weft_e2e::shop::DEMO_USERS {
+        println!("               {user} ({role} of {tenant})");
+    }
+    println!("  password     {password} (every user)");
     println!("  shop (web)   {}", shop.web().url());
     println!("  logs         {}", work_dir.display());
     println!();

@@ -4,7 +4,7 @@ mod password;
 mod tokens;
 
 pub use password::{hash_password, verify_password};
-pub use tokens::{Authority, Claims, rfc3339};
+pub use tokens::{Authority, Claims, Verified, rfc3339};
 
 /// A password or other secret that never prints.
 #[derive(Clone, Default)]
@@ -21,11 +21,4 @@ impl std::str::FromStr for Secret {
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         Ok(Secret(value.to_string()))
     }
-}
-
-/// Who made a request, from a verified token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    pub subject: String,
-    pub platform_admin: bool,
 }

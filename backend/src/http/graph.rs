@@ -13,7 +13,6 @@ use weft_model::duration::Duration as ModelDuration;
 
 use super::AppState;
 use super::inventory::instances;
-use super::resources::require_mesh;
 use crate::error::{Error, Result};
 use crate::traffic::build_graph;
 
@@ -59,7 +58,6 @@ pub async fn graph(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Graph>> {
     let window = window_seconds(&query, DEFAULT_WINDOW)?;
-    require_mesh(&state, &mesh).await?;
     Ok(Json(snapshot(&state, &mesh, window).await?))
 }
 
@@ -71,7 +69,6 @@ pub async fn stream(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let window = window_seconds(&query, DEFAULT_STREAM_WINDOW)?;
-    require_mesh(&state, &mesh).await?;
     let mut shutdown = state.shutdown.clone();
     let mut revisions = state.store.subscribe();
     let events = async_stream::stream! {

@@ -11,7 +11,6 @@ use weft_model::proxy::ProxyConfig;
 use weft_model::{Kind, Resource, Spec};
 
 use super::AppState;
-use super::resources::require_mesh;
 use crate::error::{Error, Result};
 use crate::store::StoredResource;
 
@@ -56,7 +55,6 @@ pub async fn services(
     State(state): State<AppState>,
     Path(mesh): Path<String>,
 ) -> Result<Json<ServiceList>> {
-    require_mesh(&state, &mesh).await?;
     #[derive(Default)]
     struct Seen {
         versions: BTreeSet<String>,
@@ -105,7 +103,6 @@ pub async fn services(
 
 /// The explanation of one proxy from the mesh resource, its dataplanes and policies.
 async fn explain_dataplane(state: &AppState, mesh: &str, name: &str) -> Result<Explanation> {
-    require_mesh(state, mesh).await?;
     let resources = typed_rows(&state.store.mesh_resources(mesh).await?);
     let view = MeshView::new(mesh, resources.iter());
     explain(&view, name).ok_or_else(|| Error::NotFound(format!("Dataplane {name:?}")))

@@ -1,5 +1,5 @@
-//! Tokens for zones and dataplanes: issue (the secret is shown once), list, revoke.
-//! Platform admins only.
+//! Tokens for zones (platform admins) and dataplanes (owners of the mesh's tenant): issue
+//! (the secret is shown once), list, revoke. The route table checks who may call each.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,23 +17,13 @@ use weft_model::name::name_problem;
 
 use super::AppState;
 use super::body::read_text;
-use super::resources::require_mesh;
-use crate::auth::{Caller, rfc3339};
+use crate::access::Caller;
+use crate::auth::rfc3339;
 use crate::error::{Error, Result};
 use crate::store::{TokenKind, TokenRow, now_millis};
 
 const DEFAULT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 const MAX_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
-
-fn require_admin(caller: &Caller) -> Result<()> {
-    if caller.platform_admin {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "only platform admins manage control-plane tokens",
-        ))
-    }
-}
 
 /// `validFor`, between one minute and ten years.
 fn validity(text: Option<&str>) -> Result<Duration> {
@@ -93,7 +83,6 @@ pub async fn issue_zone_token(
     Path(zone): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<IssuedToken>)> {
-    require_admin(&caller)?;
     zone_name(&zone)?;
     let request: ZoneTokenRequest = optional_json(body).await?;
     let valid_for = validity(request.valid_for.as_deref())?;
@@ -108,8 +97,8 @@ pub async fn issue_zone_token(
         expires_at: i64::try_from(expires).unwrap_or(i64::MAX / 1000) * 1000,
         revoked_at: None,
     };
-    state.store.insert_token(&row).await?;
-    tracing::info!(zone = %zone, token = %id, by = %caller.subject, "zone token issued");
+    state.store.insert_token(&row, &caller.actor()).await?;
+    tracing::info!(zone = %zone, token = %id, by = %caller.user, "zone token issued");
     Ok((
         StatusCode::CREATED,
         Json(IssuedToken {
@@ -122,10 +111,8 @@ pub async fn issue_zone_token(
 
 pub async fn list_zone_tokens(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(zone): Path<String>,
 ) -> Result<Json<TokenList>> {
-    require_admin(&caller)?;
     zone_name(&zone)?;
     let rows = state.store.tokens(TokenKind::Zone, "", Some(&zone)).await?;
     Ok(Json(TokenList {
@@ -138,7 +125,6 @@ pub async fn revoke_zone_token(
     Extension(caller): Extension<Caller>,
     Path((zone, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    require_admin(&caller)?;
     revoke(&state, &caller, TokenKind::Zone, "", &zone, &id).await
 }
 
@@ -157,8 +143,8 @@ async fn revoke(
         return Err(Error::NotFound(format!("token {id:?}")));
     };
     if row.revoked_at.is_none() {
-        state.store.revoke_token(id).await?;
-        tracing::info!(token = %id, subject = %row.subject, by = %caller.subject, "token revoked");
+        state.store.revoke_token(&row, &caller.actor()).await?;
+        tracing::info!(token = %id, subject = %row.subject, by = %caller.user, "token revoked");
     }
     Ok(StatusCode::NO_CONTENT)
 }
@@ -169,8 +155,6 @@ pub async fn issue_dataplane_token(
     Path(mesh): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<IssuedToken>)> {
-    require_admin(&caller)?;
-    require_mesh(&state, &mesh).await?;
     let text = read_text(body).await?;
     let request: DataplaneTokenRequest = serde_json::from_str(&text)
         .map_err(|error| Error::BadRequest(format!("invalid JSON body: {error}")))?;
@@ -201,8 +185,8 @@ pub async fn issue_dataplane_token(
         expires_at: i64::try_from(expires).unwrap_or(i64::MAX / 1000) * 1000,
         revoked_at: None,
     };
-    state.store.insert_token(&row).await?;
-    tracing::info!(mesh = %mesh, service = %request.service, token = %id, by = %caller.subject, "dataplane token issued");
+    state.store.insert_token(&row, &caller.actor()).await?;
+    tracing::info!(mesh = %mesh, service = %request.service, token = %id, by = %caller.user, "dataplane token issued");
     Ok((
         StatusCode::CREATED,
         Json(IssuedToken {
@@ -215,11 +199,8 @@ pub async fn issue_dataplane_token(
 
 pub async fn list_dataplane_tokens(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
     Path(mesh): Path<String>,
 ) -> Result<Json<TokenList>> {
-    require_admin(&caller)?;
-    require_mesh(&state, &mesh).await?;
     let rows = state
         .store
         .tokens(TokenKind::Dataplane, &mesh, None)
@@ -234,7 +215,5 @@ pub async fn revoke_dataplane_token(
     Extension(caller): Extension<Caller>,
     Path((mesh, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    require_admin(&caller)?;
-    require_mesh(&state, &mesh).await?;
     revoke(&state, &caller, TokenKind::Dataplane, &mesh, "", &id).await
 }

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::Store;
+use super::audit::{Actor, AuditEntry, record};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,12 +161,16 @@ impl Store {
         root: &MeshCaRoot,
         expected: i64,
         next: &MeshCaState,
+        audit: Option<(&Actor, &AuditEntry)>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         if !update_state(&mut tx, expected, next).await? {
             return Ok(false);
         }
         insert_root(&mut tx, root).await?;
+        if let Some((actor, entry)) = audit {
+            record(&mut tx, actor, entry).await?;
+        }
         tx.commit().await?;
         Ok(true)
     }

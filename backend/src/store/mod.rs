@@ -5,6 +5,8 @@
 //! Write transactions touch the counter first: that takes SQLite's write lock (or Postgres'
 //! row lock) before anything is read, so concurrent writers queue instead of failing.
 
+mod api_tokens;
+mod audit;
 mod cas;
 mod resources;
 mod tokens;
@@ -18,8 +20,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 use tokio::sync::watch;
 
+pub use api_tokens::ApiTokenRow;
+pub use audit::{Actor, AuditEntry, AuditQuery, AuditRow};
 pub use cas::{MeshCaRoot, MeshCaState, Phase};
-pub use resources::{Outcome, StoredResource, ZoneChange, stamp_zone};
+pub use resources::{Outcome, StoredResource, ZoneChange, stamp_zone, tenant_of};
 pub use tokens::{TokenKind, TokenRow};
 pub use users::{SigningKeyRow, UserRow};
 pub use zones::ZoneRow;

@@ -9,6 +9,7 @@ use weft_model::manifest::{API_VERSION, Manifest, Metadata};
 use weft_model::resource::{Author, Resource};
 use weft_model::{Kind, dataplane::ZONE_LABEL};
 
+use super::audit::{Actor, AuditEntry, record};
 use super::{Store, next_revision, now_millis};
 use crate::error::{Error, Result};
 
@@ -118,7 +119,7 @@ impl StoredResource {
     }
 }
 
-fn collect(rows: Vec<AnyRow>) -> Result<Vec<StoredResource>> {
+pub(super) fn collect(rows: Vec<AnyRow>) -> Result<Vec<StoredResource>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         if let Some(resource) = StoredResource::from_row(row)? {
@@ -199,6 +200,30 @@ async fn write(
         created_at,
         updated_at: now,
     })
+}
+
+/// Replaces the spec of a live row at `revision` (server-side edits such as a user leaving a
+/// tenant).
+pub(super) async fn write_spec(
+    transaction: &mut Transaction<'_>,
+    row: &StoredResource,
+    spec: Value,
+    revision: u64,
+) -> Result<()> {
+    let spec = serde_json::to_string(&spec).map_err(|e| Error::Internal(e.to_string()))?;
+    sqlx::query(
+        "UPDATE resources SET spec = $1, revision = $2, updated_at = $3
+         WHERE kind = $4 AND mesh = $5 AND name = $6",
+    )
+    .bind(spec)
+    .bind(to_i64(revision))
+    .bind(now_millis())
+    .bind(row.kind.name())
+    .bind(&row.mesh)
+    .bind(&row.name)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
 }
 
 async fn tombstone(
@@ -296,9 +321,10 @@ impl Store {
         &self,
         resource: &Resource,
         expected: Option<u64>,
+        actor: &Actor,
     ) -> Result<(StoredResource, bool)> {
         let mut results = self
-            .apply(std::slice::from_ref(&(resource.clone(), expected)))
+            .apply(std::slice::from_ref(&(resource.clone(), expected)), actor)
             .await?;
         let (row, outcome) = results
             .pop()
@@ -308,9 +334,11 @@ impl Store {
 
     /// Writes every resource or none, in one transaction. Each may carry an expected
     /// resourceVersion; mesh-scoped resources need their mesh, stored or in the same batch.
+    /// Each write that changes something is recorded in the audit log as done by `actor`.
     pub async fn apply(
         &self,
         writes: &[(Resource, Option<u64>)],
+        actor: &Actor,
     ) -> Result<Vec<(StoredResource, Outcome)>> {
         let mut transaction = self.pool.begin().await?;
         let mut revision = next_revision(&mut transaction).await?;
@@ -325,12 +353,18 @@ impl Store {
             let what = format!("{} {:?}", resource.kind(), resource.name());
             let existing = fetch(&mut transaction, resource.kind(), mesh, resource.name()).await?;
             check_precondition(existing.as_ref(), *expected, &what)?;
-            if resource.kind().is_mesh_scoped() {
-                let owner = fetch(&mut transaction, Kind::Mesh, "", mesh).await?;
-                if owner.is_none_or(|row| row.deleted) {
-                    return Err(Error::NotFound(format!("mesh {mesh:?}")));
+            let tenant = match resource.kind() {
+                Kind::Tenant => resource.name().to_string(),
+                Kind::Mesh => tenant_of(&resource.spec.to_value()),
+                _ if resource.kind().is_mesh_scoped() => {
+                    let owner = fetch(&mut transaction, Kind::Mesh, "", mesh).await?;
+                    match owner.filter(|row| !row.deleted) {
+                        Some(owner) => tenant_of(&owner.spec),
+                        None => return Err(Error::NotFound(format!("mesh {mesh:?}"))),
+                    }
                 }
-            }
+                _ => String::new(),
+            };
             if unchanged(existing.as_ref(), resource, "") {
                 let row =
                     existing.ok_or_else(|| Error::Internal("unchanged row vanished".into()))?;
@@ -343,6 +377,17 @@ impl Store {
                 Outcome::Configured
             };
             let row = write(&mut transaction, resource, "", revision, existing.as_ref()).await?;
+            let before = existing.filter(|row| !row.deleted).map(|row| row.revision);
+            let entry = AuditEntry {
+                action: if before.is_some() { "update" } else { "create" }.into(),
+                tenant,
+                mesh: mesh.to_string(),
+                kind: resource.kind().name().into(),
+                name: resource.name().into(),
+                before_version: before,
+                after_version: Some(revision),
+            };
+            record(&mut transaction, actor, &entry).await?;
             last_written = revision;
             revision = next_revision(&mut transaction).await?;
             results[position] = Some((row, outcome));
@@ -371,6 +416,7 @@ impl Store {
         mesh: &str,
         name: &str,
         expected: Option<u64>,
+        actor: &Actor,
     ) -> Result<()> {
         let what = format!("{kind} {name:?}");
         let mut transaction = self.pool.begin().await?;
@@ -433,6 +479,25 @@ impl Store {
             }
         }
         tombstone(&mut transaction, &existing, revision).await?;
+        let tenant = match kind {
+            Kind::Tenant => name.to_string(),
+            Kind::Mesh => tenant_of(&existing.spec),
+            _ if kind.is_mesh_scoped() => fetch(&mut transaction, Kind::Mesh, "", mesh)
+                .await?
+                .map(|row| tenant_of(&row.spec))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let entry = AuditEntry {
+            action: "delete".into(),
+            tenant,
+            mesh: mesh.to_string(),
+            kind: kind.name().into(),
+            name: name.into(),
+            before_version: Some(existing.revision),
+            after_version: None,
+        };
+        record(&mut transaction, actor, &entry).await?;
         transaction.commit().await?;
         self.published(revision);
         Ok(())
@@ -551,6 +616,15 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The tenant named by a Mesh spec ('' when none).
+pub fn tenant_of(mesh_spec: &Value) -> String {
+    mesh_spec
+        .get("tenant")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The zone label of a zone-registered resource, forced to the zone that sent it.

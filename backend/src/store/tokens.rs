@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
+use super::audit::{Actor, AuditEntry, record};
+use super::resources::tenant_of;
 use super::{Store, now_millis};
 use crate::error::{Error, Result};
 
@@ -57,9 +59,10 @@ fn row_to_token(row: &sqlx::any::AnyRow) -> Result<TokenRow> {
 }
 
 impl Store {
-    pub async fn insert_token(&self, token: &TokenRow) -> Result<()> {
+    pub async fn insert_token(&self, token: &TokenRow, actor: &Actor) -> Result<()> {
         let tags = serde_json::to_string(&token.tags)
             .map_err(|error| Error::Internal(format!("token tags: {error}")))?;
+        let mut transaction = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO control_tokens (id, kind, mesh, subject, tags, created_at, expires_at, revoked_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
@@ -71,10 +74,30 @@ impl Store {
         .bind(tags)
         .bind(token.created_at)
         .bind(token.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
+        let entry = self.token_entry("issue", token).await?;
+        record(&mut transaction, actor, &entry).await?;
+        transaction.commit().await?;
         self.credentials_changed();
         Ok(())
+    }
+
+    /// The audit entry of an action on a control-plane token.
+    async fn token_entry(&self, action: &str, token: &TokenRow) -> Result<AuditEntry> {
+        Ok(match token.kind {
+            TokenKind::Zone => AuditEntry::new(action, "ZoneToken", &token.id),
+            TokenKind::Dataplane => {
+                let tenant = self
+                    .get(weft_model::Kind::Mesh, "", &token.mesh)
+                    .await?
+                    .map(|mesh| tenant_of(&mesh.spec))
+                    .unwrap_or_default();
+                AuditEntry::new(action, "DataplaneToken", &token.id)
+                    .in_mesh(&token.mesh)
+                    .in_tenant(&tenant)
+            }
+        })
     }
 
     /// Tokens of one kind for one mesh ('' for zone tokens) and optionally one subject, newest first.
@@ -107,17 +130,21 @@ impl Store {
         row.as_ref().map(row_to_token).transpose()
     }
 
-    /// Revokes a token; false when there is no such token (or it was revoked already).
-    pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+    /// Revokes a token; false when it was revoked already.
+    pub async fn revoke_token(&self, token: &TokenRow, actor: &Actor) -> Result<bool> {
+        let entry = self.token_entry("revoke", token).await?;
+        let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE control_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         )
         .bind(now_millis())
-        .bind(id)
-        .execute(&self.pool)
+        .bind(&token.id)
+        .execute(&mut *transaction)
         .await?;
         let revoked = result.rows_affected() > 0;
         if revoked {
+            record(&mut transaction, actor, &entry).await?;
+            transaction.commit().await?;
             self.credentials_changed();
         }
         Ok(revoked)

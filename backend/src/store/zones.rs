@@ -15,7 +15,8 @@ pub struct ZoneRow {
     pub version: String,
     pub online: bool,
     pub last_seen: i64,
-    pub dataplanes: usize,
+    /// Registered dataplanes per mesh.
+    pub dataplanes: std::collections::BTreeMap<String, usize>,
 }
 
 impl Store {
@@ -30,7 +31,8 @@ impl Store {
         });
         let resource = Resource::from_value(manifest, Author::Zone)
             .map_err(|errors| crate::error::Error::Internal(format!("zone resource: {errors}")))?;
-        match self.put(&resource, None).await {
+        let actor = super::Actor::system(&format!("zone {name}"));
+        match self.put(&resource, None, &actor).await {
             // Two replicas may register the same zone at once; the first write wins.
             Ok(_) | Err(crate::error::Error::Conflict(_)) => Ok(true),
             Err(error) => Err(error),
@@ -119,23 +121,35 @@ impl Store {
     }
 
     pub async fn zones(&self) -> Result<Vec<ZoneRow>> {
-        let rows = sqlx::query(
-            "SELECT z.name, z.version, z.online, z.last_seen,
-                    (SELECT COUNT(*) FROM resources r
-                      WHERE r.kind = 'Dataplane' AND r.zone = z.name AND r.deleted = 0) AS dataplanes
-             FROM zones z ORDER BY z.name",
+        let counts = sqlx::query(
+            "SELECT zone, mesh, COUNT(*) AS dataplanes FROM resources
+             WHERE kind = 'Dataplane' AND deleted = 0 GROUP BY zone, mesh",
         )
         .fetch_all(&self.pool)
         .await?;
+        let mut by_zone: std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, usize>,
+        > = Default::default();
+        for row in &counts {
+            let count: i64 = row.try_get("dataplanes")?;
+            by_zone
+                .entry(row.try_get("zone")?)
+                .or_default()
+                .insert(row.try_get("mesh")?, usize::try_from(count).unwrap_or(0));
+        }
+        let rows = sqlx::query("SELECT name, version, online, last_seen FROM zones ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
-                let dataplanes: i64 = row.try_get("dataplanes")?;
+                let name: String = row.try_get("name")?;
                 Ok(ZoneRow {
-                    name: row.try_get("name")?,
+                    dataplanes: by_zone.remove(&name).unwrap_or_default(),
+                    name,
                     version: row.try_get("version")?,
                     online: row.try_get::<i64, _>("online")? != 0,
                     last_seen: row.try_get("last_seen")?,
-                    dataplanes: usize::try_from(dataplanes).unwrap_or(0),
                 })
             })
             .collect()

@@ -21,7 +21,7 @@ pub struct Api {
     pub router: Router,
     pub state: AppState,
     pub token: String,
-    _directory: tempfile::TempDir,
+    _directory: Option<tempfile::TempDir>,
     _shutdown: watch::Sender<bool>,
 }
 
@@ -37,27 +37,17 @@ pub async fn api() -> Api {
     api_with(&url, directory).await
 }
 
-/// An API over the store at `url`; `directory` lives as long as the API.
-pub async fn api_with(url: &str, directory: tempfile::TempDir) -> Api {
+/// The application state over the store at `url`, with the secrets key in `directory`.
+pub async fn state_over(url: &str, directory: &std::path::Path) -> (AppState, watch::Sender<bool>) {
     let store = Store::connect(url).await.unwrap();
-    let hash = hash_password(PASSWORD).unwrap();
-    store
-        .upsert_user(&UserRow {
-            username: "admin".into(),
-            password_hash: hash,
-            platform_admin: true,
-        })
-        .await
-        .unwrap();
     let authority = Arc::new(
         Authority::load(&store, Duration::from_secs(3600))
             .await
             .unwrap(),
     );
     let (shutdown_sender, shutdown) = watch::channel(false);
-    let secrets =
-        weft_global::secrets::Secrets::load_or_create(&directory.path().join("secrets.key"))
-            .expect("secrets key");
+    let secrets = weft_global::secrets::Secrets::load_or_create(&directory.join("secrets.key"))
+        .expect("secrets key");
     let cas = Arc::new(weft_global::ca::MeshCas::new(
         store.clone(),
         Arc::new(secrets),
@@ -68,16 +58,38 @@ pub async fn api_with(url: &str, directory: tempfile::TempDir) -> Api {
         cas,
         traffic: Arc::new(TrafficWindow::new()),
         metrics: Arc::new(Metrics::default()),
-        console_dir: Some(directory.path().join("no-console")),
+        console_dir: Some(directory.join("no-console")),
         thresholds: Thresholds::default(),
         shutdown,
     };
+    (state, shutdown_sender)
+}
+
+/// An API over the store at `url`; `directory` lives as long as the API.
+pub async fn api_with(url: &str, directory: tempfile::TempDir) -> Api {
+    let mut api = api_in(url, directory.path()).await;
+    api._directory = Some(directory);
+    api
+}
+
+/// An API over the store at `url`, with its secrets key in `directory`.
+pub async fn api_in(url: &str, directory: &std::path::Path) -> Api {
+    {
+        let store = Store::connect(url).await.unwrap();
+        let hash = hash_password(PASSWORD).unwrap();
+        store
+            .upsert_user(&UserRow::new("admin", hash, true))
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let (state, shutdown_sender) = state_over(url, directory).await;
     let router = app(state.clone());
     let mut api = Api {
         router,
         state,
         token: String::new(),
-        _directory: directory,
+        _directory: None,
         _shutdown: shutdown_sender,
     };
     let (status, body) = api
@@ -89,7 +101,32 @@ pub async fn api_with(url: &str, directory: tempfile::TempDir) -> Api {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     api.token = body["token"].as_str().unwrap().to_string();
+    // The example tenant and its members: alice owns shop-team, bob edits, carol views.
+    for user in ["alice", "bob", "carol"] {
+        let (status, body) = api
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(json!({"username": user, "password": PASSWORD}).to_string()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = api
+        .put_yaml(
+            "/api/v1/tenants/shop-team",
+            weft_model::Kind::Tenant.example(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     api
+}
+
+/// A mesh of `tenant` named `name`, as YAML.
+pub fn mesh_in(name: &str, tenant: &str) -> String {
+    format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {name}}}\nspec: {{tenant: {tenant}}}\n"
+    )
 }
 
 impl Api {
@@ -122,6 +159,20 @@ impl Api {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         (status, value)
+    }
+
+    /// A login token of `user` (password [`PASSWORD`]).
+    pub async fn login(&self, user: &str) -> String {
+        let (status, body) = self
+            .call_as(
+                "POST",
+                "/api/v1/auth/login",
+                Some(json!({"username": user, "password": PASSWORD}).to_string()),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_string()
     }
 
     pub async fn put_yaml(&self, uri: &str, yaml: &str) -> (StatusCode, Value) {

@@ -14,16 +14,28 @@ pub const INTERNAL: &str = "internal";
 
 /// `{"error": {"code": "...", "message": "...", "details": [{"field": "...", "message": "..."}]}}`
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<FieldProblem>))]
     pub details: Vec<FieldError>,
+}
+
+/// The shape of one entry of `details` (a `weft_model::FieldError`), for the API document.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+pub struct FieldProblem {
+    /// The path of the field, e.g. `spec.to[0].rules[0].backends[1].weight`.
+    pub field: String,
+    pub message: String,
 }
 
 impl ErrorBody {

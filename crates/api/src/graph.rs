@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub const EXTERNAL_NODE: &str = "external";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Health {
     /// No requests in the window.
@@ -18,6 +19,7 @@ pub enum Health {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Graph {
     pub mesh: String,
@@ -29,6 +31,7 @@ pub struct Graph {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GraphNode {
     /// `service` or `service/version`, or [`EXTERNAL_NODE`].
@@ -41,6 +44,7 @@ pub struct GraphNode {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GraphEdge {
     pub source: String,

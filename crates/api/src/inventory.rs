@@ -4,13 +4,16 @@ use serde::{Deserialize, Serialize};
 use weft_model::Manifest;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceList {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub items: Vec<Manifest>,
     pub total: usize,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceView {
     pub name: String,
@@ -30,6 +33,7 @@ pub struct ServiceView {
 
 /// A service's health from active checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum ServiceHealth {
     /// No instance is checked.
@@ -59,6 +63,7 @@ impl ServiceHealth {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceList {
     pub items: Vec<ServiceView>,
@@ -67,22 +72,27 @@ pub struct ServiceList {
 /// `GET …/dataplanes/{name}/policies`: which policies apply to a proxy, in which order
 /// (by kind, most precedent first), why, and what came out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyReport {
     pub mesh: String,
     pub dataplane: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub policies: Vec<weft_model::effective::AppliedPolicy>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub config: weft_model::proxy::ProxyConfig,
 }
 
 /// `POST /api/v1/apply`: what happened to each document, in document order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyResponse {
     pub items: Vec<ApplyItem>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyItem {
     pub kind: String,

@@ -3,12 +3,14 @@
 //!
 //! Without `grpc` this crate has no async or network dependency, so the console uses it on wasm32.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod graph;
 pub mod inventory;
 pub mod telemetry;
 pub mod tokens;
+pub mod users;
 
 #[cfg(feature = "grpc")]
 pub mod proto {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Body of `POST /api/v1/zones/{zone}/token` (may be empty).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ZoneTokenRequest {
     /// How long the token is valid, e.g. `720h`; one year when absent.
@@ -17,6 +18,7 @@ pub struct ZoneTokenRequest {
 
 /// Body of `POST /api/v1/meshes/{mesh}/dataplane-tokens`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DataplaneTokenRequest {
     /// The service the proxies serve (their inbound `service` tag).
@@ -30,6 +32,7 @@ pub struct DataplaneTokenRequest {
 
 /// A token as issued: the only time its secret is shown.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     pub id: String,
@@ -40,6 +43,7 @@ pub struct IssuedToken {
 
 /// A token without its secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
     pub id: String,
@@ -59,6 +63,7 @@ pub struct TokenView {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenList {
     pub items: Vec<TokenView>,

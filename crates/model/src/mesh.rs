@@ -21,6 +21,10 @@ pub enum MtlsMode {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MeshSpec {
+    /// The tenant that owns the mesh. Written through the API, every mesh names one (global
+    /// fills it in when the caller owns exactly one tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtls: Option<Mtls>,
     /// Thresholds of the traffic graph.
@@ -84,6 +88,11 @@ pub struct GraphSettings {
 
 impl MeshSpec {
     pub fn check(&self, errors: &mut Errors, path: &str) {
+        if let Some(tenant) = &self.tenant
+            && let Some(problem) = crate::name::name_problem(tenant)
+        {
+            errors.add(at(path, "tenant"), problem);
+        }
         if let Some(mtls) = &self.mtls {
             let mtls_path = at(path, "mtls");
             if let Some(lifetime) = &mtls.certificate_lifetime {

@@ -15,6 +15,55 @@ pub enum Role {
     Viewer,
 }
 
+impl Role {
+    /// Owners may do what editors may, and editors what viewers may.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Viewer => 1,
+            Role::Editor => 2,
+            Role::Owner => 3,
+        }
+    }
+
+    /// Whether this role may do what `needed` may.
+    pub fn allows(self, needed: Role) -> bool {
+        self.rank() >= needed.rank()
+    }
+
+    /// The lower of two roles.
+    pub fn lower(self, other: Role) -> Role {
+        if self.rank() <= other.rank() {
+            self
+        } else {
+            other
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        [Role::Owner, Role::Editor, Role::Viewer]
+            .into_iter()
+            .find(|role| role.name() == text)
+    }
+}
+
+impl TenantSpec {
+    /// The role of `user` in this tenant.
+    pub fn role_of(&self, user: &str) -> Option<Role> {
+        self.members
+            .iter()
+            .find(|member| member.user == user)
+            .and_then(|member| member.role)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantSpec {

@@ -152,6 +152,26 @@ impl PgCluster {
 
     /// Creates a new empty database and returns its URL.
     pub fn fresh_database(&self) -> String {
+        self.create_database("")
+    }
+
+    /// Creates a copy of database `template` (nobody may be connected to it) and returns
+    /// the copy's URL.
+    pub fn copy_database(&self, template: &str) -> String {
+        self.create_database(&format!(" TEMPLATE {template}"))
+    }
+
+    /// The name of the database at `url`.
+    pub fn database_name(url: &str) -> String {
+        let without_query = url.split('?').next().unwrap_or_default();
+        without_query
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn create_database(&self, suffix: &str) -> String {
         let name = format!(
             "weft_{}_{}",
             std::process::id(),
@@ -174,7 +194,7 @@ impl PgCluster {
                 "ON_ERROR_STOP=1",
                 "-c",
             ])
-            .arg(format!("CREATE DATABASE {name}"))
+            .arg(format!("CREATE DATABASE {name}{suffix}"))
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|error| panic!("cannot run {}: {error}", psql.display()));
