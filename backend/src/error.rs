@@ -20,6 +20,8 @@ pub enum Error {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("too many requests; retry after {0:?}")]
+    TooManyRequests(std::time::Duration),
     #[error("method not allowed: {0}")]
     MethodNotAllowed(String),
     #[error("store error: {0}")]
@@ -67,6 +69,13 @@ impl Error {
                 StatusCode::CONFLICT,
                 ErrorBody::new(codes::CONFLICT, message),
             ),
+            Error::TooManyRequests(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorBody::new(
+                    codes::TOO_MANY_REQUESTS,
+                    format!("too many attempts; retry in {} s", wait.as_secs().max(1)),
+                ),
+            ),
             Error::MethodNotAllowed(message) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 ErrorBody::new(codes::BAD_REQUEST, message),
@@ -97,7 +106,14 @@ impl IntoResponse for Error {
             // Details stay in the log; the client gets a generic message.
             tracing::error!(error = %self, "request failed");
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Error::TooManyRequests(wait) = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(wait.as_secs().max(1)),
+            );
+        }
+        response
     }
 }
 
@@ -110,6 +126,7 @@ impl From<Error> for tonic::Status {
             Error::Forbidden(message) => tonic::Status::permission_denied(*message),
             Error::NotFound(what) => tonic::Status::not_found(format!("{what} not found")),
             Error::Conflict(message) => tonic::Status::aborted(message.clone()),
+            Error::TooManyRequests(_) => tonic::Status::resource_exhausted("too many requests"),
             Error::MethodNotAllowed(message) => tonic::Status::permission_denied(message.clone()),
             Error::Store(_) => {
                 tracing::error!(error = %error, "sync request failed");

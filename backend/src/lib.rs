@@ -125,7 +125,19 @@ pub async fn run(
             failing: config.edge_failure_percent / 100.0,
         },
         shutdown: shutdown_receiver.clone(),
+        login_guard: Arc::new(auth::guard::LoginGuard::default()),
     };
+    let guard = state.login_guard.clone();
+    let mut guard_shutdown = shutdown_receiver.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => guard.forget_stale(),
+                _ = guard_shutdown.wait_for(|stop| *stop) => break,
+            }
+        }
+    });
     if !config.console_dir.join("index.html").is_file() {
         tracing::warn!(dir = %config.console_dir.display(), "console assets not found; / explains how to build them");
     }

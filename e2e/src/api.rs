@@ -53,6 +53,7 @@ pub fn text(url: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+#[derive(Clone)]
 pub struct Api {
     base: String,
     token: String,

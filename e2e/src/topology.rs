@@ -26,6 +26,8 @@ pub struct Global {
     work: PathBuf,
     options_args: Vec<String>,
     database_url: Option<String>,
+    /// The admin's client, logged in once (logins are rate-limited per user).
+    admin: std::sync::Mutex<Option<Api>>,
 }
 
 impl Global {
@@ -51,6 +53,7 @@ impl Global {
             work: work.to_path_buf(),
             options_args: args,
             database_url: options.database_url,
+            admin: std::sync::Mutex::new(None),
         };
         global.wait_ready();
         global
@@ -85,8 +88,17 @@ impl Global {
         }
     }
 
+    /// A client logged in as admin (one login, shared by every caller).
     pub fn api(&self) -> Api {
-        Api::login(&self.url(), "admin", &self.password).expect("admin login")
+        let mut admin = self
+            .admin
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        admin
+            .get_or_insert_with(|| {
+                Api::login(&self.url(), "admin", &self.password).expect("admin login")
+            })
+            .clone()
     }
 
     /// Stops global (SIGTERM) and starts it again on the same ports and store.

@@ -1,5 +1,6 @@
 //! Authentication: password login for users, Ed25519-signed JWTs for every API call.
 
+pub mod guard;
 mod password;
 mod tokens;
 

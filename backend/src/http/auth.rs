@@ -1,10 +1,11 @@
 //! Login and logout, whoami, API tokens, and signing-key rotation.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{ConnectInfo, Extension, Path, State};
 use axum::http::StatusCode;
 use weft_api::auth::{
     ApiTokenList, ApiTokenRequest, ApiTokenView, IssuedApiToken, KeyRotation, LoginRequest,
@@ -24,20 +25,32 @@ use crate::store::{ApiTokenRow, now_millis};
 const API_TOKEN_DEFAULT: Duration = Duration::from_secs(30 * 24 * 3600);
 const API_TOKEN_MAX: Duration = Duration::from_secs(366 * 24 * 3600);
 
-pub async fn login(State(state): State<AppState>, body: Body) -> Result<Json<LoginResponse>> {
+/// Logs in. Attempts are limited per client address and per user name (429 with
+/// `retry-after`), and only a few passwords are hashed at once.
+pub async fn login(
+    State(state): State<AppState>,
+    connection: Option<Extension<ConnectInfo<SocketAddr>>>,
+    body: Body,
+) -> Result<Json<LoginResponse>> {
     let request: LoginRequest = read_json(body).await?;
     if request.username.is_empty() || request.password.is_empty() {
         return Err(Error::BadRequest(
             "username and password are required".into(),
         ));
     }
+    if request.password.len() > 1024 {
+        return Err(Error::BadRequest("password is too long".into()));
+    }
+    let address = connection.map(|Extension(ConnectInfo(address))| address.ip());
+    state.login_guard.attempt(address, &request.username)?;
     let user = state.store.user(&request.username).await?;
     let password = request.password.clone();
     let hash = user.as_ref().map(|user| user.password_hash.clone());
-    // Argon2 is deliberately slow: keep it off the async workers.
-    let valid = tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref()))
-        .await
-        .map_err(|error| Error::Internal(format!("password check: {error}")))?;
+    // Argon2 is deliberately slow and big: it runs on the guard's hashing threads.
+    let valid = state
+        .login_guard
+        .hash(move || verify_password(&password, hash.as_deref()))
+        .await?;
     let Some(user) = user.filter(|_| valid) else {
         tracing::info!(username = %request.username, "login failed");
         return Err(Error::Unauthorized("wrong username or password"));

@@ -45,6 +45,8 @@ pub struct AppState {
     pub thresholds: Thresholds,
     /// Flips to true on shutdown; long-lived responses (event streams) end when it does.
     pub shutdown: watch::Receiver<bool>,
+    /// Bounds on login attempts and password hashing.
+    pub login_guard: Arc<crate::auth::guard::LoginGuard>,
 }
 
 /// The whole HTTP application; tests call it without a socket. Every API route comes from

@@ -28,10 +28,12 @@ fn password_problem(password: &str) -> Option<String> {
         .then(|| format!("must be {MIN_PASSWORD} to {MAX_PASSWORD} characters"))
 }
 
-async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|error| Error::Internal(format!("password hashing: {error}")))?
+/// Hashes a password on the hashing threads, taking a turn with logins.
+async fn hash(state: &AppState, password: String) -> Result<String> {
+    state
+        .login_guard
+        .hash(move || hash_password(&password))
+        .await?
 }
 
 async fn view(state: &AppState, row: &UserRow) -> Result<UserView> {
@@ -77,7 +79,7 @@ pub async fn create(
     errors.finish()?;
     let row = UserRow::new(
         &request.username,
-        hash(request.password).await?,
+        hash(&state, request.password).await?,
         request.platform_admin,
     );
     state.store.create_user(&row, &caller.actor()).await?;
@@ -152,14 +154,15 @@ pub async fn set_password(
     if own {
         let current = request.current_password.clone().unwrap_or_default();
         let stored = row.password_hash.clone();
-        let valid = tokio::task::spawn_blocking(move || verify_password(&current, Some(&stored)))
-            .await
-            .map_err(|error| Error::Internal(format!("password check: {error}")))?;
+        let valid = state
+            .login_guard
+            .hash(move || verify_password(&current, Some(&stored)))
+            .await?;
         if !valid {
             return Err(ValidationErrors::single("currentPassword", "is not your password").into());
         }
     }
-    let hashed = hash(request.new_password).await?;
+    let hashed = hash(&state, request.new_password).await?;
     state
         .store
         .set_password(&username, &hashed, &caller.actor())

@@ -61,6 +61,7 @@ pub async fn state_over(url: &str, directory: &std::path::Path) -> (AppState, wa
         console_dir: Some(directory.join("no-console")),
         thresholds: Thresholds::default(),
         shutdown,
+        login_guard: Arc::new(weft_global::auth::guard::LoginGuard::default()),
     };
     (state, shutdown_sender)
 }

@@ -9,6 +9,7 @@ pub const UNAUTHORIZED: &str = "unauthorized";
 pub const FORBIDDEN: &str = "forbidden";
 pub const NOT_FOUND: &str = "not_found";
 pub const CONFLICT: &str = "conflict";
+pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
 pub const UNAVAILABLE: &str = "unavailable";
 pub const INTERNAL: &str = "internal";
 
