@@ -300,6 +300,11 @@ async fn zone_changes(store: Store) {
         .apply_zone_changes("east", &snapshot, true, 7)
         .await
         .unwrap();
+    // What the zone serves, per mesh: telemetry from it must name these.
+    let served = store.zone_services("east").await.unwrap();
+    assert_eq!(served.len(), 1);
+    assert!(served["shop"].contains("web"));
+    assert!(store.zone_services("west").await.unwrap().is_empty());
     store.zone_disconnected("east").await.unwrap();
     assert_eq!(
         store

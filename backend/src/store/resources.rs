@@ -524,6 +524,32 @@ impl Store {
         collect(rows)
     }
 
+    /// The services each mesh's dataplanes of `zone` serve: mesh → services.
+    pub async fn zone_services(
+        &self,
+        zone: &str,
+    ) -> Result<std::collections::HashMap<String, std::collections::HashSet<String>>> {
+        let rows = sqlx::query(select!(
+            "WHERE kind = 'Dataplane' AND zone = $1 AND deleted = 0"
+        ))
+        .bind(zone)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut services: std::collections::HashMap<String, std::collections::HashSet<String>> =
+            Default::default();
+        for row in collect(rows)? {
+            if let Ok(resource) = row.to_resource()
+                && let weft_model::Spec::Dataplane(spec) = &resource.spec
+            {
+                services
+                    .entry(row.mesh.clone())
+                    .or_default()
+                    .extend(spec.services().map(str::to_string));
+            }
+        }
+        Ok(services)
+    }
+
     /// Every live row, for snapshots.
     pub async fn live(&self) -> Result<Vec<StoredResource>> {
         let rows = sqlx::query(select!("WHERE deleted = 0 ORDER BY revision"))

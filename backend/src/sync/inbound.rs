@@ -1,5 +1,7 @@
 //! Zone → global: the zone's dataplanes and its telemetry.
 
+use std::collections::{HashMap, HashSet};
+
 use tonic::Streaming;
 use weft_api::proto::zone_message::Message as ZoneMessageKind;
 use weft_api::proto::{Resource as WireResource, ZoneMessage};
@@ -49,6 +51,56 @@ fn changes(zone: &str, resources: &[WireResource]) -> Vec<ZoneChange> {
     out
 }
 
+/// The services a zone's dataplanes serve, per mesh, read again when the store changes.
+/// Telemetry from a zone must name one of them at one end of each edge.
+struct ZoneServices {
+    revision: tokio::sync::watch::Receiver<u64>,
+    meshes: HashMap<String, HashSet<String>>,
+    loaded: bool,
+}
+
+impl ZoneServices {
+    fn new(store: &Store) -> ZoneServices {
+        ZoneServices {
+            revision: store.subscribe(),
+            meshes: HashMap::new(),
+            loaded: false,
+        }
+    }
+
+    async fn current(&mut self, store: &Store, zone: &str) -> &HashMap<String, HashSet<String>> {
+        if !self.loaded || self.revision.has_changed().unwrap_or(false) {
+            self.revision.borrow_and_update();
+            match store.zone_services(zone).await {
+                Ok(meshes) => {
+                    self.meshes = meshes;
+                    self.loaded = true;
+                }
+                Err(error) => tracing::warn!(zone, %error, "cannot read the zone's services"),
+            }
+        }
+        &self.meshes
+    }
+}
+
+/// Longest service or version name an edge may carry (a DNS label or a tag value).
+const MAX_EDGE_NAME: usize = 63;
+
+/// Whether a zone may report `edge` in a mesh where its dataplanes serve `services`: one end
+/// is one of them, and every name is short.
+fn plausible(edge: &weft_api::proto::EdgeStats, services: &HashSet<String>) -> bool {
+    let short = [
+        &edge.source_service,
+        &edge.source_version,
+        &edge.destination_service,
+        &edge.destination_version,
+    ]
+    .iter()
+    .all(|name| name.len() <= MAX_EDGE_NAME);
+    short
+        && (services.contains(&edge.source_service) || services.contains(&edge.destination_service))
+}
+
 /// Largest CSR a zone may send.
 const MAX_CSR_BYTES: usize = 16 * 1024;
 
@@ -64,6 +116,7 @@ pub async fn receive(
 ) {
     let mut snapshot = Assembler::default();
     let mut last_seen_written = 0i64;
+    let mut services = ZoneServices::new(store);
     loop {
         let message = match stream.message().await {
             Ok(Some(message)) => message,
@@ -112,12 +165,29 @@ pub async fn receive(
                     })
                     .inc();
                 let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
-                for report in batch
-                    .reports
-                    .iter()
-                    .filter(|report| name_problem(&report.mesh).is_none())
-                {
-                    traffic.record(&report.mesh, now, report.edges.iter().map(from_proto));
+                let known = services.current(store, zone).await;
+                let mut dropped = 0usize;
+                for report in &batch.reports {
+                    // Only meshes where this zone has dataplanes, only edges they are part of.
+                    let Some(served) = known.get(&report.mesh) else {
+                        dropped += report.edges.len();
+                        continue;
+                    };
+                    let edges: Vec<_> = report
+                        .edges
+                        .iter()
+                        .filter(|edge| plausible(edge, served))
+                        .map(from_proto)
+                        .collect();
+                    dropped += report.edges.len() - edges.len();
+                    traffic.record(&report.mesh, now, edges);
+                }
+                if dropped > 0 {
+                    tracing::warn!(
+                        zone,
+                        dropped,
+                        "telemetry for meshes or services the zone does not serve; ignored"
+                    );
                 }
                 let millis = now_millis();
                 if millis - last_seen_written > 5_000 {
@@ -202,5 +272,40 @@ async fn issue_intermediate(
             tracing::warn!(zone, mesh = %request.mesh, %error, "zone CA request refused");
             refuse("the CA request could not be signed".into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(source: &str, destination: &str) -> weft_api::proto::EdgeStats {
+        weft_api::proto::EdgeStats {
+            source_service: source.into(),
+            destination_service: destination.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn zones_report_only_edges_of_services_they_serve() {
+        let served: HashSet<String> = ["web".to_string()].into();
+        assert!(
+            plausible(&edge("web", "catalog"), &served),
+            "outbound of web"
+        );
+        assert!(
+            plausible(&edge("gateway", "web"), &served),
+            "inbound of web"
+        );
+        assert!(
+            !plausible(&edge("catalog", "inventory"), &served),
+            "someone else's"
+        );
+        let long = "x".repeat(MAX_EDGE_NAME + 1);
+        assert!(
+            !plausible(&edge("web", &long), &served),
+            "names are bounded"
+        );
     }
 }

@@ -8,6 +8,10 @@ use weft_api::telemetry::{EdgeCounters, EdgeKey};
 /// Seconds of history kept per mesh.
 pub const RETENTION_SECONDS: u64 = 600;
 
+/// Distinct edges kept per mesh and second; more are dropped, so no zone can grow the window
+/// without bound.
+pub const MAX_EDGES_PER_SECOND: usize = 10_000;
+
 struct Second {
     at: u64,
     edges: HashMap<EdgeKey, EdgeCounters>,
@@ -48,6 +52,9 @@ impl TrafficWindow {
             return;
         };
         for (key, counters) in edges {
+            if bucket.edges.len() >= MAX_EDGES_PER_SECOND && !bucket.edges.contains_key(&key) {
+                continue;
+            }
             bucket.edges.entry(key).or_default().merge(&counters);
         }
         while seconds
@@ -114,6 +121,28 @@ mod tests {
         assert_eq!(last_one[&edge("web", "catalog")].requests, 7);
         assert!(window.window("shop", 200, 60).is_empty());
         assert!(window.window("missing", 101, 60).is_empty());
+    }
+
+    #[test]
+    fn edges_per_second_are_capped_and_counters_saturate() {
+        let window = TrafficWindow::new();
+        let many =
+            (0..MAX_EDGES_PER_SECOND + 50).map(|n| (edge(&format!("s{n}"), "d"), requests(1)));
+        window.record("shop", 10, many);
+        assert_eq!(window.window("shop", 10, 1).len(), MAX_EDGES_PER_SECOND);
+        let mut huge = requests(1);
+        huge.requests = u64::MAX;
+        huge.latency_buckets = [u64::MAX; weft_api::telemetry::BUCKET_COUNT];
+        window.record(
+            "shop",
+            11,
+            [(edge("a", "b"), huge.clone()), (edge("a", "b"), huge)],
+        );
+        let total = window.window("shop", 11, 1);
+        let counters = &total[&edge("a", "b")];
+        assert_eq!(counters.requests, u64::MAX);
+        // Quantiles of saturated buckets are still a number, not a panic.
+        assert!(counters.quantile_micros(0.99).is_some());
     }
 
     #[test]

@@ -111,7 +111,11 @@ impl EdgeCounters {
     /// Latency at quantile `q` (0.0 to 1.0) in microseconds, interpolated inside its bucket;
     /// `None` when nothing was recorded.
     pub fn quantile_micros(&self, q: f64) -> Option<f64> {
-        let total: u64 = self.latency_buckets.iter().sum();
+        // Counters come from the network: add without overflowing.
+        let total = self
+            .latency_buckets
+            .iter()
+            .fold(0u64, |sum, count| sum.saturating_add(*count));
         if total == 0 {
             return None;
         }
@@ -122,7 +126,7 @@ impl EdgeCounters {
                 continue;
             }
             let before = seen as f64;
-            seen += count;
+            seen = seen.saturating_add(*count);
             if seen as f64 >= rank {
                 let lower = if position == 0 {
                     0
