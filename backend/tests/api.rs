@@ -518,6 +518,22 @@ async fn console_assets_precompressed_and_client_routes() {
     // Client-side routes get the app; API paths never do.
     let response = fetch("/meshes/shop", false).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    // Pages may not be framed, sniffed or run inline code (the console in Chromium runs under
+    // this policy in the browser test).
+    let policy = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        policy.contains("script-src 'self' 'wasm-unsafe-eval';"),
+        "{policy}"
+    );
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(
+        response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff"
+    );
+    assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
     assert!(
         String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes())
             .contains("<title>Weft")

@@ -65,7 +65,7 @@ pub fn build(tools: &ConsoleTools) -> anyhow::Result<PathBuf> {
             .arg(out.join("pkg"))
             .arg(&wasm),
     )?;
-    for file in ["index.html", "style.css"] {
+    for file in ["index.html", "style.css", "boot.js"] {
         std::fs::copy(root.join("frontend").join(file), out.join(file))
             .with_context(|| format!("copying {file}"))?;
     }
