@@ -157,6 +157,19 @@ impl Zone {
         grpc_port: u16,
         token: &str,
     ) -> Zone {
+        Zone::start_with(work, name, global, http_port, grpc_port, token, &[])
+    }
+
+    /// [`Zone::start`] with `changes` (`--flag=value`) replacing or adding flags.
+    pub fn start_with(
+        work: &Path,
+        name: &str,
+        global: &Upstream,
+        http_port: u16,
+        grpc_port: u16,
+        token: &str,
+        changes: &[String],
+    ) -> Zone {
         let token_file = work.join(format!("zone-{name}.token"));
         std::fs::write(&token_file, token).expect("write zone token");
         let args = vec![
@@ -170,6 +183,12 @@ impl Zone {
             // Everything runs on this machine.
             "--allow-loopback-dataplanes".to_string(),
         ];
+        let mut args = args;
+        for change in changes {
+            let flag = change.split('=').next().unwrap_or_default();
+            args.retain(|arg| arg.split('=').next() != Some(flag));
+            args.push(change.clone());
+        }
         let process = Process::spawn(
             &format!("weft-zone-{name}"),
             &binary("weft-zone"),

@@ -567,3 +567,66 @@ fn strict_meshes_deny_what_no_permission_allows_and_the_graph_shows_it() {
         weft_e2e::api::get_with(&through_web("orders"), &[("x-weft-source", "admin")]).unwrap();
     assert_eq!(status, 403);
 }
+
+#[test]
+fn the_zone_api_is_local_only_unless_it_has_a_token() {
+    use weft_e2e::topology::{Global, GlobalOptions};
+    let work = tempfile::tempdir().unwrap();
+    let global = Global::start(
+        work.path(),
+        GlobalOptions {
+            http_port: free_port(),
+            grpc_port: free_port(),
+            admin_password: "e2e-admin-password".into(),
+            console_dir: None,
+            database_url: None,
+        },
+    );
+    let api = global.api();
+    let status_of = |zone: &Zone, token: Option<&str>| {
+        let headers: Vec<(&str, String)> = token
+            .map(|token| vec![("authorization", format!("Bearer {token}"))])
+            .unwrap_or_default();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        weft_e2e::api::get_with(&format!("{}/api/v1/status", zone.http_url()), &headers)
+            .map(|(status, _)| status)
+    };
+    // On every address and without a token: probes and metrics answer, the API does not.
+    let http = free_port();
+    let open = Zone::start_with(
+        work.path(),
+        "north",
+        &global.upstream(),
+        http,
+        free_port(),
+        &api.zone_token("north"),
+        &[format!("--http-address=0.0.0.0:{http}")],
+    );
+    assert_eq!(status_of(&open, None), Some(401));
+    assert_eq!(
+        weft_e2e::api::status(&format!("{}/metrics", open.http_url())),
+        Some(200)
+    );
+    // With a token file, the token opens it.
+    let token_file = work.path().join("zone-api.token");
+    std::fs::write(&token_file, "a-long-random-zone-api-token\n").unwrap();
+    let http = free_port();
+    let guarded = Zone::start_with(
+        work.path(),
+        "south",
+        &global.upstream(),
+        http,
+        free_port(),
+        &api.zone_token("south"),
+        &[
+            format!("--http-address=0.0.0.0:{http}"),
+            format!("--http-token-file={}", token_file.display()),
+        ],
+    );
+    assert_eq!(status_of(&guarded, None), Some(401));
+    assert_eq!(status_of(&guarded, Some("wrong")), Some(401));
+    assert_eq!(
+        status_of(&guarded, Some("a-long-random-zone-api-token")),
+        Some(200)
+    );
+}

@@ -29,9 +29,16 @@ pub struct Config {
     #[arg(long, env = "WEFT_GLOBAL_CA_FILE")]
     pub global_ca_file: PathBuf,
 
-    /// Address of health, metrics and the read-only zone API.
-    #[arg(long, env = "WEFT_HTTP_ADDRESS", default_value = "0.0.0.0:5682")]
+    /// Address of health, metrics and the read-only zone API. Loopback by default: the zone
+    /// API lists every tenant's proxies, so on any other address it needs --http-token-file.
+    #[arg(long, env = "WEFT_HTTP_ADDRESS", default_value = "127.0.0.1:5682")]
     pub http_address: SocketAddr,
+
+    /// File holding a token the read-only zone API (`/api/v1/…`) requires as
+    /// `Authorization: Bearer <token>`. Without it, that API answers only on a loopback
+    /// address; health, readiness and metrics answer everywhere.
+    #[arg(long, env = "WEFT_HTTP_TOKEN_FILE")]
+    pub http_token_file: Option<PathBuf>,
 
     /// Address proxies connect to.
     #[arg(long, env = "WEFT_GRPC_ADDRESS", default_value = "0.0.0.0:5678")]

@@ -19,6 +19,85 @@ pub struct HttpState {
     pub dataplanes: DataplaneService,
     pub global_connected: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
+    pub api_access: ApiAccess,
+}
+
+/// Who may read the zone API (`/api/v1/…`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiAccess {
+    /// The port is on a loopback address: whoever can reach it is on this host.
+    Local,
+    /// Callers present this bearer token.
+    Token(String),
+    /// Not on loopback and no token: the API stays shut.
+    Closed,
+}
+
+impl ApiAccess {
+    pub fn new(address: std::net::SocketAddr, token: Option<String>) -> ApiAccess {
+        match token {
+            Some(token) => ApiAccess::Token(token),
+            None if address.ip().is_loopback() => ApiAccess::Local,
+            None => ApiAccess::Closed,
+        }
+    }
+}
+
+async fn guard_api(
+    State(state): State<HttpState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let refuse = |message: &'static str| {
+        (
+            axum::http::StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": {"code": "unauthorized", "message": message}})),
+        )
+            .into_response()
+    };
+    match &state.api_access {
+        ApiAccess::Local => next.run(request).await,
+        ApiAccess::Closed => refuse(
+            "the zone API answers on a loopback address only, unless weft-zone runs with --http-token-file",
+        ),
+        ApiAccess::Token(token) => {
+            let presented = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            // Compare in constant time: the token is a secret.
+            let same = presented.len() == token.len()
+                && presented
+                    .bytes()
+                    .zip(token.bytes())
+                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                    == 0;
+            if same {
+                next.run(request).await
+            } else {
+                refuse("missing or wrong Authorization: Bearer <token> (--http-token-file)")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_is_local_or_needs_a_token() {
+        let local = "127.0.0.1:5682".parse().unwrap();
+        let everywhere = "0.0.0.0:5682".parse().unwrap();
+        assert_eq!(ApiAccess::new(local, None), ApiAccess::Local);
+        assert_eq!(ApiAccess::new(everywhere, None), ApiAccess::Closed);
+        assert_eq!(
+            ApiAccess::new(everywhere, Some("t".into())),
+            ApiAccess::Token("t".into())
+        );
+    }
 }
 
 #[derive(Serialize)]
@@ -44,12 +123,18 @@ struct DataplaneList {
 }
 
 pub fn app(state: HttpState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/dataplanes", get(dataplanes))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard_api,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/metrics", get(metrics))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/dataplanes", get(dataplanes))
+        .merge(api)
         .with_state(state)
 }
 

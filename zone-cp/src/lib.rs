@@ -145,6 +145,24 @@ pub async fn run(
         dataplanes: dataplanes.clone(),
         global_connected: connected,
         metrics,
+        api_access: http::ApiAccess::new(
+            http_listener.local_addr()?,
+            match &config.http_token_file {
+                Some(path) => {
+                    let token = std::fs::read_to_string(path)
+                        .with_context(|| {
+                            format!("cannot read --http-token-file {}", path.display())
+                        })?
+                        .trim()
+                        .to_string();
+                    if token.is_empty() {
+                        anyhow::bail!("--http-token-file {} is empty", path.display());
+                    }
+                    Some(token)
+                }
+                None => None,
+            },
+        ),
     };
     tracing::info!(
         zone = %config.zone_name,
