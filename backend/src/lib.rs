@@ -126,6 +126,7 @@ pub async fn run(
         },
         shutdown: shutdown_receiver.clone(),
         login_guard: Arc::new(auth::guard::LoginGuard::default()),
+        graph_hub: Arc::default(),
     };
     let guard = state.login_guard.clone();
     let mut guard_shutdown = shutdown_receiver.clone();

@@ -458,6 +458,53 @@ async fn graph_stream_sends_events() {
 }
 
 #[tokio::test]
+async fn graph_streams_share_one_feed_and_are_capped_per_user() {
+    use weft_global::http::graph_hub::MAX_STREAMS_PER_USER;
+    let api = api().await;
+    api.put_yaml("/api/v1/meshes/shop", MESH).await;
+    let open = |token: String| {
+        let router = api.router.clone();
+        async move {
+            let request = Request::builder()
+                .uri("/api/v1/meshes/shop/graph/stream")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            router.oneshot(request).await.unwrap()
+        }
+    };
+    let mut streams = Vec::new();
+    for _ in 0..MAX_STREAMS_PER_USER {
+        let response = open(api.token.clone()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        streams.push(response);
+    }
+    let refused = open(api.token.clone()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    // Another user still gets one; every stream of the mesh shares one feed.
+    let alice = open(api.login("alice").await).await;
+    assert_eq!(alice.status(), StatusCode::OK);
+    let hub = api.state.graph_hub.clone();
+    assert_eq!(hub.feeds(), 1);
+    assert_eq!(hub.open_streams(), MAX_STREAMS_PER_USER + 1);
+    // Closing the streams gives the slots back and stops the feed.
+    drop(streams);
+    drop(alice);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while hub.open_streams() > 0 || hub.feeds() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "streams {} feeds {}",
+            hub.open_streams(),
+            hub.feeds()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(open(api.token.clone()).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn operations_endpoints_and_console() {
     let api = api().await;
     let (status, _) = api.call_as("GET", "/healthz", None, None).await;

@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use weft_api::graph::Graph;
@@ -13,6 +12,7 @@ use weft_model::duration::Duration as ModelDuration;
 
 use super::AppState;
 use super::inventory::instances;
+use crate::access::Caller;
 use crate::error::{Error, Result};
 use crate::traffic::build_graph;
 
@@ -61,39 +61,33 @@ pub async fn graph(
     Ok(Json(snapshot(&state, &mesh, window).await?))
 }
 
-/// Sends the graph once a second (window 10 s unless `?window=` says otherwise). Instances are
-/// reloaded only when the store changed; the stream ends when the server shuts down.
+/// Sends the graph once a second (window 10 s unless `?window=` says otherwise), from the
+/// feed every stream of the same mesh and window shares. At most
+/// [`super::graph_hub::MAX_STREAMS_PER_USER`] streams per user (429 past that); the stream ends
+/// when the server shuts down.
 pub async fn stream(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(mesh): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let window = window_seconds(&query, DEFAULT_STREAM_WINDOW)?;
+    let slot = state.graph_hub.admit(&caller.user)?;
     let mut shutdown = state.shutdown.clone();
-    let mut revisions = state.store.subscribe();
+    let mut graphs = state.graph_hub.watch(&state, &mesh, window);
     let events = async_stream::stream! {
-        let mut cached = instances(&state, &mesh).await.unwrap_or_default();
-        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        let _slot = slot;
         loop {
+            let latest = graphs.borrow_and_update().clone();
+            if let Some(encoded) = latest {
+                yield Ok(Event::default().event("graph").data(encoded.as_str()));
+            }
             tokio::select! {
-                _ = ticker.tick() => {}
+                changed = graphs.changed() => if changed.is_err() { break },
                 _ = shutdown.changed() => break,
             }
             if *shutdown.borrow() {
                 break;
-            }
-            if revisions.has_changed().unwrap_or(false) {
-                revisions.borrow_and_update();
-                match instances(&state, &mesh).await {
-                    Ok(fresh) => cached = fresh,
-                    Err(error) => tracing::warn!(%error, "graph stream could not reload instances"),
-                }
-            }
-            let traffic = state.traffic.window(&mesh, now_second(), window);
-            let graph = build_graph(&mesh, window, jiff::Timestamp::now().to_string(), &cached, &traffic, state.thresholds);
-            match Event::default().event("graph").json_data(&graph) {
-                Ok(event) => yield Ok(event),
-                Err(error) => tracing::error!(%error, "encoding graph event failed"),
             }
         }
     };

@@ -7,6 +7,7 @@ mod body;
 mod ca;
 mod console;
 mod graph;
+pub mod graph_hub;
 mod inventory;
 pub mod openapi;
 mod ops;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Bounds on login attempts and password hashing.
     pub login_guard: Arc<crate::auth::guard::LoginGuard>,
+    /// The live graph feeds, shared by streams of the same mesh and window.
+    pub graph_hub: Arc<graph_hub::GraphHub>,
 }
 
 /// The whole HTTP application; tests call it without a socket. Every API route comes from

@@ -62,6 +62,7 @@ pub async fn state_over(url: &str, directory: &std::path::Path) -> (AppState, wa
         thresholds: Thresholds::default(),
         shutdown,
         login_guard: Arc::new(weft_global::auth::guard::LoginGuard::default()),
+        graph_hub: Arc::default(),
     };
     (state, shutdown_sender)
 }
