@@ -57,6 +57,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub tls: weft_runtime::grpc::ServingTlsArgs,
+
+    #[command(flatten)]
+    pub servers: weft_runtime::http_server::ServerArgs,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {

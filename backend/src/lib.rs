@@ -157,32 +157,31 @@ pub async fn run(
     tracing::info!(%http_address, %grpc_address, "weft-global listening");
 
     let mut http_shutdown = shutdown_receiver.clone();
-    let http = axum::serve(
+    let http = weft_runtime::http_server::serve(
         http_listener,
-        http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = http_shutdown.wait_for(|stop| *stop).await;
-    });
+        http::app(state),
+        config.servers.http_limits(),
+        async move {
+            let _ = http_shutdown.wait_for(|stop| *stop).await;
+        },
+        SHUTDOWN_GRACE,
+    );
     let mut grpc_shutdown = shutdown_receiver.clone();
-    let grpc = tonic::transport::Server::builder()
-        .tls_config(weft_runtime::grpc::server_tls(
-            &serving.certificate_pem,
-            &serving.key_pem,
-        ))
+    let grpc = weft_runtime::grpc_server::builder(&serving.certificate_pem, &serving.key_pem)
         .context("the gRPC port's TLS settings")?
-        .http2_keepalive_interval(Some(weft_runtime::grpc::KEEPALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(weft_runtime::grpc::KEEPALIVE_TIMEOUT))
         .add_service(sync.into_server())
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+            weft_runtime::grpc_server::limited_incoming(
+                grpc_listener,
+                config.servers.grpc_max_connections as usize,
+            ),
             async move {
                 let _ = grpc_shutdown.wait_for(|stop| *stop).await;
             },
         );
 
     let rotations = tokio::spawn(ca::drive(cas_driver, shutdown_receiver.clone()));
-    let http_task = tokio::spawn(async move { http.await });
+    let http_task = tokio::spawn(http);
     let grpc_task = tokio::spawn(grpc);
     shutdown.await;
     tracing::info!("shutting down");

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+pub use weft_runtime::Seconds;
 
 pub use weft_runtime::LogFormat;
 
@@ -73,22 +74,4 @@ pub struct Config {
     /// this proxy is gone), before draining.
     #[arg(long, env = "WEFT_DRAIN_DELAY", default_value = "0s")]
     pub drain_delay: Seconds,
-}
-
-/// A duration flag such as `30s` or `500ms`.
-#[derive(Clone, Copy, Debug)]
-pub struct Seconds(std::time::Duration);
-
-impl From<Seconds> for std::time::Duration {
-    fn from(value: Seconds) -> Self {
-        value.0
-    }
-}
-
-impl std::str::FromStr for Seconds {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        weft_model::duration::Duration::parse(text).map(|duration| Seconds(duration.as_std()))
-    }
 }

@@ -66,6 +66,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub tls: weft_runtime::grpc::ServingTlsArgs,
+
+    #[command(flatten)]
+    pub servers: weft_runtime::http_server::ServerArgs,
 }
 
 fn parse_name(text: &str) -> Result<String, String> {

@@ -172,26 +172,30 @@ pub async fn run(
         "weft-zone listening"
     );
     let mut http_shutdown = shutdown_receiver.clone();
+    let http_limits = config.servers.http_limits();
     let http_task = tokio::spawn(async move {
-        axum::serve(http_listener, http::app(http_state))
-            .with_graceful_shutdown(async move {
+        weft_runtime::http_server::serve(
+            http_listener,
+            http::app(http_state),
+            http_limits,
+            async move {
                 let _ = http_shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
+            },
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+        Ok::<(), std::io::Error>(())
     });
     let mut grpc_shutdown = shutdown_receiver.clone();
     let grpc_task = tokio::spawn(
-        tonic::transport::Server::builder()
-            .tls_config(weft_runtime::grpc::server_tls(
-                &serving.certificate_pem,
-                &serving.key_pem,
-            ))
+        weft_runtime::grpc_server::builder(&serving.certificate_pem, &serving.key_pem)
             .context("the gRPC port's TLS settings")?
-            .http2_keepalive_interval(Some(weft_runtime::grpc::KEEPALIVE_INTERVAL))
-            .http2_keepalive_timeout(Some(weft_runtime::grpc::KEEPALIVE_TIMEOUT))
             .add_service(dataplanes.into_server())
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                weft_runtime::grpc_server::limited_incoming(
+                    grpc_listener,
+                    config.servers.grpc_max_connections as usize,
+                ),
                 async move {
                     let _ = grpc_shutdown.wait_for(|stop| *stop).await;
                 },

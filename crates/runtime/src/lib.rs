@@ -1,10 +1,31 @@
 //! Process plumbing shared by weft-global, weft-zone and weft-dp: logging in text or JSON,
-//! the shutdown signal (SIGINT or SIGTERM), and the control-plane gRPC connections ([`grpc`]).
+//! the shutdown signal (SIGINT or SIGTERM), HTTP serving with limits ([`http_server`]), and
+//! the control-plane gRPC connections ([`grpc`]).
 
 pub mod grpc;
+pub mod grpc_server;
+pub mod http_server;
 pub mod metrics;
 
 use tokio::sync::watch;
+
+/// A duration flag such as `30s` or `500ms`.
+#[derive(Clone, Copy, Debug)]
+pub struct Seconds(pub std::time::Duration);
+
+impl From<Seconds> for std::time::Duration {
+    fn from(value: Seconds) -> Self {
+        value.0
+    }
+}
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        weft_model::duration::Duration::parse(text).map(|duration| Seconds(duration.as_std()))
+    }
+}
 
 /// `--log-format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -67,7 +67,7 @@ async fn accept(
     mut stopped: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let builder = Arc::new(super::server::builder(&proxy.limits));
+    let builder = Arc::new(weft_runtime::http_server::builder(&proxy.limits));
     let slots = Arc::new(Semaphore::new(proxy.limits.max_connections));
     loop {
         let permit = tokio::select! {

@@ -11,7 +11,6 @@ pub mod inbound;
 mod listener;
 pub mod outbound;
 pub mod runtime;
-pub mod server;
 mod tcp;
 
 use std::collections::HashMap;
@@ -23,7 +22,7 @@ use weft_model::proxy::ProxyConfig;
 
 pub use listener::Listener;
 pub use runtime::Runtime;
-pub use server::ServerLimits;
+pub use weft_runtime::http_server::ServerLimits;
 
 use crate::error::ConfigError;
 use crate::policy::access_log::Sinks;
