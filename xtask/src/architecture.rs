@@ -257,12 +257,88 @@ pub fn check_proxy_trusts_no_source_header() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `.rs` files under the workspace's product source folders (tests excluded).
+fn product_sources() -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pending: Vec<std::path::PathBuf> = [
+        "crates/model/src",
+        "crates/api/src",
+        "crates/runtime/src",
+        "crates/identity/src",
+        "backend/src",
+        "zone-cp/src",
+        "dataplane/src",
+        "frontend/src",
+    ]
+    .iter()
+    .map(|folder| root.join(folder))
+    .collect();
+    let mut files = Vec::new();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                pending.push(entry?.path());
+            }
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+/// A kind is listed once: `crates/model/src/kind.rs` generates `Kind` and `Spec` from one list,
+/// and no other source file names most of the kinds (a file that did would be a second list to
+/// keep in step). Files naming the policies they turn into configuration fields stay well under
+/// the bound.
+pub fn check_kinds_are_listed_once() -> anyhow::Result<()> {
+    const KINDS: &[&str] = &[
+        "Tenant",
+        "Mesh",
+        "Zone",
+        "Dataplane",
+        "TrafficRoute",
+        "TrafficPermission",
+        "Timeout",
+        "Retry",
+        "CircuitBreaker",
+        "HealthCheck",
+        "RateLimit",
+        "FaultInjection",
+        "LoadBalancing",
+        "AccessLog",
+        "Trace",
+        "Rollout",
+    ];
+    let mut offending = Vec::new();
+    for path in product_sources()? {
+        if path.ends_with("crates/model/src/kind.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let named = KINDS
+            .iter()
+            .filter(|kind| {
+                text.contains(&format!("Kind::{kind}")) || text.contains(&format!("Spec::{kind}("))
+            })
+            .count();
+        if named > KINDS.len() / 2 {
+            offending.push(format!("{} names {named} kinds", path.display()));
+        }
+    }
+    anyhow::ensure!(
+        offending.is_empty(),
+        "kinds are listed once, in crates/model/src/kind.rs: {offending:?}"
+    );
+    Ok(())
+}
+
 /// Every invariant of docs/ARCHITECTURE.md that the dependency graph can show.
 pub fn check() -> anyhow::Result<()> {
     check_model_is_pure()?;
     check_binaries_are_independent()?;
     check_console_has_no_grpc()?;
     check_proxy_trusts_no_source_header()?;
+    check_kinds_are_listed_once()?;
     eprintln!("xtask: architecture invariants hold");
     Ok(())
 }
@@ -282,6 +358,11 @@ mod tests {
     #[test]
     fn console_uses_api_without_grpc() {
         super::check_console_has_no_grpc().unwrap();
+    }
+
+    #[test]
+    fn kinds_are_listed_once() {
+        super::check_kinds_are_listed_once().unwrap();
     }
 
     #[test]

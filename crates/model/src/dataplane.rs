@@ -188,3 +188,9 @@ impl DataplaneSpec {
         (service, version)
     }
 }
+
+impl crate::kind::KindSpec for DataplaneSpec {
+    fn check_spec(&self, errors: &mut crate::error::Errors, path: &str) {
+        DataplaneSpec::check(self, errors, path);
+    }
+}

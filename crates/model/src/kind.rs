@@ -1,6 +1,12 @@
-//! The one list of resource kinds. REST routes, zone sync and the console are driven from it.
+//! The one list of resource kinds. REST routes, the API document, zone sync, resource
+//! decoding and the console are driven from it.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Errors, FieldError};
+use crate::manifest::decode_lenient;
+use crate::target::TargetRef;
 
 /// Where a kind's resources are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,8 +17,25 @@ pub enum Origin {
     Zone,
 }
 
+/// What every kind's spec provides: validation with field paths, and the proxies it targets
+/// (for policies). Each kind's module implements it next to its type.
+pub trait KindSpec:
+    Clone + std::fmt::Debug + PartialEq + Serialize + serde::de::DeserializeOwned
+{
+    /// Reports every problem of the spec under `path`.
+    fn check_spec(&self, errors: &mut Errors, path: &str);
+
+    /// `spec.targetRef`, for kinds that have one.
+    fn target(&self) -> Option<&TargetRef> {
+        None
+    }
+}
+
+/// The one list of kinds: name, spec type, REST plural, scope and origin. It generates
+/// [`Kind`], [`Spec`] and everything that goes from one to the other; the example manifest of
+/// each kind is `manifests/<plural>.yaml`.
 macro_rules! kinds {
-    ($($kind:ident => $plural:literal, $scoped:literal, $origin:ident;)*) => {
+    ($($kind:ident: $spec:ty => $plural:literal, $scoped:literal, $origin:ident;)*) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum Kind {
             $($kind,)*
@@ -27,7 +50,7 @@ macro_rules! kinds {
                 }
             }
 
-            /// The REST collection name: lower-case kind plus `s` (DESIGN.md §4).
+            /// The REST collection name: lower-case kind plus `s`.
             pub fn plural(self) -> &'static str {
                 match self {
                     $(Kind::$kind => $plural,)*
@@ -46,27 +69,92 @@ macro_rules! kinds {
                     $(Kind::$kind => Origin::$origin,)*
                 }
             }
+
+            /// A complete, valid example manifest of this kind (YAML): the console offers it
+            /// as a template and the docs show it.
+            pub fn example(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => include_str!(concat!("../manifests/", $plural, ".yaml")),)*
+                }
+            }
+        }
+
+        /// The typed spec of a resource, one variant per kind.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Spec {
+            $($kind($spec),)*
+        }
+
+        impl Spec {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Spec::$kind(_) => Kind::$kind,)*
+                }
+            }
+
+            /// The spec of `kind` from JSON (when its types were right) and the unknown or
+            /// mistyped fields found.
+            pub(crate) fn decode(kind: Kind, value: Value) -> (Option<Spec>, Vec<FieldError>) {
+                // An absent spec is an empty object, so required fields inside it are
+                // reported by name.
+                let value = if value.is_null() {
+                    Value::Object(Default::default())
+                } else {
+                    value
+                };
+                match kind {
+                    $(Kind::$kind => {
+                        let (decoded, errors) = decode_lenient::<$spec>(value, "spec");
+                        (decoded.map(Spec::$kind), errors)
+                    })*
+                }
+            }
+
+            pub(crate) fn check(&self, errors: &mut Errors) {
+                match self {
+                    $(Spec::$kind(spec) => spec.check_spec(errors, "spec"),)*
+                }
+            }
+
+            pub fn to_value(&self) -> Value {
+                // Specs are plain data with string keys: serialising them cannot fail.
+                match self {
+                    $(Spec::$kind(spec) => serde_json::to_value(spec),)*
+                }
+                .unwrap_or(Value::Null)
+            }
+
+            /// The proxies a policy selects (`spec.targetRef`), for kinds that have one.
+            pub fn target_ref(&self) -> Option<&TargetRef> {
+                match self {
+                    $(Spec::$kind(spec) => spec.target(),)*
+                }
+            }
         }
     };
 }
 
+use crate::policy::PolicySpec;
+use crate::policy::{access_log, circuit_breaker, fault_injection, health_check};
+use crate::policy::{load_balancing, rate_limit, retry, timeout, trace};
+
 kinds! {
-    Tenant => "tenants", false, Global;
-    Mesh => "meshes", false, Global;
-    Zone => "zones", false, Global;
-    Dataplane => "dataplanes", true, Zone;
-    TrafficRoute => "trafficroutes", true, Global;
-    TrafficPermission => "trafficpermissions", true, Global;
-    Timeout => "timeouts", true, Global;
-    Retry => "retrys", true, Global;
-    CircuitBreaker => "circuitbreakers", true, Global;
-    HealthCheck => "healthchecks", true, Global;
-    RateLimit => "ratelimits", true, Global;
-    FaultInjection => "faultinjections", true, Global;
-    LoadBalancing => "loadbalancings", true, Global;
-    AccessLog => "accesslogs", true, Global;
-    Trace => "traces", true, Global;
-    Rollout => "rollouts", true, Global;
+    Tenant: crate::tenant::TenantSpec => "tenants", false, Global;
+    Mesh: crate::mesh::MeshSpec => "meshes", false, Global;
+    Zone: crate::zone::ZoneSpec => "zones", false, Global;
+    Dataplane: crate::dataplane::DataplaneSpec => "dataplanes", true, Zone;
+    TrafficRoute: crate::traffic_route::TrafficRouteSpec => "trafficroutes", true, Global;
+    TrafficPermission: crate::traffic_permission::TrafficPermissionSpec => "trafficpermissions", true, Global;
+    Timeout: PolicySpec<timeout::TimeoutConf> => "timeouts", true, Global;
+    Retry: PolicySpec<retry::RetryConf> => "retrys", true, Global;
+    CircuitBreaker: PolicySpec<circuit_breaker::CircuitBreakerConf> => "circuitbreakers", true, Global;
+    HealthCheck: PolicySpec<health_check::HealthCheckConf> => "healthchecks", true, Global;
+    RateLimit: PolicySpec<rate_limit::RateLimitConf> => "ratelimits", true, Global;
+    FaultInjection: PolicySpec<fault_injection::FaultInjectionConf> => "faultinjections", true, Global;
+    LoadBalancing: PolicySpec<load_balancing::LoadBalancingConf> => "loadbalancings", true, Global;
+    AccessLog: PolicySpec<access_log::AccessLogConf> => "accesslogs", true, Global;
+    Trace: trace::TraceSpec => "traces", true, Global;
+    Rollout: crate::rollout::RolloutSpec => "rollouts", true, Global;
 }
 
 impl Kind {
@@ -85,36 +173,6 @@ impl Kind {
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl Kind {
-    /// A complete, valid example manifest of this kind (YAML): the console offers it as a
-    /// template and the docs show it.
-    pub fn example(self) -> &'static str {
-        macro_rules! example {
-            ($file:literal) => {
-                include_str!(concat!("../manifests/", $file, ".yaml"))
-            };
-        }
-        match self {
-            Kind::Tenant => example!("tenants"),
-            Kind::Mesh => example!("meshes"),
-            Kind::Zone => example!("zones"),
-            Kind::Dataplane => example!("dataplanes"),
-            Kind::TrafficRoute => example!("trafficroutes"),
-            Kind::TrafficPermission => example!("trafficpermissions"),
-            Kind::Timeout => example!("timeouts"),
-            Kind::Retry => example!("retrys"),
-            Kind::CircuitBreaker => example!("circuitbreakers"),
-            Kind::HealthCheck => example!("healthchecks"),
-            Kind::RateLimit => example!("ratelimits"),
-            Kind::FaultInjection => example!("faultinjections"),
-            Kind::LoadBalancing => example!("loadbalancings"),
-            Kind::AccessLog => example!("accesslogs"),
-            Kind::Trace => example!("traces"),
-            Kind::Rollout => example!("rollouts"),
-        }
     }
 }
 

@@ -141,3 +141,9 @@ impl MeshSpec {
         self.mtls.as_ref().map(|mtls| mtls.mode).unwrap_or_default()
     }
 }
+
+impl crate::kind::KindSpec for MeshSpec {
+    fn check_spec(&self, errors: &mut crate::error::Errors, path: &str) {
+        MeshSpec::check(self, errors, path);
+    }
+}

@@ -2,177 +2,22 @@
 
 use serde_json::Value;
 
-use crate::dataplane::DataplaneSpec;
-use crate::error::{Errors, FieldError, ValidationErrors};
-use crate::kind::Kind;
-use crate::manifest::{API_VERSION, Manifest, Metadata, decode, decode_lenient};
-use crate::mesh::MeshSpec;
-use crate::policy::access_log::AccessLogConf;
-use crate::policy::circuit_breaker::CircuitBreakerConf;
-use crate::policy::fault_injection::FaultInjectionConf;
-use crate::policy::health_check::HealthCheckConf;
-use crate::policy::load_balancing::LoadBalancingConf;
-use crate::policy::rate_limit::RateLimitConf;
-use crate::policy::retry::RetryConf;
-use crate::policy::timeout::TimeoutConf;
-use crate::policy::trace::TraceSpec;
-use crate::policy::{Directions, PolicySpec};
-use crate::rollout::RolloutSpec;
+use crate::error::{Errors, ValidationErrors};
+pub use crate::kind::Spec;
+use crate::kind::{Kind, KindSpec};
+use crate::manifest::{API_VERSION, Manifest, Metadata, decode};
+use crate::policy::{Conf, PolicySpec};
 use crate::target::TargetRef;
-use crate::tenant::TenantSpec;
-use crate::traffic_permission::TrafficPermissionSpec;
-use crate::traffic_route::TrafficRouteSpec;
-use crate::zone::ZoneSpec;
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Spec {
-    Tenant(TenantSpec),
-    Mesh(MeshSpec),
-    Zone(ZoneSpec),
-    Dataplane(DataplaneSpec),
-    TrafficRoute(TrafficRouteSpec),
-    TrafficPermission(TrafficPermissionSpec),
-    Timeout(PolicySpec<TimeoutConf>),
-    Retry(PolicySpec<RetryConf>),
-    CircuitBreaker(PolicySpec<CircuitBreakerConf>),
-    HealthCheck(PolicySpec<HealthCheckConf>),
-    RateLimit(PolicySpec<RateLimitConf>),
-    FaultInjection(PolicySpec<FaultInjectionConf>),
-    LoadBalancing(PolicySpec<LoadBalancingConf>),
-    AccessLog(PolicySpec<AccessLogConf>),
-    Trace(TraceSpec),
-    Rollout(RolloutSpec),
-}
-
-/// Applies `$body` to the inner spec of every variant.
-macro_rules! each_spec {
-    ($spec:expr, $inner:ident => $body:expr) => {
-        match $spec {
-            Spec::Tenant($inner) => $body,
-            Spec::Mesh($inner) => $body,
-            Spec::Zone($inner) => $body,
-            Spec::Dataplane($inner) => $body,
-            Spec::TrafficRoute($inner) => $body,
-            Spec::TrafficPermission($inner) => $body,
-            Spec::Timeout($inner) => $body,
-            Spec::Retry($inner) => $body,
-            Spec::CircuitBreaker($inner) => $body,
-            Spec::HealthCheck($inner) => $body,
-            Spec::RateLimit($inner) => $body,
-            Spec::FaultInjection($inner) => $body,
-            Spec::LoadBalancing($inner) => $body,
-            Spec::AccessLog($inner) => $body,
-            Spec::Trace($inner) => $body,
-            Spec::Rollout($inner) => $body,
-        }
-    };
-}
-
-fn typed<T: serde::de::DeserializeOwned>(
-    value: Value,
-    wrap: fn(T) -> Spec,
-) -> (Option<Spec>, Vec<FieldError>) {
-    let (decoded, errors) = decode_lenient::<T>(value, "spec");
-    (decoded.map(wrap), errors)
-}
-
-impl Spec {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Spec::Tenant(_) => Kind::Tenant,
-            Spec::Mesh(_) => Kind::Mesh,
-            Spec::Zone(_) => Kind::Zone,
-            Spec::Dataplane(_) => Kind::Dataplane,
-            Spec::TrafficRoute(_) => Kind::TrafficRoute,
-            Spec::TrafficPermission(_) => Kind::TrafficPermission,
-            Spec::Timeout(_) => Kind::Timeout,
-            Spec::Retry(_) => Kind::Retry,
-            Spec::CircuitBreaker(_) => Kind::CircuitBreaker,
-            Spec::HealthCheck(_) => Kind::HealthCheck,
-            Spec::RateLimit(_) => Kind::RateLimit,
-            Spec::FaultInjection(_) => Kind::FaultInjection,
-            Spec::LoadBalancing(_) => Kind::LoadBalancing,
-            Spec::AccessLog(_) => Kind::AccessLog,
-            Spec::Trace(_) => Kind::Trace,
-            Spec::Rollout(_) => Kind::Rollout,
-        }
+/// Policies of the to/from shape: their lists are checked for the directions the
+/// configuration allows.
+impl<C: Conf> KindSpec for PolicySpec<C> {
+    fn check_spec(&self, errors: &mut Errors, path: &str) {
+        PolicySpec::check(self, errors, path, C::DIRECTIONS);
     }
 
-    /// The decoded spec (when its types were right) and the unknown fields found.
-    fn decode(kind: Kind, value: Value) -> (Option<Spec>, Vec<FieldError>) {
-        // An absent spec is an empty object, so required fields inside it are reported by name.
-        let value = if value.is_null() {
-            Value::Object(Default::default())
-        } else {
-            value
-        };
-        match kind {
-            Kind::Tenant => typed(value, Spec::Tenant),
-            Kind::Mesh => typed(value, Spec::Mesh),
-            Kind::Zone => typed(value, Spec::Zone),
-            Kind::Dataplane => typed(value, Spec::Dataplane),
-            Kind::TrafficRoute => typed(value, Spec::TrafficRoute),
-            Kind::TrafficPermission => typed(value, Spec::TrafficPermission),
-            Kind::Timeout => typed(value, Spec::Timeout),
-            Kind::Retry => typed(value, Spec::Retry),
-            Kind::CircuitBreaker => typed(value, Spec::CircuitBreaker),
-            Kind::HealthCheck => typed(value, Spec::HealthCheck),
-            Kind::RateLimit => typed(value, Spec::RateLimit),
-            Kind::FaultInjection => typed(value, Spec::FaultInjection),
-            Kind::LoadBalancing => typed(value, Spec::LoadBalancing),
-            Kind::AccessLog => typed(value, Spec::AccessLog),
-            Kind::Trace => typed(value, Spec::Trace),
-            Kind::Rollout => typed(value, Spec::Rollout),
-        }
-    }
-
-    fn check(&self, errors: &mut Errors) {
-        const PATH: &str = "spec";
-        match self {
-            Spec::Tenant(spec) => spec.check(errors, PATH),
-            Spec::Mesh(spec) => spec.check(errors, PATH),
-            Spec::Zone(spec) => spec.check(errors, PATH),
-            Spec::Dataplane(spec) => spec.check(errors, PATH),
-            Spec::TrafficRoute(spec) => spec.check(errors, PATH),
-            Spec::TrafficPermission(spec) => spec.check(errors, PATH),
-            Spec::Timeout(spec) => spec.check(errors, PATH, Directions::To),
-            Spec::Retry(spec) => spec.check(errors, PATH, Directions::To),
-            Spec::CircuitBreaker(spec) => spec.check(errors, PATH, Directions::To),
-            Spec::HealthCheck(spec) => spec.check(errors, PATH, Directions::To),
-            Spec::LoadBalancing(spec) => spec.check(errors, PATH, Directions::To),
-            Spec::RateLimit(spec) => spec.check(errors, PATH, Directions::From),
-            Spec::FaultInjection(spec) => spec.check(errors, PATH, Directions::From),
-            Spec::AccessLog(spec) => spec.check(errors, PATH, Directions::Both),
-            Spec::Trace(spec) => spec.check(errors, PATH),
-            Spec::Rollout(spec) => spec.check(errors, PATH),
-        }
-    }
-
-    pub fn to_value(&self) -> Value {
-        // Specs are plain data with string keys: serialising them cannot fail.
-        each_spec!(self, spec => serde_json::to_value(spec)).unwrap_or(Value::Null)
-    }
-
-    /// The proxies a policy selects (`spec.targetRef`), for kinds that have one.
-    pub fn target_ref(&self) -> Option<&TargetRef> {
-        match self {
-            Spec::TrafficRoute(spec) => spec.target_ref.as_ref(),
-            Spec::TrafficPermission(spec) => spec.target_ref.as_ref(),
-            Spec::Timeout(spec) => spec.target_ref.as_ref(),
-            Spec::Retry(spec) => spec.target_ref.as_ref(),
-            Spec::CircuitBreaker(spec) => spec.target_ref.as_ref(),
-            Spec::HealthCheck(spec) => spec.target_ref.as_ref(),
-            Spec::RateLimit(spec) => spec.target_ref.as_ref(),
-            Spec::FaultInjection(spec) => spec.target_ref.as_ref(),
-            Spec::LoadBalancing(spec) => spec.target_ref.as_ref(),
-            Spec::AccessLog(spec) => spec.target_ref.as_ref(),
-            Spec::Trace(spec) => spec.target_ref.as_ref(),
-            Spec::Tenant(_)
-            | Spec::Mesh(_)
-            | Spec::Zone(_)
-            | Spec::Dataplane(_)
-            | Spec::Rollout(_) => None,
-        }
+    fn target(&self) -> Option<&TargetRef> {
+        self.target_ref.as_ref()
     }
 }
 

@@ -133,3 +133,9 @@ impl RolloutSpec {
         );
     }
 }
+
+impl crate::kind::KindSpec for RolloutSpec {
+    fn check_spec(&self, errors: &mut crate::error::Errors, path: &str) {
+        RolloutSpec::check(self, errors, path);
+    }
+}

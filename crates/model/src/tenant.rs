@@ -115,3 +115,9 @@ impl TenantSpec {
         }
     }
 }
+
+impl crate::kind::KindSpec for TenantSpec {
+    fn check_spec(&self, errors: &mut crate::error::Errors, path: &str) {
+        TenantSpec::check(self, errors, path);
+    }
+}

@@ -115,3 +115,13 @@ impl TrafficPermissionSpec {
         }
     }
 }
+
+impl crate::kind::KindSpec for TrafficPermissionSpec {
+    fn check_spec(&self, errors: &mut crate::error::Errors, path: &str) {
+        TrafficPermissionSpec::check(self, errors, path);
+    }
+
+    fn target(&self) -> Option<&crate::target::TargetRef> {
+        self.target_ref.as_ref()
+    }
+}

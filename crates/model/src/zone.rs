@@ -19,3 +19,9 @@ impl ZoneSpec {
         self.enabled != Some(false)
     }
 }
+
+impl crate::kind::KindSpec for ZoneSpec {
+    fn check_spec(&self, errors: &mut crate::error::Errors, path: &str) {
+        ZoneSpec::check(self, errors, path);
+    }
+}

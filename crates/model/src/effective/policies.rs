@@ -3,9 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::kind::Kind;
 use crate::policy::trace::TraceConf;
-use crate::policy::{Merge, PolicySpec, Provenance};
+use crate::policy::{Conf, Merge, PolicySpec, Provenance};
 use crate::proxy::{InboundConfig, OutboundConfig, PerSource};
 use crate::resource::{Resource, Spec};
 use crate::target::TargetKind;
@@ -40,17 +39,16 @@ fn policy_specificity<C>(spec: &PolicySpec<C>) -> u8 {
 }
 
 /// The merged outbound configuration of one kind for destination `service`.
-fn outbound_conf<'a, C: Merge + Default>(
+fn outbound_conf<'a, C: Conf + 'a>(
     selecting: &[&'a Resource],
-    extract: fn(&'a Spec) -> Option<&'a PolicySpec<C>>,
-    kind: Kind,
     service: &str,
     path: &str,
     provenance: &mut Provenance,
 ) -> Option<C> {
+    let kind = C::KIND;
     let mut contributions = Vec::new();
     for resource in selecting {
-        let Some(spec) = extract(&resource.spec) else {
+        let Some(spec) = C::policy(&resource.spec) else {
             continue;
         };
         for (position, item) in spec.to.iter().enumerate() {
@@ -72,19 +70,18 @@ fn outbound_conf<'a, C: Merge + Default>(
 }
 
 /// The merged inbound configuration of one kind: for every source, and per named source.
-fn inbound_conf<'a, C: Merge + Default + Clone>(
+fn inbound_conf<'a, C: Conf + 'a>(
     selecting: &[&'a Resource],
-    extract: fn(&'a Spec) -> Option<&'a PolicySpec<C>>,
-    kind: Kind,
     proxy: &Proxy<'_>,
     tags: &std::collections::BTreeMap<String, String>,
     path: &str,
     provenance: &mut Provenance,
 ) -> PerSource<C> {
     // (key, origin, conf, source service or None for every source)
+    let kind = C::KIND;
     let mut entries: Vec<(Precedence, String, &'a C, Option<String>)> = Vec::new();
     for resource in selecting {
-        let Some(spec) = extract(&resource.spec) else {
+        let Some(spec) = C::policy(&resource.spec) else {
             continue;
         };
         if !spec
@@ -147,72 +144,27 @@ pub(crate) fn apply_outbound(
     config: &mut OutboundConfig,
     provenance: &mut Provenance,
 ) {
-    config.timeout = outbound_conf(
-        selecting,
-        |s| match s {
-            Spec::Timeout(p) => Some(p),
-            _ => None,
-        },
-        Kind::Timeout,
-        service,
-        &format!("{path}.timeout"),
-        provenance,
-    );
-    config.retry = outbound_conf(
-        selecting,
-        |s| match s {
-            Spec::Retry(p) => Some(p),
-            _ => None,
-        },
-        Kind::Retry,
-        service,
-        &format!("{path}.retry"),
-        provenance,
-    );
+    config.timeout = outbound_conf(selecting, service, &format!("{path}.timeout"), provenance);
+    config.retry = outbound_conf(selecting, service, &format!("{path}.retry"), provenance);
     config.circuit_breaker = outbound_conf(
         selecting,
-        |s| match s {
-            Spec::CircuitBreaker(p) => Some(p),
-            _ => None,
-        },
-        Kind::CircuitBreaker,
         service,
         &format!("{path}.circuitBreaker"),
         provenance,
     );
     config.health_check = outbound_conf(
         selecting,
-        |s| match s {
-            Spec::HealthCheck(p) => Some(p),
-            _ => None,
-        },
-        Kind::HealthCheck,
         service,
         &format!("{path}.healthCheck"),
         provenance,
     );
     config.load_balancing = outbound_conf(
         selecting,
-        |s| match s {
-            Spec::LoadBalancing(p) => Some(p),
-            _ => None,
-        },
-        Kind::LoadBalancing,
         service,
         &format!("{path}.loadBalancing"),
         provenance,
     );
-    config.access_log = outbound_conf(
-        selecting,
-        |s| match s {
-            Spec::AccessLog(p) => Some(p),
-            _ => None,
-        },
-        Kind::AccessLog,
-        service,
-        &format!("{path}.accessLog"),
-        provenance,
-    );
+    config.access_log = outbound_conf(selecting, service, &format!("{path}.accessLog"), provenance);
 }
 
 pub(crate) fn apply_inbound(
@@ -225,11 +177,6 @@ pub(crate) fn apply_inbound(
 ) {
     config.rate_limit = inbound_conf(
         selecting,
-        |s| match s {
-            Spec::RateLimit(p) => Some(p),
-            _ => None,
-        },
-        Kind::RateLimit,
         proxy,
         tags,
         &format!("{path}.rateLimit"),
@@ -237,11 +184,6 @@ pub(crate) fn apply_inbound(
     );
     config.fault_injection = inbound_conf(
         selecting,
-        |s| match s {
-            Spec::FaultInjection(p) => Some(p),
-            _ => None,
-        },
-        Kind::FaultInjection,
         proxy,
         tags,
         &format!("{path}.faultInjection"),
@@ -249,11 +191,6 @@ pub(crate) fn apply_inbound(
     );
     config.access_log = inbound_conf(
         selecting,
-        |s| match s {
-            Spec::AccessLog(p) => Some(p),
-            _ => None,
-        },
-        Kind::AccessLog,
         proxy,
         tags,
         &format!("{path}.accessLog"),

@@ -77,6 +77,16 @@ pub fn check_address(errors: &mut Errors, path: &str, address: &str) {
 }
 
 impl super::Conf for AccessLogConf {
+    const DIRECTIONS: super::Directions = super::Directions::Both;
+    const KIND: crate::kind::Kind = crate::kind::Kind::AccessLog;
+
+    fn policy(spec: &crate::kind::Spec) -> Option<&super::PolicySpec<Self>> {
+        match spec {
+            crate::kind::Spec::AccessLog(policy) => Some(policy),
+            _ => None,
+        }
+    }
+
     fn check(&self, errors: &mut Errors, path: &str) {
         let backend_path = at(path, "backend");
         match &self.backend {

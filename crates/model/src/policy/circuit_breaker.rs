@@ -47,6 +47,16 @@ crate::merge_fields!(CircuitBreakerConf {
 });
 
 impl super::Conf for CircuitBreakerConf {
+    const DIRECTIONS: super::Directions = super::Directions::To;
+    const KIND: crate::kind::Kind = crate::kind::Kind::CircuitBreaker;
+
+    fn policy(spec: &crate::kind::Spec) -> Option<&super::PolicySpec<Self>> {
+        match spec {
+            crate::kind::Spec::CircuitBreaker(policy) => Some(policy),
+            _ => None,
+        }
+    }
+
     fn check(&self, errors: &mut Errors, path: &str) {
         check::optional_range(
             errors,

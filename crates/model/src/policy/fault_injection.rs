@@ -38,6 +38,16 @@ crate::merge_fields!(Abort { leaf: [percent => "percent", status => "status"] })
 crate::merge_fields!(FaultInjectionConf { leaf: [], nested: [delay => "delay", abort => "abort"] });
 
 impl super::Conf for FaultInjectionConf {
+    const DIRECTIONS: super::Directions = super::Directions::From;
+    const KIND: crate::kind::Kind = crate::kind::Kind::FaultInjection;
+
+    fn policy(spec: &crate::kind::Spec) -> Option<&super::PolicySpec<Self>> {
+        match spec {
+            crate::kind::Spec::FaultInjection(policy) => Some(policy),
+            _ => None,
+        }
+    }
+
     fn check(&self, errors: &mut Errors, path: &str) {
         if self.delay.is_none() && self.abort.is_none() {
             errors.add(path, "set delay, abort or both");

@@ -77,6 +77,16 @@ impl Merge for HealthCheckConf {
 }
 
 impl super::Conf for HealthCheckConf {
+    const DIRECTIONS: super::Directions = super::Directions::To;
+    const KIND: crate::kind::Kind = crate::kind::Kind::HealthCheck;
+
+    fn policy(spec: &crate::kind::Spec) -> Option<&super::PolicySpec<Self>> {
+        match spec {
+            crate::kind::Spec::HealthCheck(policy) => Some(policy),
+            _ => None,
+        }
+    }
+
     fn check(&self, errors: &mut Errors, path: &str) {
         if let Some(interval) = &self.interval {
             interval.check(errors, &at(path, "interval"), MILLISECOND, HOUR);

@@ -61,6 +61,16 @@ crate::merge_fields!(Locality { leaf: [prefer_local_zone => "preferLocalZone", f
 crate::merge_fields!(LoadBalancingConf { leaf: [algorithm => "type", hash_on => "hashOn"], nested: [locality => "locality"] });
 
 impl super::Conf for LoadBalancingConf {
+    const DIRECTIONS: super::Directions = super::Directions::To;
+    const KIND: crate::kind::Kind = crate::kind::Kind::LoadBalancing;
+
+    fn policy(spec: &crate::kind::Spec) -> Option<&super::PolicySpec<Self>> {
+        match spec {
+            crate::kind::Spec::LoadBalancing(policy) => Some(policy),
+            _ => None,
+        }
+    }
+
     fn check(&self, errors: &mut Errors, path: &str) {
         if let Some(hash_on) = &self.hash_on {
             let hash_path = at(path, "hashOn");

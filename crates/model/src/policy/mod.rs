@@ -28,7 +28,17 @@ pub use merge::{Merge, Provenance};
 pub const MAX_ITEMS: usize = 64;
 
 /// What a policy kind configures.
-pub trait Conf: Clone + Default + PartialEq + Serialize + DeserializeOwned + Merge {
+pub trait Conf:
+    Clone + Default + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned + Merge
+{
+    /// The lists (`to[]`, `from[]`) a policy of this configuration accepts.
+    const DIRECTIONS: Directions;
+    /// The kind of the policies that carry this configuration.
+    const KIND: crate::kind::Kind;
+
+    /// The policy inside `spec`, when `spec` is of [`Conf::KIND`].
+    fn policy(spec: &crate::kind::Spec) -> Option<&PolicySpec<Self>>;
+
     /// Checks the configuration, reporting every problem under `path`.
     fn check(&self, errors: &mut Errors, path: &str);
 }

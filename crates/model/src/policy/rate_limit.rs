@@ -28,6 +28,16 @@ crate::merge_fields!(OnLimit { leaf: [status => "status"] });
 crate::merge_fields!(RateLimitConf { leaf: [requests => "requests", interval => "interval"], nested: [on_limit => "onLimit"] });
 
 impl super::Conf for RateLimitConf {
+    const DIRECTIONS: super::Directions = super::Directions::From;
+    const KIND: crate::kind::Kind = crate::kind::Kind::RateLimit;
+
+    fn policy(spec: &crate::kind::Spec) -> Option<&super::PolicySpec<Self>> {
+        match spec {
+            crate::kind::Spec::RateLimit(policy) => Some(policy),
+            _ => None,
+        }
+    }
+
     fn check(&self, errors: &mut Errors, path: &str) {
         check::optional_range(
             errors,

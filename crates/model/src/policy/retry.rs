@@ -73,6 +73,16 @@ fn valid_condition(condition: &str) -> bool {
 }
 
 impl super::Conf for RetryConf {
+    const DIRECTIONS: super::Directions = super::Directions::To;
+    const KIND: crate::kind::Kind = crate::kind::Kind::Retry;
+
+    fn policy(spec: &crate::kind::Spec) -> Option<&super::PolicySpec<Self>> {
+        match spec {
+            crate::kind::Spec::Retry(policy) => Some(policy),
+            _ => None,
+        }
+    }
+
     fn check(&self, errors: &mut Errors, path: &str) {
         check::optional_range(errors, &at(path, "attempts"), self.attempts, 1, 10);
         if let Some(timeout) = &self.per_try_timeout {

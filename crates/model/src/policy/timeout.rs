@@ -24,6 +24,16 @@ pub struct TimeoutConf {
 crate::merge_fields!(TimeoutConf { leaf: [connect => "connect", request => "request", idle => "idle", stream_idle => "streamIdle"] });
 
 impl super::Conf for TimeoutConf {
+    const DIRECTIONS: super::Directions = super::Directions::To;
+    const KIND: crate::kind::Kind = crate::kind::Kind::Timeout;
+
+    fn policy(spec: &crate::kind::Spec) -> Option<&super::PolicySpec<Self>> {
+        match spec {
+            crate::kind::Spec::Timeout(policy) => Some(policy),
+            _ => None,
+        }
+    }
+
     fn check(&self, errors: &mut Errors, path: &str) {
         if let Some(connect) = &self.connect {
             connect.check(errors, &at(path, "connect"), MILLISECOND, DAY);

@@ -84,3 +84,13 @@ impl TraceSpec {
         }
     }
 }
+
+impl crate::kind::KindSpec for TraceSpec {
+    fn check_spec(&self, errors: &mut crate::error::Errors, path: &str) {
+        TraceSpec::check(self, errors, path);
+    }
+
+    fn target(&self) -> Option<&crate::target::TargetRef> {
+        self.target_ref.as_ref()
+    }
+}

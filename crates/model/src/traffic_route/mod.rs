@@ -188,3 +188,13 @@ impl Backend {
         }
     }
 }
+
+impl crate::kind::KindSpec for TrafficRouteSpec {
+    fn check_spec(&self, errors: &mut crate::error::Errors, path: &str) {
+        TrafficRouteSpec::check(self, errors, path);
+    }
+
+    fn target(&self) -> Option<&crate::target::TargetRef> {
+        self.target_ref.as_ref()
+    }
+}
