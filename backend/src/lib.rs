@@ -127,6 +127,7 @@ pub async fn run(
         shutdown: shutdown_receiver.clone(),
         login_guard: Arc::new(auth::guard::LoginGuard::default()),
         graph_hub: Arc::default(),
+        graphql: http::graphql::schema(),
     };
     let guard = state.login_guard.clone();
     let mut guard_shutdown = shutdown_receiver.clone();

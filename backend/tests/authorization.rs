@@ -362,6 +362,7 @@ fn body(method: &str, path: &str, url: &str) -> Option<Value> {
     };
     Some(match (method, path) {
         ("POST", "/api/v1/auth/tokens") => json!({"name": "matrix"}),
+        ("POST", "/api/graphql") => json!({"query": "{ whoami { user } meshes { name } }"}),
         ("POST", "/api/v1/users") => json!({"username": "newcomer", "password": "long-enough-1"}),
         ("PATCH", "/api/v1/users/{user}") => json!({"platformAdmin": false}),
         ("PUT", "/api/v1/users/{user}/password") => json!({"newPassword": "another-password-1"}),

@@ -39,7 +39,7 @@ fn now_second() -> u64 {
     u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0)
 }
 
-async fn snapshot(state: &AppState, mesh: &str, window: u64) -> Result<Graph> {
+pub async fn snapshot(state: &AppState, mesh: &str, window: u64) -> Result<Graph> {
     let instances = instances(state, mesh).await?;
     let traffic = state.traffic.window(mesh, now_second(), window);
     Ok(build_graph(

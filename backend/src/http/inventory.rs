@@ -55,6 +55,11 @@ pub async fn services(
     State(state): State<AppState>,
     Path(mesh): Path<String>,
 ) -> Result<Json<ServiceList>> {
+    Ok(Json(service_list(&state, &mesh).await?))
+}
+
+/// The services of a mesh with their versions, instances, zones and health.
+pub async fn service_list(state: &AppState, mesh: &str) -> Result<ServiceList> {
     #[derive(Default)]
     struct Seen {
         versions: BTreeSet<String>,
@@ -64,7 +69,7 @@ pub async fn services(
         unchecked: usize,
     }
     let mut services: BTreeMap<String, Seen> = BTreeMap::new();
-    for dataplane in typed(&state, Kind::Dataplane, &mesh).await? {
+    for dataplane in typed(state, Kind::Dataplane, mesh).await? {
         let zone = dataplane.metadata.labels.get(ZONE_LABEL).cloned();
         if let Spec::Dataplane(spec) = &dataplane.spec {
             for inbound in &spec.networking.inbound {
@@ -78,7 +83,7 @@ pub async fn services(
                 entry.instances += 1;
                 entry.zones.extend(zone.clone());
                 let port = u16::try_from(inbound.port).unwrap_or(0);
-                match state.traffic.health.of(&mesh, dataplane.name(), port) {
+                match state.traffic.health.of(mesh, dataplane.name(), port) {
                     Some(false) => entry.unhealthy += 1,
                     Some(true) => {}
                     None => entry.unchecked += 1,
@@ -98,11 +103,11 @@ pub async fn services(
             health: ServiceHealth::from_counts(seen.instances, seen.unhealthy, seen.unchecked),
         })
         .collect();
-    Ok(Json(ServiceList { items }))
+    Ok(ServiceList { items })
 }
 
 /// The explanation of one proxy from the mesh resource, its dataplanes and policies.
-async fn explain_dataplane(state: &AppState, mesh: &str, name: &str) -> Result<Explanation> {
+pub async fn explain_dataplane(state: &AppState, mesh: &str, name: &str) -> Result<Explanation> {
     let resources = typed_rows(&state.store.mesh_resources(mesh).await?);
     let view = MeshView::new(mesh, resources.iter());
     explain(&view, name).ok_or_else(|| Error::NotFound(format!("Dataplane {name:?}")))

@@ -8,6 +8,7 @@ mod ca;
 mod console;
 mod graph;
 pub mod graph_hub;
+pub mod graphql;
 mod inventory;
 pub mod openapi;
 mod ops;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub login_guard: Arc<crate::auth::guard::LoginGuard>,
     /// The live graph feeds, shared by streams of the same mesh and window.
     pub graph_hub: Arc<graph_hub::GraphHub>,
+    /// The GraphQL schema (`POST /api/graphql`).
+    pub graphql: graphql::WeftSchema,
 }
 
 /// The whole HTTP application; tests call it without a socket. Every API route comes from

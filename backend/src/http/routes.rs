@@ -368,6 +368,9 @@ pub fn all() -> Vec<Route> {
             .gives(200, Payload::AnyJson),
         Route::new(M::GET, "/v1/meshes/{mesh}/dataplanes/{name}/policies", Mesh(Role::Viewer), "Dataplane", "Which policies apply to the proxy, in which order, and what came out", get(inventory::dataplane_policies))
             .gives(200, Json("PolicyReport")),
+        Route::new(M::POST, "/graphql", User, "graphql", "GraphQL: tenants, meshes, services, dataplanes, policies and the graph the caller may see", post(super::graphql::execute))
+            .takes(Payload::AnyJson)
+            .gives(200, Payload::AnyJson),
         Route::new(M::GET, "/v1/audit", User, "audit", "The audit log (platform admins: all; tenant owners: their tenants')", get(audit::list))
             .query(&[
                 ("tenant", "only this tenant's entries"),

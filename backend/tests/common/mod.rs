@@ -63,6 +63,7 @@ pub async fn state_over(url: &str, directory: &std::path::Path) -> (AppState, wa
         shutdown,
         login_guard: Arc::new(weft_global::auth::guard::LoginGuard::default()),
         graph_hub: Arc::default(),
+        graphql: weft_global::http::graphql::schema(),
     };
     (state, shutdown_sender)
 }
