@@ -5,6 +5,8 @@ mod bench;
 mod console;
 mod demo;
 mod prerequisites;
+mod pytools;
+mod schemathesis;
 mod sslyze;
 mod test;
 
@@ -37,6 +39,8 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Scan a strict-mesh proxy's mTLS port and the control planes' gRPC ports with sslyze; results in docs/security.md (not in CI).
     Sslyze,
+    /// Fuzz the REST API from its OpenAPI document with schemathesis, as a platform admin and as a tenant viewer; results in docs/security.md (not in CI).
+    Schemathesis(schemathesis::SchemathesisArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Task::Setup => prerequisites::ensure().map(|_| ()),
         Task::Bench(args) => bench::run(args),
         Task::Sslyze => sslyze::run(),
+        Task::Schemathesis(args) => schemathesis::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

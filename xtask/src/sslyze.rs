@@ -10,7 +10,6 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use weft_e2e::shop::{MESH_MANIFEST, Shop, ShopOptions};
 
-use crate::prerequisites::{apt_install, which};
 use crate::{root, run_command};
 
 const SSLYZE: &str = "sslyze>=6,<7";
@@ -28,32 +27,8 @@ const PROTOCOLS: [(&str, &str, &str); 6] = [
 
 /// sslyze in its own virtualenv: (the sslyze executable, its version).
 fn ensure_sslyze() -> anyhow::Result<(PathBuf, String)> {
-    if which("python3").is_none() {
-        apt_install(&["python3", "python3-venv"])?;
-    }
-    let venv = root().join("target/sslyze-venv");
-    let sslyze = venv.join("bin/sslyze");
-    if !sslyze.is_file() {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .context("cannot run python3")?;
-        if !made.success() {
-            apt_install(&["python3-venv"])?;
-            run_command(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        }
-        run_command(Command::new(venv.join("bin/pip")).args(["install", "-q", SSLYZE]))?;
-    }
-    let output = Command::new(venv.join("bin/pip"))
-        .args(["show", "sslyze"])
-        .output()
-        .context("cannot run pip")?;
-    let version = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .find_map(|line| line.strip_prefix("Version: ").map(str::to_string))
-        .unwrap_or_else(|| "unknown".into());
-    Ok((sslyze, version))
+    let (bin, version) = crate::pytools::venv("sslyze-venv", SSLYZE, "sslyze")?;
+    Ok((bin.join("sslyze"), version))
 }
 
 /// Accepted cipher suites per protocol of one scanned server, and whether it asked for a
@@ -166,7 +141,7 @@ pub fn run() -> anyhow::Result<()> {
     );
     let doc_path = root().join("docs/security.md");
     let doc = std::fs::read_to_string(&doc_path)?;
-    std::fs::write(&doc_path, splice(&doc, &report))?;
+    std::fs::write(&doc_path, crate::pytools::splice(&doc, BEGIN, END, &report))?;
     println!("{report}");
     if !old.is_empty() || !tls13 {
         bail!(
@@ -175,19 +150,4 @@ pub fn run() -> anyhow::Result<()> {
     }
     eprintln!("xtask: the proxy accepts TLS 1.3 only; docs/security.md updated");
     Ok(())
-}
-
-/// `existing` with the text between the markers replaced (the markers appended when missing).
-fn splice(existing: &str, report: &str) -> String {
-    let block = format!("{BEGIN}\n{report}{END}");
-    match (existing.find(BEGIN), existing.find(END)) {
-        (Some(start), Some(end)) if end > start => {
-            format!(
-                "{}{block}{}",
-                &existing[..start],
-                &existing[end + END.len()..]
-            )
-        }
-        _ => format!("{}\n{block}\n", existing.trim_end()),
-    }
 }

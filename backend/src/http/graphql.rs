@@ -320,12 +320,24 @@ impl DataplaneNode {
     }
 }
 
-/// The handler: the caller's query against the schema, with the caller attached.
+/// The handler: the caller's query against the schema, with the caller attached. The body
+/// must be one JSON object `{query, variables?, operationName?}` (400 otherwise); errors of the
+/// query itself come back inside a 200, as GraphQL does.
 pub async fn execute(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    request: async_graphql_axum::GraphQLRequest,
-) -> async_graphql_axum::GraphQLResponse {
-    let request = request.into_inner().data(state.clone()).data(caller);
-    state.graphql.execute(request).await.into()
+    body: axum::body::Body,
+) -> crate::error::Result<axum::Json<async_graphql::Response>> {
+    let request: weft_api::graphql::GraphQlRequest = super::body::read_json(body).await?;
+    let mut query = async_graphql::Request::new(request.query);
+    if let Some(variables) = request.variables {
+        query = query.variables(async_graphql::Variables::from_json(Value::Object(
+            variables,
+        )));
+    }
+    if let Some(name) = request.operation_name {
+        query = query.operation_name(name);
+    }
+    let query = query.data(state.clone()).data(caller);
+    Ok(axum::Json(state.graphql.execute(query).await))
 }

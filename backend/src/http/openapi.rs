@@ -32,7 +32,7 @@ fn wire_schemas() -> Vec<(String, RefOr<Schema>)> {
             )*
         };
     }
-    use weft_api::{audit, auth, error, graph, inventory, tokens, users};
+    use weft_api::{audit, auth, error, graph, graphql, inventory, tokens, users};
     add!(
         auth::LoginRequest,
         auth::LoginResponse,
@@ -72,6 +72,7 @@ fn wire_schemas() -> Vec<(String, RefOr<Schema>)> {
         error::ErrorBody,
         error::ErrorDetail,
         error::FieldProblem,
+        graphql::GraphQlRequest,
     );
     schemas
 }
@@ -130,15 +131,18 @@ fn manifest_schema(kind: Kind) -> Schema {
     ObjectBuilder::new()
         .schema_type(SchemaType::new(Type::Object))
         .description(Some(format!(
-            "A {kind} manifest (YAML or JSON). The spec is validated by the server, which names every failing field."
+            "A {kind} manifest (YAML or JSON). The spec is validated by the server, which names \
+             every failing field. In a PUT, metadata.name and metadata.mesh default to the URL's."
         )))
         .property("apiVersion", string().enum_values(Some([API_VERSION])))
         .required("apiVersion")
         .property("kind", string().enum_values(Some([kind.name()])))
         .required("kind")
         .property("metadata", Ref::from_schema_name("Metadata"))
-        .required("metadata")
-        .property("spec", free_object("the kind's settings; see docs/policies.md"))
+        .property(
+            "spec",
+            free_object("the kind's settings; see docs/policies.md"),
+        )
         .required("spec")
         .property(
             "status",
@@ -199,6 +203,10 @@ fn content(payload: &Payload) -> Vec<(&'static str, RefOr<Schema>)> {
             ),
         )],
         Payload::AnyJson => vec![("application/json", RefOr::T(free_object("JSON").into()))],
+        Payload::GraphQl => vec![(
+            "application/json",
+            RefOr::T(free_object("a GraphQL response: data and errors").into()),
+        )],
     }
 }
 
@@ -277,16 +285,25 @@ fn paths(routes: &[Route]) -> Paths {
         }
         let request = content(&route.request);
         if !request.is_empty() {
-            let mut body = RequestBodyBuilder::new().required(Some(Required::True));
+            let required = if route.optional_body {
+                Required::False
+            } else {
+                Required::True
+            };
+            let mut body = RequestBodyBuilder::new().required(Some(required));
             for (media, schema) in request {
                 body = body.content(media, ContentBuilder::new().schema(Some(schema)).build());
             }
             operation = operation.request_body(Some(body.build()));
         }
-        let mut success = ResponseBuilder::new().description(route.summary.clone());
-        for (media, schema) in content(&route.response) {
-            success = success.content(media, ContentBuilder::new().schema(Some(schema)).build());
-        }
+        let success = |description: String| {
+            let mut response = ResponseBuilder::new().description(description);
+            for (media, schema) in content(&route.response) {
+                response =
+                    response.content(media, ContentBuilder::new().schema(Some(schema)).build());
+            }
+            response
+        };
         let error = ResponseBuilder::new()
             .description(
                 "an error: 400 bad input, 401 no valid token, 403 role too low, 404 not found or \
@@ -299,11 +316,12 @@ fn paths(routes: &[Route]) -> Paths {
                     .schema(Some(Ref::from_schema_name("ErrorBody")))
                     .build(),
             );
-        operation = operation.responses(
-            ResponsesBuilder::new()
-                .response(route.status.to_string(), success)
-                .response("default", error),
-        );
+        let mut responses = ResponsesBuilder::new()
+            .response(route.status.to_string(), success(route.summary.clone()));
+        if route.creates {
+            responses = responses.response("201", success("created".to_string()));
+        }
+        operation = operation.responses(responses.response("default", error));
         if route.access != Access::Public {
             operation =
                 operation.security(SecurityRequirement::new("bearer", Vec::<String>::new()));

@@ -31,6 +31,8 @@ pub enum Payload {
     Events(&'static str),
     /// Any JSON (the OpenAPI document itself).
     AnyJson,
+    /// A GraphQL response (JSON with `data` and `errors`).
+    GraphQl,
 }
 
 pub struct Route {
@@ -43,7 +45,11 @@ pub struct Route {
     /// Query parameters: name and what it does.
     pub query: &'static [(&'static str, &'static str)],
     pub request: Payload,
+    /// The request body may be left out.
+    pub optional_body: bool,
     pub status: u16,
+    /// A `PUT` that answers 201 when it created the resource (`status` when it replaced one).
+    pub creates: bool,
     pub response: Payload,
     pub(super) handler: MethodRouter<AppState>,
 }
@@ -65,7 +71,9 @@ impl Route {
             tag,
             query: &[],
             request: Payload::None,
+            optional_body: false,
             status: 200,
+            creates: false,
             response: Payload::None,
             handler,
         }
@@ -79,6 +87,16 @@ impl Route {
     fn gives(mut self, status: u16, response: Payload) -> Route {
         self.status = status;
         self.response = response;
+        self
+    }
+
+    fn optional(mut self) -> Route {
+        self.optional_body = true;
+        self
+    }
+
+    fn creates(mut self) -> Route {
+        self.creates = true;
         self
     }
 
@@ -165,7 +183,8 @@ fn kind_routes(routes: &mut Vec<Route>) {
                         ),
                     )
                     .takes(Payload::Manifest(kind))
-                    .gives(200, Payload::Manifest(kind)),
+                    .gives(200, Payload::Manifest(kind))
+                    .creates(),
                 );
                 routes.push(
                     Route::new(
@@ -262,7 +281,8 @@ fn kind_routes(routes: &mut Vec<Route>) {
                 ),
             )
             .takes(Payload::Manifest(kind))
-            .gives(200, Payload::Manifest(kind)),
+            .gives(200, Payload::Manifest(kind))
+            .creates(),
         );
         routes.push(
             Route::new(
@@ -332,7 +352,8 @@ pub fn all() -> Vec<Route> {
             .gives(201, Json("Member")),
         Route::new(M::PUT, "/v1/tenants/{tenant}/members/{user}", Tenant(Role::Owner), "Tenant", "Set a member's role", put(users::set_member))
             .takes(Json("MemberRole"))
-            .gives(200, Json("Member")),
+            .gives(200, Json("Member"))
+            .creates(),
         Route::new(M::DELETE, "/v1/tenants/{tenant}/members/{user}", Tenant(Role::Owner), "Tenant", "Remove a member", delete(users::remove_member))
             .gives(204, Nothing),
         Route::new(M::POST, "/v1/apply", User, "resources", "Apply several manifests, all or nothing", post(resources::apply))
@@ -340,6 +361,7 @@ pub fn all() -> Vec<Route> {
             .gives(200, Json("ApplyResponse")),
         Route::new(M::POST, "/v1/zones/{zone}/token", PlatformAdmin, "Zone", "Issue a zone token (shown once)", post(tokens::issue_zone_token))
             .takes(Json("ZoneTokenRequest"))
+            .optional()
             .gives(201, Json("IssuedToken")),
         Route::new(M::GET, "/v1/zones/{zone}/tokens", PlatformAdmin, "Zone", "List a zone's tokens", get(tokens::list_zone_tokens))
             .gives(200, Json("TokenList")),
@@ -369,8 +391,8 @@ pub fn all() -> Vec<Route> {
         Route::new(M::GET, "/v1/meshes/{mesh}/dataplanes/{name}/policies", Mesh(Role::Viewer), "Dataplane", "Which policies apply to the proxy, in which order, and what came out", get(inventory::dataplane_policies))
             .gives(200, Json("PolicyReport")),
         Route::new(M::POST, "/graphql", User, "graphql", "GraphQL: tenants, meshes, services, dataplanes, policies and the graph the caller may see", post(super::graphql::execute))
-            .takes(Payload::AnyJson)
-            .gives(200, Payload::AnyJson),
+            .takes(Json("GraphQlRequest"))
+            .gives(200, Payload::GraphQl),
         Route::new(M::GET, "/v1/audit", User, "audit", "The audit log (platform admins: all; tenant owners: their tenants')", get(audit::list))
             .query(&[
                 ("tenant", "only this tenant's entries"),

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod graph;
+pub mod graphql;
 pub mod inventory;
 pub mod telemetry;
 pub mod tokens;
