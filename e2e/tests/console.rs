@@ -136,6 +136,7 @@ fn login_open_mesh_and_watch_live_edges() {
         canary_route: true,
         ..ShopOptions::default()
     });
+    shop.add_demo_tenants(PASSWORD);
     let (_chromedriver, driver_port) = start_chromedriver(work.path());
     let base = shop.global.url();
     let screenshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-test.png");
@@ -284,14 +285,141 @@ fn login_open_mesh_and_watch_live_edges() {
             .await;
             assert_eq!(result.text().await?, "created");
 
-            // Logging out ends the session.
-            driver.find(By::Css("button.link")).await?.click().await?;
+            // The header names the user; API tokens are issued with their secret shown once.
+            let who = driver.find(By::Css("header .who")).await?;
+            assert_eq!(who.attr("data-user").await?.as_deref(), Some("admin"));
+            driver.goto(format!("{base}/tokens")).await?;
+            let name = eventually("the token form", Duration::from_secs(20), || async {
+                driver
+                    .find(By::Css("form.issue-token input[name=name]"))
+                    .await
+                    .ok()
+            })
+            .await;
+            name.send_keys("console-ci").await?;
+            driver
+                .find(By::Css("form.issue-token button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            let secret = eventually("the issued secret", Duration::from_secs(10), || async {
+                driver.find(By::Css(".issued code.secret")).await.ok()
+            })
+            .await;
+            assert!(secret.text().await?.starts_with("ey"), "a JWT");
+            eventually("the token in the list", Duration::from_secs(10), || async {
+                driver.find(By::Css("tr[data-token=console-ci]")).await.ok()
+            })
+            .await;
+            // The audit log shows the writes just made.
+            driver.goto(format!("{base}/audit")).await?;
+            eventually("audit entries", Duration::from_secs(20), || async {
+                let issued = driver
+                    .find(By::Css("table.audit tr[data-kind=ApiToken]"))
+                    .await
+                    .ok()?;
+                let applied = driver
+                    .find(By::Css("table.audit tr[data-kind=Timeout]"))
+                    .await
+                    .ok()?;
+                Some((issued, applied))
+            })
+            .await;
+
+            // The tenant switcher narrows the meshes page to one tenant's meshes.
+            driver.goto(&base).await?;
+            eventually("both teams' meshes", Duration::from_secs(20), || async {
+                driver.find(By::Css("a[data-mesh=payments]")).await.ok()?;
+                driver.find(By::Css("a[data-mesh=shop]")).await.ok()
+            })
+            .await;
+            let switcher = driver.find(By::Css("select.tenant-switcher")).await?;
+            eventually(
+                "the payments tenant to choose",
+                Duration::from_secs(10),
+                || async {
+                    switcher
+                        .find(By::Css("option[value=payments-team]"))
+                        .await
+                        .ok()
+                },
+            )
+            .await;
+            thirtyfour::components::SelectElement::new(&switcher)
+                .await?
+                .select_by_value("payments-team")
+                .await?;
+            eventually(
+                "only the payments mesh",
+                Duration::from_secs(10),
+                || async {
+                    driver.find(By::Css("a[data-mesh=payments]")).await.ok()?;
+                    driver
+                        .find(By::Css("a[data-mesh=shop]"))
+                        .await
+                        .is_err()
+                        .then_some(())
+                },
+            )
+            .await;
+
+            // Logging out ends the session (and forgets the chosen tenant).
+            driver.find(By::Css("button.logout")).await?.click().await?;
             eventually(
                 "the login form after logout",
                 Duration::from_secs(10),
                 || async { driver.find(By::Css("input[name=username]")).await.ok() },
             )
             .await;
+
+            // A viewer of the shop team sees its mesh, not the payments team's, cannot apply,
+            // and reads the members without the controls to change them.
+            let user = driver.find(By::Css("input[name=username]")).await?;
+            user.clear().await?;
+            user.send_keys("shop-viewer").await?;
+            let password = driver.find(By::Css("input[name=password]")).await?;
+            password.clear().await?;
+            password.send_keys(PASSWORD).await?;
+            driver
+                .find(By::Css("button[type=submit]"))
+                .await?
+                .click()
+                .await?;
+            eventually("the viewer's meshes", Duration::from_secs(20), || async {
+                driver.find(By::Css("a[data-mesh=shop]")).await.ok()
+            })
+            .await;
+            assert!(driver.find(By::Css("a[data-mesh=payments]")).await.is_err());
+            eventually(
+                "the viewer's name in the header",
+                Duration::from_secs(10),
+                || async {
+                    let who = driver.find(By::Css("header .who")).await.ok()?;
+                    (who.attr("data-user").await.ok()?.as_deref() == Some("shop-viewer"))
+                        .then_some(())
+                },
+            )
+            .await;
+            assert!(
+                driver.find(By::Css("a.nav-apply")).await.is_err(),
+                "viewers cannot apply"
+            );
+            assert!(
+                driver.find(By::Css("a.nav-audit")).await.is_err(),
+                "nor read the audit log"
+            );
+            driver
+                .goto(format!("{base}/tenants/shop-team/members"))
+                .await?;
+            eventually("the members", Duration::from_secs(20), || async {
+                driver
+                    .find(By::Css("tr[data-member=shop-owner]"))
+                    .await
+                    .ok()
+            })
+            .await;
+            assert!(driver.find(By::Css("form.add-member")).await.is_err());
+            assert!(driver.find(By::Css("button.remove")).await.is_err());
             WebDriverResult::Ok(())
         }
         .await;

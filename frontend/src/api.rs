@@ -104,6 +104,45 @@ pub async fn post_text<T: DeserializeOwned>(path: &str, body: String) -> Result<
     decode(response).await
 }
 
+/// Sends `body` as JSON with `method` (POST, PUT, PATCH); the answer decoded as `T`.
+pub async fn send_json<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<T, ApiError> {
+    let request = match method {
+        "PUT" => Request::put(path),
+        "PATCH" => Request::patch(path),
+        _ => Request::post(path),
+    };
+    let response = request
+        .header("Authorization", &bearer())
+        .json(body)
+        .map_err(network)?
+        .send()
+        .await
+        .map_err(network)?;
+    decode(response).await
+}
+
+/// Sends `method path` without a body; succeeds on any 2xx.
+pub async fn call(method: &str, path: &str) -> Result<(), ApiError> {
+    let request = match method {
+        "DELETE" => Request::delete(path),
+        _ => Request::post(path),
+    };
+    let response = request
+        .header("Authorization", &bearer())
+        .send()
+        .await
+        .map_err(network)?;
+    let status = response.status();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    decode::<serde_json::Value>(response).await.map(|_| ())
+}
+
 /// Path segment escaping for names that came from the server (already DNS labels).
 pub fn segment(name: &str) -> String {
     js_sys::encode_uri_component(name)

@@ -6,9 +6,12 @@ use leptos_router::path;
 
 use crate::components::shell::Shell;
 use crate::pages::apply::ApplyPage;
+use crate::pages::audit::AuditPage;
 use crate::pages::login::LoginPage;
+use crate::pages::members::MembersPage;
 use crate::pages::mesh::MeshPage;
 use crate::pages::meshes::MeshesPage;
+use crate::pages::tokens::TokensPage;
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -19,6 +22,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Shell><MeshesPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh") view=|| view! { <Shell><MeshPage /></Shell> } />
                 <Route path=path!("/apply") view=|| view! { <Shell><ApplyPage /></Shell> } />
+                <Route path=path!("/tenants/:tenant/members") view=|| view! { <Shell><MembersPage /></Shell> } />
+                <Route path=path!("/tokens") view=|| view! { <Shell><TokensPage /></Shell> } />
+                <Route path=path!("/audit") view=|| view! { <Shell><AuditPage /></Shell> } />
             </Routes>
         </Router>
     }

@@ -5,6 +5,7 @@ mod api;
 mod app;
 mod components;
 mod layout;
+mod me;
 mod pages;
 mod session;
 

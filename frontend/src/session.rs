@@ -2,6 +2,7 @@
 
 const TOKEN_KEY: &str = "weft.token";
 const EXPIRY_KEY: &str = "weft.expiresAt";
+const TENANT_KEY: &str = "weft.tenant";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -30,5 +31,19 @@ pub fn clear() {
     if let Some(storage) = storage() {
         let _ = storage.remove_item(TOKEN_KEY);
         let _ = storage.remove_item(EXPIRY_KEY);
+        let _ = storage.remove_item(TENANT_KEY);
+    }
+}
+
+/// The tenant the console shows (empty: every tenant the user is in).
+pub fn tenant() -> String {
+    storage()
+        .and_then(|storage| storage.get_item(TENANT_KEY).ok().flatten())
+        .unwrap_or_default()
+}
+
+pub fn set_tenant(tenant: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(TENANT_KEY, tenant);
     }
 }

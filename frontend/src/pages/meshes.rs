@@ -6,16 +6,23 @@ use weft_api::inventory::ResourceList;
 
 use crate::api;
 use crate::components::error::ErrorNotice;
+use crate::me::use_session;
 
 #[component]
 pub fn MeshesPage() -> impl IntoView {
     let meshes = LocalResource::new(|| api::get::<ResourceList>("/api/v1/meshes"));
+    let session = use_session();
     let zones = LocalResource::new(|| api::get::<ResourceList>("/api/v1/zones"));
     view! {
         <section>
             <h1>"Meshes"</h1>
             <Suspense fallback=|| view! { <p class="muted">"Loading meshes…"</p> }>
-                {move || meshes.get().map(|result| match result {
+                {move || meshes.get().map(|result| match result.map(|mut list| {
+                    // Only the chosen tenant's meshes (every visible mesh when none is chosen).
+                    let tenant = session.tenant.get();
+                    list.items.retain(|mesh| tenant.is_empty() || mesh.spec["tenant"] == tenant.as_str());
+                    list
+                }) {
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     Ok(list) if list.items.is_empty() => view! {
                         <p class="notice">"No meshes yet. Create one with PUT /api/v1/meshes/{name}."</p>
@@ -27,9 +34,11 @@ pub fn MeshesPage() -> impl IntoView {
                                 let title = name.clone();
                                 let href = format!("/meshes/{}", api::segment(&name));
                                 let labels: Vec<String> = mesh.metadata.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                                let tenant = mesh.spec["tenant"].as_str().unwrap_or_default().to_string();
                                 view! {
                                     <li class="card">
                                         <A href=href attr:class="mesh-link" attr:data-mesh=name>{title}</A>
+                                        <p class="muted mesh-tenant">{format!("tenant {tenant}")}</p>
                                         <p class="muted">{labels.join(" ")}</p>
                                     </li>
                                 }

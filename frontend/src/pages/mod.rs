@@ -1,4 +1,7 @@
 pub mod apply;
+pub mod audit;
 pub mod login;
+pub mod members;
 pub mod mesh;
 pub mod meshes;
+pub mod tokens;
