@@ -498,6 +498,8 @@ impl Copies {
 }
 
 async fn matrix(copies: Copies) {
+    // Every route answers, the console's GraphQL explorer page included.
+    common::with_console(copies.directory.path());
     let world = build_world(&copies.template, copies.directory.path()).await;
     let document = serde_json::to_value(weft_global::http::openapi::document()).unwrap();
     let routes = routes::all();

@@ -27,7 +27,8 @@ const DEEP: &str = "{ tenants { name displayName members { user role }
       services
       dataplanes { name zone policies config }
       resources(kind: \"Timeout\")
-      graph(windowSeconds: 30) } } }";
+      rollouts
+      graph(windowSeconds: 30) } } zones }";
 
 #[tokio::test]
 async fn one_query_reaches_from_tenants_to_policies_for_those_allowed() {
@@ -86,6 +87,11 @@ async fn one_query_reaches_from_tenants_to_policies_for_those_allowed() {
     );
     assert_eq!(mesh["services"][0]["name"], "web");
     assert_eq!(mesh["graph"]["windowSeconds"], 30);
+    assert_eq!(mesh["rollouts"], json!([]));
+    // Zones are visible to every user, with their status.
+    let zone = &answer["data"]["zones"][0];
+    assert_eq!(zone["metadata"]["name"], "east", "{answer}");
+    assert!(zone["status"].is_object(), "{answer}");
 
     // Someone in no tenant sees nothing: no tenants, no meshes, shop is null.
     let (status, _) = api

@@ -97,6 +97,54 @@ impl Client {
     pub fn get(&self, path: &str) -> Result<Value, CliError> {
         self.call("GET", path, Body::None)
     }
+
+    /// Every item of a collection, following `continue` page after page; `selector` is a
+    /// label selector (`team=shop,tier!=db`).
+    pub fn list(&self, collection: &str, selector: Option<&str>) -> Result<Vec<Value>, CliError> {
+        let mut items = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![("limit", PAGE_SIZE.to_string())];
+            if let Some(selector) = selector {
+                query.push(("labelSelector", selector.to_string()));
+            }
+            if let Some(token) = next.take() {
+                query.push(("continue", token));
+            }
+            let page = self.get(&format!("{collection}?{}", encode_query(&query)))?;
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["continue"].as_str() {
+                Some(token) if !token.is_empty() => next = Some(token.to_string()),
+                _ => return Ok(items),
+            }
+        }
+        Err(CliError::Api(format!(
+            "{collection} has more than {MAX_PAGES} pages; narrow it with --selector"
+        )))
+    }
+}
+
+const PAGE_SIZE: usize = 500;
+const MAX_PAGES: usize = 1000;
+
+/// `name=value&…` with the values percent-encoded (everything but unreserved characters).
+fn encode_query(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            let encoded: String = value
+                .bytes()
+                .map(|byte| match byte {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        char::from(byte).to_string()
+                    }
+                    other => format!("%{other:02X}"),
+                })
+                .collect();
+            format!("{name}={encoded}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The server's error as a message: its text, then one line per failing field.
@@ -120,6 +168,17 @@ fn describe(status: u16, value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(
+            super::encode_query(&[
+                ("labelSelector", "team=shop,env in (a b)".into()),
+                ("continue", "YWJj".into())
+            ]),
+            "labelSelector=team%3Dshop%2Cenv%20in%20%28a%20b%29&continue=YWJj"
+        );
+    }
+
     #[test]
     fn errors_name_every_field() {
         let body = serde_json::json!({"error": {"code": "validation_failed", "message": "invalid resource",

@@ -164,6 +164,9 @@ pub struct GetArgs {
     name: Option<String>,
     #[arg(short = 'm', long)]
     mesh: Option<String>,
+    /// Only resources whose labels match, e.g. `team=shop,tier!=db,env in (prod,staging)`.
+    #[arg(short = 'l', long, conflicts_with = "name")]
+    selector: Option<String>,
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     output: Output,
 }
@@ -187,11 +190,11 @@ fn age(manifest: &Value) -> String {
 pub fn get(context: Option<&str>, args: GetArgs) -> Result<(), CliError> {
     let kind = kind(&args.kind)?;
     let path = path_of(kind, args.mesh.as_deref(), args.name.as_deref())?;
-    let answer = client(context)?.get(&path)?;
+    let client = client(context)?;
     let items: Vec<Value> = if args.name.is_some() {
-        vec![answer]
+        vec![client.get(&path)?]
     } else {
-        answer["items"].as_array().cloned().unwrap_or_default()
+        client.list(&path, args.selector.as_deref())?
     };
     match args.output {
         Output::Table => {

@@ -100,6 +100,39 @@ fn weft_model_example_timeout() -> String {
     .expect("the Timeout example")
 }
 
+/// Opens the GraphQL explorer at `/api/graphql` (as a fresh page load), runs `query` and
+/// returns the answer once it shows.
+async fn graphql(driver: &WebDriver, base: &str, query: &str) -> WebDriverResult<String> {
+    driver.goto(format!("{base}/api/graphql")).await?;
+    eventually(
+        "the schema's MeshNode type",
+        Duration::from_secs(20),
+        || async {
+            driver
+                .find(By::Css(".graphql-schema details[data-type=MeshNode]"))
+                .await
+                .ok()
+        },
+    )
+    .await;
+    let editor = driver.find(By::Css("textarea[name=query]")).await?;
+    editor.clear().await?;
+    editor.send_keys(query).await?;
+    driver.find(By::Css("button.run")).await?.click().await?;
+    let answer = eventually("the answer", Duration::from_secs(20), || async {
+        let text = driver
+            .find(By::Css("pre.answer"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("\"data\"").then_some(text)
+    })
+    .await;
+    Ok(answer)
+}
+
 async fn edge_rates(driver: &WebDriver) -> Vec<(String, f64)> {
     let mut rates = Vec::new();
     let Ok(edges) = driver.find_all(By::Css("svg g.edge")).await else {
@@ -363,6 +396,13 @@ fn login_open_mesh_and_watch_live_edges() {
             )
             .await;
 
+            // The GraphQL explorer answers with what the admin may see: both teams' meshes.
+            let answer = graphql(&driver, &base, "{ meshes { name } }").await?;
+            assert!(
+                answer.contains("payments") && answer.contains("shop"),
+                "{answer}"
+            );
+
             // Logging out ends the session (and forgets the chosen tenant).
             driver.find(By::Css("button.logout")).await?.click().await?;
             eventually(
@@ -420,6 +460,10 @@ fn login_open_mesh_and_watch_live_edges() {
             .await;
             assert!(driver.find(By::Css("form.add-member")).await.is_err());
             assert!(driver.find(By::Css("button.remove")).await.is_err());
+            // Over GraphQL too, the viewer sees the shop mesh and not the payments team's.
+            let answer = graphql(&driver, &base, "{ meshes { name } }").await?;
+            assert!(answer.contains("\"shop\""), "{answer}");
+            assert!(!answer.contains("payments"), "{answer}");
             WebDriverResult::Ok(())
         }
         .await;

@@ -121,6 +121,14 @@ fn weftctl_logs_in_applies_reads_inspects_and_revokes() {
     let out = ok(&home, &["get", "timeouts", "-m", "shop"], "");
     assert!(out.starts_with("NAME"), "{out}");
     assert!(out.contains("cli-timeouts"), "{out}");
+    // Label selectors go to the server (the shop mesh has the label team=shop).
+    let out = ok(&home, &["get", "meshes", "-l", "team in (shop,other)"], "");
+    assert!(out.contains("shop"), "{out}");
+    let out = ok(&home, &["get", "meshes", "-l", "team=nobody"], "");
+    assert_eq!(out.lines().count(), 1, "only the header: {out}");
+    let (code, _, err) = weftctl(&home, &["get", "meshes", "-l", "team in (shop"], "");
+    assert_ne!(code, 0);
+    assert!(err.contains("labelSelector"), "{err}");
 
     // What get prints as YAML applies again without changing anything.
     let yaml = ok(

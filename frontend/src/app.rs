@@ -7,6 +7,7 @@ use leptos_router::path;
 use crate::components::shell::Shell;
 use crate::pages::apply::ApplyPage;
 use crate::pages::audit::AuditPage;
+use crate::pages::graphql::GraphQlPage;
 use crate::pages::login::LoginPage;
 use crate::pages::members::MembersPage;
 use crate::pages::mesh::MeshPage;
@@ -25,6 +26,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/tenants/:tenant/members") view=|| view! { <Shell><MembersPage /></Shell> } />
                 <Route path=path!("/tokens") view=|| view! { <Shell><TokensPage /></Shell> } />
                 <Route path=path!("/audit") view=|| view! { <Shell><AuditPage /></Shell> } />
+                // Served by weft-global at GET /api/graphql too, where GraphiQL would be.
+                <Route path=path!("/api/graphql") view=|| view! { <Shell><GraphQlPage /></Shell> } />
             </Routes>
         </Router>
     }

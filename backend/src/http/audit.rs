@@ -83,10 +83,13 @@ pub async fn list(
             })?,
     };
     let before_id = query
-        .get("before")
+        .get("continue")
         .map(|text| {
-            text.parse::<i64>()
-                .map_err(|_| Error::BadRequest("query parameter before must be a number".into()))
+            text.parse::<i64>().map_err(|_| {
+                Error::BadRequest(
+                    "query parameter continue must be the continue of a previous page".into(),
+                )
+            })
         })
         .transpose()?;
     let request = AuditQuery {
@@ -106,6 +109,6 @@ pub async fn list(
         .flatten();
     Ok(Json(AuditPage {
         items: rows.into_iter().map(entry).collect(),
-        next,
+        continue_token: next,
     }))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Extension, Path, State};
+use axum::extract::{ConnectInfo, Extension, Path, Query, State};
 use axum::http::StatusCode;
 use weft_api::auth::{
     ApiTokenList, ApiTokenRequest, ApiTokenView, IssuedApiToken, KeyRotation, LoginRequest,
@@ -16,6 +16,7 @@ use weft_model::tenant::Role;
 
 use super::AppState;
 use super::body::read_json;
+use super::list::ListQuery;
 use crate::access::Caller;
 use crate::auth::{rfc3339, verify_password};
 use crate::error::{Error, Result};
@@ -131,11 +132,15 @@ fn view(row: &ApiTokenRow) -> ApiTokenView {
 pub async fn list_tokens(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
 ) -> Result<Json<ApiTokenList>> {
+    let list = ListQuery::parse(&query, false)?;
     let owner = (!caller.platform_admin).then_some(caller.user.as_str());
     let rows = state.store.api_tokens(owner).await?;
+    let page = list.page(rows.iter().map(view).collect(), |token| &token.id);
     Ok(Json(ApiTokenList {
-        items: rows.iter().map(view).collect(),
+        items: page.items,
+        continue_token: page.next,
     }))
 }
 

@@ -107,6 +107,24 @@ impl Query {
         visible_meshes(state, caller, None).await
     }
 
+    /// The zones with their status (connected, version, and dataplane counts of the meshes
+    /// the caller may see), as manifests.
+    async fn zones(&self, context: &Context<'_>) -> Answer<Vec<Json<Value>>> {
+        let (state, caller) = parts(context);
+        let rows = state.store.list(Kind::Zone, None).await.map_err(failed)?;
+        let manifests = super::resources::with_statuses(
+            state,
+            caller,
+            rows.iter().map(|row| row.to_manifest()).collect(),
+        )
+        .await
+        .map_err(failed)?;
+        Ok(manifests
+            .iter()
+            .map(|manifest| Json(serde_json::to_value(manifest).unwrap_or_default()))
+            .collect())
+    }
+
     /// One mesh, or null when it does not exist or the caller may not see it.
     async fn mesh(&self, context: &Context<'_>, name: String) -> Answer<Option<MeshNode>> {
         let (state, caller) = parts(context);
@@ -205,11 +223,10 @@ impl MeshNode {
     /// Services with versions, instances, zones and health.
     async fn services(&self, context: &Context<'_>) -> Answer<Vec<Json<Value>>> {
         let (state, _) = parts(context);
-        let list = super::inventory::service_list(state, &self.name)
+        let list = super::inventory::services_of(state, &self.name)
             .await
             .map_err(failed)?;
         Ok(list
-            .items
             .iter()
             .map(|item| Json(serde_json::to_value(item).unwrap_or_default()))
             .collect())
@@ -236,22 +253,18 @@ impl MeshNode {
 
     /// Resources of one kind (its name or plural, e.g. TrafficRoute), as manifests.
     async fn resources(&self, context: &Context<'_>, kind: String) -> Answer<Vec<Json<Value>>> {
-        let (state, _) = parts(context);
         let kind = Kind::parse(&kind)
             .or_else(|| Kind::from_plural(&kind.to_lowercase()))
             .filter(|kind| kind.is_mesh_scoped())
             .ok_or_else(|| {
                 async_graphql::Error::new(format!("{kind:?} is not a kind of a mesh"))
             })?;
-        let rows = state
-            .store
-            .list(kind, Some(&self.name))
-            .await
-            .map_err(failed)?;
-        Ok(rows
-            .iter()
-            .map(|row| Json(serde_json::to_value(row.to_manifest()).unwrap_or_default()))
-            .collect())
+        self.manifests(context, kind).await
+    }
+
+    /// The mesh's canary rollouts, as manifests.
+    async fn rollouts(&self, context: &Context<'_>) -> Answer<Vec<Json<Value>>> {
+        self.manifests(context, Kind::Rollout).await
     }
 
     /// The traffic graph over the last `windowSeconds` (1 to 600, 60 by default).
@@ -270,6 +283,21 @@ impl MeshNode {
             .await
             .map_err(failed)?;
         Ok(Json(serde_json::to_value(graph).unwrap_or_default()))
+    }
+}
+
+impl MeshNode {
+    async fn manifests(&self, context: &Context<'_>, kind: Kind) -> Answer<Vec<Json<Value>>> {
+        let (state, _) = parts(context);
+        let rows = state
+            .store
+            .list(kind, Some(&self.name))
+            .await
+            .map_err(failed)?;
+        Ok(rows
+            .iter()
+            .map(|row| Json(serde_json::to_value(row.to_manifest()).unwrap_or_default()))
+            .collect())
     }
 }
 

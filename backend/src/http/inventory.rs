@@ -1,9 +1,9 @@
 //! Read views: services of a mesh, zones, and the configuration a proxy receives.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use weft_api::inventory::{PolicyReport, ServiceHealth, ServiceList, ServiceView};
 use weft_model::dataplane::{SERVICE_TAG, VERSION_TAG, ZONE_LABEL};
 use weft_model::effective::{Explanation, MeshView, explain};
@@ -11,6 +11,7 @@ use weft_model::proxy::ProxyConfig;
 use weft_model::{Kind, Resource, Spec};
 
 use super::AppState;
+use super::list::ListQuery;
 use crate::error::{Error, Result};
 use crate::store::StoredResource;
 
@@ -54,12 +55,18 @@ pub async fn instances(
 pub async fn services(
     State(state): State<AppState>,
     Path(mesh): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<ServiceList>> {
-    Ok(Json(service_list(&state, &mesh).await?))
+    let list = ListQuery::parse(&query, false)?;
+    let page = list.page(services_of(&state, &mesh).await?, |service| &service.name);
+    Ok(Json(ServiceList {
+        items: page.items,
+        continue_token: page.next,
+    }))
 }
 
 /// The services of a mesh with their versions, instances, zones and health.
-pub async fn service_list(state: &AppState, mesh: &str) -> Result<ServiceList> {
+pub async fn services_of(state: &AppState, mesh: &str) -> Result<Vec<ServiceView>> {
     #[derive(Default)]
     struct Seen {
         versions: BTreeSet<String>,
@@ -91,7 +98,7 @@ pub async fn service_list(state: &AppState, mesh: &str) -> Result<ServiceList> {
             }
         }
     }
-    let items = services
+    Ok(services
         .into_iter()
         .map(|(name, seen)| ServiceView {
             name,
@@ -102,8 +109,7 @@ pub async fn service_list(state: &AppState, mesh: &str) -> Result<ServiceList> {
             unchecked_instances: seen.unchecked,
             health: ServiceHealth::from_counts(seen.instances, seen.unhealthy, seen.unchecked),
         })
-        .collect();
-    Ok(ServiceList { items })
+        .collect())
 }
 
 /// The explanation of one proxy from the mesh resource, its dataplanes and policies.

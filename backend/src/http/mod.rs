@@ -10,6 +10,7 @@ mod graph;
 pub mod graph_hub;
 pub mod graphql;
 mod inventory;
+pub mod list;
 pub mod openapi;
 mod ops;
 mod resources;

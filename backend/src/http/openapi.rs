@@ -166,6 +166,12 @@ fn manifest_list_schema(kind: Kind) -> Schema {
             ObjectBuilder::new().schema_type(SchemaType::new(Type::Integer)),
         )
         .required("total")
+        .property(
+            "continue",
+            string().description(Some(
+                "where the next page starts (send it back as `continue`); absent on the last page",
+            )),
+        )
         .into()
 }
 
@@ -203,6 +209,7 @@ fn content(payload: &Payload) -> Vec<(&'static str, RefOr<Schema>)> {
             ),
         )],
         Payload::AnyJson => vec![("application/json", RefOr::T(free_object("JSON").into()))],
+        Payload::Html => vec![("text/html", RefOr::T(string().into()))],
         Payload::GraphQl => vec![(
             "application/json",
             RefOr::T(free_object("a GraphQL response: data and errors").into()),

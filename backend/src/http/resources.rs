@@ -20,6 +20,7 @@ use weft_model::{FieldError, Kind, Spec, ValidationErrors};
 
 use super::AppState;
 use super::body::read_text;
+use super::list::ListQuery;
 use crate::access::Caller;
 use crate::error::{Error, Result};
 use crate::store::{Outcome, StoredResource, tenant_of};
@@ -280,7 +281,7 @@ async fn with_status(state: &AppState, caller: &Caller, manifest: Manifest) -> R
         .unwrap_or_default())
 }
 
-async fn with_statuses(
+pub(super) async fn with_statuses(
     state: &AppState,
     caller: &Caller,
     mut manifests: Vec<Manifest>,
@@ -357,22 +358,26 @@ fn visible(caller: &Caller, row: &StoredResource) -> bool {
     }
 }
 
+/// The page of `rows` the query asks for, of what the caller may see and the selector picks.
 async fn list_response(
     state: &AppState,
     caller: &Caller,
     rows: &[StoredResource],
+    query: &ListQuery,
 ) -> Result<Json<ResourceList>> {
-    let items = with_statuses(
-        state,
-        caller,
-        rows.iter()
-            .filter(|row| visible(caller, row))
-            .map(StoredResource::to_manifest)
-            .collect(),
-    )
-    .await?;
-    let total = items.len();
-    Ok(Json(ResourceList { items, total }))
+    let selected = rows
+        .iter()
+        .filter(|row| visible(caller, row))
+        .map(StoredResource::to_manifest)
+        .filter(|manifest| query.selector.matches(&manifest.metadata.labels))
+        .collect();
+    let page = query.page(selected, |manifest| &manifest.metadata.name);
+    let items = with_statuses(state, caller, page.items).await?;
+    Ok(Json(ResourceList {
+        items,
+        total: page.total,
+        continue_token: page.next,
+    }))
 }
 
 /// `GET /v1/{plural}` of a global-scoped kind: what the caller may see.
@@ -380,9 +385,11 @@ pub async fn list_global(
     kind: Kind,
     state: AppState,
     caller: Caller,
+    query: HashMap<String, String>,
 ) -> Result<Json<ResourceList>> {
+    let query = ListQuery::parse(&query, true)?;
     let rows = state.store.list(kind, None).await?;
-    list_response(&state, &caller, &rows).await
+    list_response(&state, &caller, &rows, &query).await
 }
 
 /// `GET /v1/{plural}/{name}` of a global-scoped kind (the route checked access already).
@@ -427,9 +434,11 @@ pub async fn list_scoped(
     state: AppState,
     caller: Caller,
     mesh: String,
+    query: HashMap<String, String>,
 ) -> Result<Json<ResourceList>> {
+    let query = ListQuery::parse(&query, true)?;
     let rows = state.store.list(kind, Some(&mesh)).await?;
-    list_response(&state, &caller, &rows).await
+    list_response(&state, &caller, &rows, &query).await
 }
 
 pub async fn get_scoped(

@@ -12,7 +12,7 @@ use weft_model::Kind;
 use weft_model::kind::Origin;
 use weft_model::tenant::Role;
 
-use super::{AppState, audit, auth, ca, graph, inventory, resources, tokens, users};
+use super::{AppState, audit, auth, ca, console, graph, inventory, list, resources, tokens, users};
 use crate::access::{Access, Caller};
 
 /// What a request or response carries, for the document.
@@ -33,6 +33,8 @@ pub enum Payload {
     AnyJson,
     /// A GraphQL response (JSON with `data` and `errors`).
     GraphQl,
+    /// An HTML page.
+    Html,
 }
 
 pub struct Route {
@@ -140,11 +142,13 @@ fn kind_routes(routes: &mut Vec<Route>) {
                     get(
                         move |State(state): State<AppState>,
                               Extension(caller): Extension<Caller>,
-                              Path(mesh): Path<String>| {
-                            resources::list_scoped(kind, state, caller, mesh)
+                              Path(mesh): Path<String>,
+                              Query(query): Query<HashMap<String, String>>| {
+                            resources::list_scoped(kind, state, caller, mesh, query)
                         },
                     ),
                 )
+                .query(list::PAGED_LABELLED)
                 .gives(200, Payload::ManifestList(kind)),
             );
             routes.push(
@@ -240,11 +244,14 @@ fn kind_routes(routes: &mut Vec<Route>) {
                 name,
                 format!("List the {name} resources the caller may see"),
                 get(
-                    move |State(state): State<AppState>, Extension(caller): Extension<Caller>| {
-                        resources::list_global(kind, state, caller)
+                    move |State(state): State<AppState>,
+                          Extension(caller): Extension<Caller>,
+                          Query(query): Query<HashMap<String, String>>| {
+                        resources::list_global(kind, state, caller, query)
                     },
                 ),
             )
+            .query(list::PAGED_LABELLED)
             .gives(200, Payload::ManifestList(kind)),
         );
         routes.push(
@@ -322,6 +329,7 @@ pub fn all() -> Vec<Route> {
         Route::new(M::POST, "/v1/auth/logout", User, "auth", "Revoke the token of this request", post(auth::logout))
             .gives(204, Nothing),
         Route::new(M::GET, "/v1/auth/tokens", User, "auth", "The caller's API tokens (platform admins: everyone's)", get(auth::list_tokens))
+            .query(list::PAGED)
             .gives(200, Json("ApiTokenList")),
         Route::new(M::POST, "/v1/auth/tokens", User, "auth", "Issue an API token, optionally narrowed to a tenant and a role", post(auth::issue_token))
             .takes(Json("ApiTokenRequest"))
@@ -331,6 +339,7 @@ pub fn all() -> Vec<Route> {
         Route::new(M::POST, "/v1/auth/keys/rotate", PlatformAdmin, "auth", "Sign with a new key; older keys keep verifying", post(auth::rotate_keys))
             .gives(200, Json("KeyRotation")),
         Route::new(M::GET, "/v1/users", PlatformAdmin, "users", "List users", get(users::list))
+            .query(list::PAGED)
             .gives(200, Json("UserList")),
         Route::new(M::POST, "/v1/users", PlatformAdmin, "users", "Create a user", post(users::create))
             .takes(Json("NewUser"))
@@ -346,6 +355,7 @@ pub fn all() -> Vec<Route> {
             .takes(Json("PasswordChange"))
             .gives(204, Nothing),
         Route::new(M::GET, "/v1/tenants/{tenant}/members", Tenant(Role::Viewer), "Tenant", "List a tenant's members", get(users::list_members))
+            .query(list::PAGED)
             .gives(200, Json("MemberList")),
         Route::new(M::POST, "/v1/tenants/{tenant}/members", Tenant(Role::Owner), "Tenant", "Add a member", post(users::add_member))
             .takes(Json("Member"))
@@ -364,10 +374,12 @@ pub fn all() -> Vec<Route> {
             .optional()
             .gives(201, Json("IssuedToken")),
         Route::new(M::GET, "/v1/zones/{zone}/tokens", PlatformAdmin, "Zone", "List a zone's tokens", get(tokens::list_zone_tokens))
+            .query(list::PAGED)
             .gives(200, Json("TokenList")),
         Route::new(M::DELETE, "/v1/zones/{zone}/tokens/{id}", PlatformAdmin, "Zone", "Revoke a zone token", delete(tokens::revoke_zone_token))
             .gives(204, Nothing),
         Route::new(M::GET, "/v1/meshes/{mesh}/dataplane-tokens", Mesh(Role::Owner), "Mesh", "List a mesh's dataplane tokens", get(tokens::list_dataplane_tokens))
+            .query(list::PAGED)
             .gives(200, Json("TokenList")),
         Route::new(M::POST, "/v1/meshes/{mesh}/dataplane-tokens", Mesh(Role::Owner), "Mesh", "Issue a dataplane token for a service (shown once)", post(tokens::issue_dataplane_token))
             .takes(Json("DataplaneTokenRequest"))
@@ -375,6 +387,7 @@ pub fn all() -> Vec<Route> {
         Route::new(M::DELETE, "/v1/meshes/{mesh}/dataplane-tokens/{id}", Mesh(Role::Owner), "Mesh", "Revoke a dataplane token", delete(tokens::revoke_dataplane_token))
             .gives(204, Nothing),
         Route::new(M::GET, "/v1/meshes/{mesh}/services", Mesh(Role::Viewer), "Mesh", "Services with versions, instances, zones and health", get(inventory::services))
+            .query(list::PAGED)
             .gives(200, Json("ServiceList")),
         Route::new(M::GET, "/v1/meshes/{mesh}/ca", Mesh(Role::Viewer), "Mesh", "The mesh's trusted roots and rotation phase (never a key)", get(ca::mesh_ca))
             .gives(200, Payload::AnyJson),
@@ -393,6 +406,8 @@ pub fn all() -> Vec<Route> {
         Route::new(M::POST, "/graphql", User, "graphql", "GraphQL: tenants, meshes, services, dataplanes, policies and the graph the caller may see", post(super::graphql::execute))
             .takes(Json("GraphQlRequest"))
             .gives(200, Payload::GraphQl),
+        Route::new(M::GET, "/graphql", Public, "graphql", "The GraphQL explorer: a query editor with the schema's types, in the console (the page holds no data; its queries need a token)", get(console::graphql_explorer))
+            .gives(200, Payload::Html),
         Route::new(M::GET, "/v1/audit", User, "audit", "The audit log (platform admins: all; tenant owners: their tenants')", get(audit::list))
             .query(&[
                 ("tenant", "only this tenant's entries"),
@@ -401,7 +416,7 @@ pub fn all() -> Vec<Route> {
                 ("kind", "only writes of this kind"),
                 ("since", "RFC 3339, inclusive"),
                 ("until", "RFC 3339, exclusive"),
-                ("before", "the `next` of the previous page"),
+                ("continue", "the `continue` of the previous page"),
                 ("limit", "entries per page, 1 to 1000 (100)"),
             ])
             .gives(200, Json("AuditPage")),

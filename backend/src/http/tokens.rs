@@ -1,13 +1,13 @@
 //! Tokens for zones (platform admins) and dataplanes (owners of the mesh's tenant): issue
 //! (the secret is shown once), list, revoke. The route table checks who may call each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use axum::Extension;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use weft_api::tokens::{
     DataplaneTokenRequest, IssuedToken, TokenList, TokenView, ZoneTokenRequest,
@@ -17,6 +17,7 @@ use weft_model::name::name_problem;
 
 use super::AppState;
 use super::body::read_text;
+use super::list::ListQuery;
 use crate::access::Caller;
 use crate::auth::rfc3339;
 use crate::error::{Error, Result};
@@ -112,12 +113,12 @@ pub async fn issue_zone_token(
 pub async fn list_zone_tokens(
     State(state): State<AppState>,
     Path(zone): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<TokenList>> {
+    let list = ListQuery::parse(&query, false)?;
     zone_name(&zone)?;
     let rows = state.store.tokens(TokenKind::Zone, "", Some(&zone)).await?;
-    Ok(Json(TokenList {
-        items: rows.iter().map(view).collect(),
-    }))
+    Ok(Json(token_page(&list, &rows)))
 }
 
 pub async fn revoke_zone_token(
@@ -200,14 +201,22 @@ pub async fn issue_dataplane_token(
 pub async fn list_dataplane_tokens(
     State(state): State<AppState>,
     Path(mesh): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<TokenList>> {
+    let list = ListQuery::parse(&query, false)?;
     let rows = state
         .store
         .tokens(TokenKind::Dataplane, &mesh, None)
         .await?;
-    Ok(Json(TokenList {
-        items: rows.iter().map(view).collect(),
-    }))
+    Ok(Json(token_page(&list, &rows)))
+}
+
+fn token_page(list: &ListQuery, rows: &[TokenRow]) -> TokenList {
+    let page = list.page(rows.iter().map(view).collect(), |token| &token.id);
+    TokenList {
+        items: page.items,
+        continue_token: page.next,
+    }
 }
 
 pub async fn revoke_dataplane_token(

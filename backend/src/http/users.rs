@@ -3,7 +3,9 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Extension, Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use weft_api::auth::Membership;
 use weft_api::users::{
@@ -15,6 +17,7 @@ use weft_model::{Kind, ValidationErrors};
 
 use super::AppState;
 use super::body::read_json;
+use super::list::ListQuery;
 use crate::access::{Caller, memberships};
 use crate::auth::{hash_password, rfc3339, verify_password};
 use crate::error::{Error, Result};
@@ -55,12 +58,20 @@ async fn view(state: &AppState, row: &UserRow) -> Result<UserView> {
     })
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Json<UserList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<UserList>> {
+    let list = ListQuery::parse(&query, false)?;
+    let page = list.page(state.store.users().await?, |row| &row.username);
     let mut items = Vec::new();
-    for row in state.store.users().await? {
-        items.push(view(&state, &row).await?);
+    for row in &page.items {
+        items.push(view(&state, row).await?);
     }
-    Ok(Json(UserList { items }))
+    Ok(Json(UserList {
+        items,
+        continue_token: page.next,
+    }))
 }
 
 pub async fn create(
@@ -191,19 +202,24 @@ fn members_of(resource: &Resource) -> Result<&TenantSpec> {
 pub async fn list_members(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<MemberList>> {
+    let list = ListQuery::parse(&query, false)?;
     let (resource, _) = tenant(&state, &name).await?;
-    Ok(Json(MemberList {
-        items: members_of(&resource)?
-            .members
-            .iter()
-            .filter_map(|member| {
-                Some(Member {
-                    user: member.user.clone(),
-                    role: member.role?.name().to_string(),
-                })
+    let members = members_of(&resource)?
+        .members
+        .iter()
+        .filter_map(|member| {
+            Some(Member {
+                user: member.user.clone(),
+                role: member.role?.name().to_string(),
             })
-            .collect(),
+        })
+        .collect();
+    let page = list.page(members, |member| &member.user);
+    Ok(Json(MemberList {
+        items: page.items,
+        continue_token: page.next,
     }))
 }
 

@@ -58,7 +58,8 @@ pub async fn state_over(url: &str, directory: &std::path::Path) -> (AppState, wa
         cas,
         traffic: Arc::new(TrafficWindow::new()),
         metrics: Arc::new(Metrics::default()),
-        console_dir: Some(directory.join("no-console")),
+        // Absent unless a test writes one (`with_console`).
+        console_dir: Some(directory.join("console")),
         thresholds: Thresholds::default(),
         shutdown,
         login_guard: Arc::new(weft_global::auth::guard::LoginGuard::default()),
@@ -181,4 +182,14 @@ impl Api {
     pub async fn put_yaml(&self, uri: &str, yaml: &str) -> (StatusCode, Value) {
         self.call("PUT", uri, Some(yaml.to_string())).await
     }
+}
+
+/// Gives the APIs over `directory` a console (its index page only).
+pub fn with_console(directory: &std::path::Path) {
+    std::fs::create_dir_all(directory.join("console")).unwrap();
+    std::fs::write(
+        directory.join("console/index.html"),
+        "<!doctype html><title>Weft</title>",
+    )
+    .unwrap();
 }

@@ -31,12 +31,13 @@ pub struct AuditEntry {
     pub after_version: Option<String>,
 }
 
-/// A page of entries, newest first; `next` continues with older ones (`?before=<next>`).
+/// A page of entries, newest first; `continue` goes on with older ones (`?continue=…`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
+    /// Where the next page starts (send it back as `continue`); absent on the last page.
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
 }

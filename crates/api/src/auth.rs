@@ -98,6 +98,9 @@ pub struct IssuedApiToken {
 #[serde(rename_all = "camelCase")]
 pub struct ApiTokenList {
     pub items: Vec<ApiTokenView>,
+    /// Where the next page starts (send it back as `continue`); absent on the last page.
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
 }
 
 /// Answer of `POST /api/v1/auth/keys/rotate`.

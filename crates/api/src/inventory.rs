@@ -10,6 +10,9 @@ pub struct ResourceList {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub items: Vec<Manifest>,
     pub total: usize,
+    /// Where the next page starts (send it back as `continue`); absent on the last page.
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +70,9 @@ impl ServiceHealth {
 #[serde(rename_all = "camelCase")]
 pub struct ServiceList {
     pub items: Vec<ServiceView>,
+    /// Where the next page starts (send it back as `continue`); absent on the last page.
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
 }
 
 /// `GET …/dataplanes/{name}/policies`: which policies apply to a proxy, in which order

@@ -67,4 +67,7 @@ pub struct TokenView {
 #[serde(rename_all = "camelCase")]
 pub struct TokenList {
     pub items: Vec<TokenView>,
+    /// Where the next page starts (send it back as `continue`); absent on the last page.
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
 }

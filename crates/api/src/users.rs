@@ -52,6 +52,9 @@ pub struct UserView {
 #[serde(rename_all = "camelCase")]
 pub struct UserList {
     pub items: Vec<UserView>,
+    /// Where the next page starts (send it back as `continue`); absent on the last page.
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
 }
 
 /// A member of a tenant; also the body of `POST /api/v1/tenants/{tenant}/members`.
@@ -77,4 +80,7 @@ pub struct MemberRole {
 #[serde(rename_all = "camelCase")]
 pub struct MemberList {
     pub items: Vec<Member>,
+    /// Where the next page starts (send it back as `continue`); absent on the last page.
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
 }

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod proxy;
 pub mod resource;
 pub mod rollout;
+pub mod selector;
 pub mod target;
 pub mod tenant;
 pub mod traffic_permission;

@@ -46,6 +46,7 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
                     </Show>
                     <A href="/tokens" attr:class="nav-tokens">"API tokens"</A>
                     <Show when=can_audit><A href="/audit" attr:class="nav-audit">"Audit log"</A></Show>
+                    <A href="/api/graphql" attr:class="nav-graphql">"GraphQL"</A>
                 </nav>
                 <TenantSwitcher />
                 <span class="who" data-user=move || state.me.get().map(|me| me.who.user).unwrap_or_default()>

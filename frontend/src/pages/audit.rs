@@ -26,7 +26,7 @@ pub fn AuditPage() -> impl IntoView {
             }
         }
         if let Some(cursor) = before.get() {
-            query.push(("before".to_string(), cursor));
+            query.push(("continue".to_string(), cursor));
         }
         let query: Vec<String> = query
             .into_iter()
@@ -48,7 +48,7 @@ pub fn AuditPage() -> impl IntoView {
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
                     Ok(page) if page.items.is_empty() => view! { <p class="notice">"No entries."</p> }.into_any(),
                     Ok(page) => {
-                        let next = page.next.clone();
+                        let next = page.continue_token.clone();
                         view! {
                             <table class="audit">
                                 <thead><tr><th>"When"</th><th>"Who"</th><th>"From"</th><th>"Action"</th><th>"What"</th><th>"Where"</th><th>"Version"</th></tr></thead>

@@ -1,5 +1,6 @@
 pub mod apply;
 pub mod audit;
+pub mod graphql;
 pub mod login;
 pub mod members;
 pub mod mesh;
