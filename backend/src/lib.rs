@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod rollouts;
 pub mod secrets;
 pub mod store;
 pub mod sync;
@@ -128,7 +129,10 @@ pub async fn run(
         login_guard: Arc::new(auth::guard::LoginGuard::default()),
         graph_hub: Arc::default(),
         graphql: http::graphql::schema(),
+        rollouts_wake: Arc::default(),
     };
+    let controller =
+        rollouts::Controller::new(store.clone(), traffic.clone(), state.rollouts_wake.clone());
     let guard = state.login_guard.clone();
     let mut guard_shutdown = shutdown_receiver.clone();
     tokio::spawn(async move {
@@ -182,6 +186,7 @@ pub async fn run(
         );
 
     let rotations = tokio::spawn(ca::drive(cas_driver, shutdown_receiver.clone()));
+    let rollouts_task = tokio::spawn(controller.run(shutdown_receiver.clone()));
     let http_task = tokio::spawn(http);
     let grpc_task = tokio::spawn(grpc);
     shutdown.await;
@@ -191,6 +196,7 @@ pub async fn run(
         let _ = http_task.await;
         let _ = grpc_task.await;
         let _ = rotations.await;
+        let _ = rollouts_task.await;
     })
     .await;
     if finished.is_err() {

@@ -433,6 +433,12 @@ fn expected(access: Access, method: &str, path: &str, who: Who) -> Expect {
         ("DELETE", "/api/v1/meshes/{mesh}") if matches!(who, Who::Admin | Who::A(Role::Owner)) => {
             return AllowedButRefused(409);
         }
+        // The world's rollout has not been paused, so it cannot resume.
+        ("POST", "/api/v1/meshes/{mesh}/rollouts/{name}/resume")
+            if matches!(who, Who::Admin | Who::A(Role::Owner | Role::Editor)) =>
+        {
+            return AllowedButRefused(409);
+        }
         // The tenant still owns the mesh; the zone is connected.
         ("DELETE", "/api/v1/tenants/{tenant}" | "/api/v1/zones/{zone}") if who == Who::Admin => {
             return AllowedButRefused(409);

@@ -913,6 +913,165 @@ async fn audit_log(store: Store) {
 }
 
 /// Runs every case against databases made by `fresh`.
+async fn rollouts_and_leases(store: Store) {
+    use weft_model::canary::{Decision, Phase as RolloutPhase, RolloutState};
+    let decision = |message: &str| Decision {
+        by: "controller".into(),
+        phase: RolloutPhase::Progressing,
+        step: 0,
+        weight_before: 0,
+        weight_after: 10,
+        check: None,
+        message: message.into(),
+    };
+    let mut state = RolloutState::new(7, 1);
+    // The first write creates the state; a second "first" write loses.
+    assert!(
+        store
+            .advance_rollout("shop", "canary", None, &state, &[decision("one")], None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .advance_rollout("shop", "canary", None, &state, &[decision("lost")], None)
+            .await
+            .unwrap()
+    );
+    let row = store
+        .rollout_state("shop", "canary")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.version, row.state.generation), (1, 7));
+    // Compare-and-swap: the writer holding version 1 wins once; a stale one changes nothing.
+    state.phase = RolloutPhase::Progressing;
+    state.canary_weight = 10;
+    assert!(
+        store
+            .advance_rollout("shop", "canary", Some(1), &state, &[decision("two")], None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .advance_rollout(
+                "shop",
+                "canary",
+                Some(1),
+                &state,
+                &[decision("stale")],
+                None
+            )
+            .await
+            .unwrap()
+    );
+    let row = store
+        .rollout_state("shop", "canary")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((row.version, row.state.canary_weight), (2, 10));
+    // A user's action carries its audit entry in the same transaction.
+    let entry = weft_global::store::AuditEntry::new("pause", "Rollout", "canary").in_mesh("shop");
+    assert!(
+        store
+            .advance_rollout(
+                "shop",
+                "canary",
+                Some(2),
+                &state,
+                &[decision("three")],
+                Some((&actor(), &entry))
+            )
+            .await
+            .unwrap()
+    );
+    let audit = store
+        .audit_entries(&AuditQuery {
+            kind: Some("Rollout".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    // History: newest first, paged by id, only what was written.
+    let page = store
+        .rollout_history("shop", "canary", None, 2)
+        .await
+        .unwrap();
+    let messages: Vec<&str> = page
+        .iter()
+        .map(|row| row.decision.message.as_str())
+        .collect();
+    assert_eq!(messages, ["three", "two"]);
+    let older = store
+        .rollout_history("shop", "canary", Some(page[1].id), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        older
+            .iter()
+            .map(|row| row.decision.message.as_str())
+            .collect::<Vec<_>>(),
+        ["one"]
+    );
+    assert_eq!(store.rollout_states().await.unwrap().len(), 1);
+    store.forget_rollout("shop", "canary").await.unwrap();
+    assert!(
+        store
+            .rollout_state("shop", "canary")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .rollout_history("shop", "canary", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Leases: one holder at a time; renewals keep it; release or expiry hands it over.
+    assert!(
+        store
+            .acquire_lease("controller", "a", 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_lease("controller", "a", 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .acquire_lease("controller", "b", 60_000)
+            .await
+            .unwrap()
+    );
+    store.release_lease("controller", "b").await.unwrap();
+    assert!(
+        !store
+            .acquire_lease("controller", "b", 60_000)
+            .await
+            .unwrap(),
+        "only the holder releases"
+    );
+    store.release_lease("controller", "a").await.unwrap();
+    assert!(store.acquire_lease("controller", "b", -1).await.unwrap());
+    assert!(
+        store
+            .acquire_lease("controller", "a", 60_000)
+            .await
+            .unwrap(),
+        "an expired lease is taken over"
+    );
+}
+
 async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     macro_rules! case {
         ($name:ident) => {{
@@ -933,6 +1092,7 @@ async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     case!(user_lifecycle);
     case!(tokens_of_users);
     case!(audit_log);
+    case!(rollouts_and_leases);
     eprintln!("[{backend}] reopen_keeps_identity");
     reopen_keeps_identity(fresh()).await;
 }

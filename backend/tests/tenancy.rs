@@ -158,7 +158,10 @@ async fn every_write_leaves_one_audit_entry_and_a_failed_one_none() {
         .collect();
     assert_eq!(newest, vec![("issue", "ApiToken"), ("update", "Tenant")]);
     assert_eq!(page["items"][0]["user"], "admin");
-    assert!(page["next"].is_string(), "a full page points at the next");
+    assert!(
+        page["continue"].is_string(),
+        "a full page points at the next"
+    );
     let (status, _) = api.call("GET", "/api/v1/audit?since=yesterday", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -14,6 +14,7 @@ pub mod list;
 pub mod openapi;
 mod ops;
 mod resources;
+mod rollouts;
 pub mod routes;
 mod tokens;
 mod users;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub graph_hub: Arc<graph_hub::GraphHub>,
     /// The GraphQL schema (`POST /api/graphql`).
     pub graphql: graphql::WeftSchema,
+    /// Wakes the rollout controller after a user's action.
+    pub rollouts_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The whole HTTP application; tests call it without a socket. Every API route comes from

@@ -74,6 +74,28 @@ fn wire_schemas() -> Vec<(String, RefOr<Schema>)> {
         error::FieldProblem,
         graphql::GraphQlRequest,
     );
+    // The rollout's state and decisions come from weft-model, which carries no schema derive.
+    schemas.push((
+        "RolloutStatus".into(),
+        RefOr::T(
+            free_object(
+                "phase, step, canaryWeight, failedChecks, pausedBy, reason, and the newest \
+                 decisions in history (historyContinue pages on through …/history); see \
+                 docs/rollouts.md",
+            )
+            .into(),
+        ),
+    ));
+    schemas.push((
+        "RolloutHistory".into(),
+        RefOr::T(
+            free_object(
+                "items: decisions newest first (at, by, phase, step, weightBefore, \
+                 weightAfter, check, message); continue: the next page",
+            )
+            .into(),
+        ),
+    ));
     schemas
 }
 

@@ -320,6 +320,21 @@ pub(super) async fn with_statuses(
     }
     for manifest in manifests
         .iter_mut()
+        .filter(|manifest| manifest.kind == Kind::Rollout.name())
+    {
+        let mesh = manifest.metadata.mesh.clone().unwrap_or_default();
+        let generation = manifest
+            .metadata
+            .resource_version
+            .as_deref()
+            .and_then(|version| version.parse().ok())
+            .unwrap_or(0);
+        let status =
+            super::rollouts::status(state, &mesh, &manifest.metadata.name, generation).await?;
+        manifest.status = serde_json::to_value(status).ok();
+    }
+    for manifest in manifests
+        .iter_mut()
         .filter(|manifest| manifest.kind == Kind::Mesh.name())
     {
         if let Some(ca) = state.store.mesh_ca_state(&manifest.metadata.name).await? {
@@ -444,12 +459,16 @@ pub async fn list_scoped(
 pub async fn get_scoped(
     kind: Kind,
     state: AppState,
+    caller: Caller,
     mesh: String,
     name: String,
 ) -> Result<Json<Manifest>> {
-    let row = state.store.get(kind, &mesh, &name).await?;
-    row.map(|row| Json(row.to_manifest()))
-        .ok_or_else(|| Error::NotFound(format!("{kind} {name:?}")))
+    let row = state
+        .store
+        .get(kind, &mesh, &name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("{kind} {name:?}")))?;
+    Ok(Json(with_status(&state, &caller, row.to_manifest()).await?))
 }
 
 pub async fn put_scoped(

@@ -12,7 +12,9 @@ use weft_model::Kind;
 use weft_model::kind::Origin;
 use weft_model::tenant::Role;
 
-use super::{AppState, audit, auth, ca, console, graph, inventory, list, resources, tokens, users};
+use super::{
+    AppState, audit, auth, ca, console, graph, inventory, list, resources, rollouts, tokens, users,
+};
 use crate::access::{Access, Caller};
 
 /// What a request or response carries, for the document.
@@ -160,8 +162,9 @@ fn kind_routes(routes: &mut Vec<Route>) {
                     format!("Read a {name}"),
                     get(
                         move |State(state): State<AppState>,
+                              Extension(caller): Extension<Caller>,
                               Path((mesh, name)): Path<(String, String)>| {
-                            resources::get_scoped(kind, state, mesh, name)
+                            resources::get_scoped(kind, state, caller, mesh, name)
                         },
                     ),
                 )
@@ -422,5 +425,68 @@ pub fn all() -> Vec<Route> {
             .gives(200, Json("AuditPage")),
     ];
     kind_routes(&mut routes);
+    rollout_routes(&mut routes);
     routes
+}
+
+/// A rollout's history and the actions on it.
+fn rollout_routes(routes: &mut Vec<Route>) {
+    use weft_model::canary::Action;
+    routes.push(
+        Route::new(
+            Method::GET,
+            "/v1/meshes/{mesh}/rollouts/{name}/history",
+            Access::Mesh(Role::Viewer),
+            "Rollout",
+            "The rollout's decisions, newest first: every check with its measured values and gates, every weight and phase change, and who made it",
+            get(
+                |State(state): State<AppState>,
+                 Path((mesh, name)): Path<(String, String)>,
+                 Query(query): Query<HashMap<String, String>>| {
+                    rollouts::history(state, mesh, name, query)
+                },
+            ),
+        )
+        .query(&[
+            ("limit", "entries per page, 1 to 1000 (100)"),
+            ("continue", "the `continue` of the previous page"),
+        ])
+        .gives(200, Payload::Json("RolloutHistory")),
+    );
+    for (action, summary) in [
+        (
+            Action::Pause,
+            "Pause the rollout: weights stay until it resumes",
+        ),
+        (
+            Action::Resume,
+            "Resume a paused rollout at the step it was paused at",
+        ),
+        (
+            Action::Promote,
+            "Promote the canary at once: all traffic to it",
+        ),
+        (
+            Action::Abort,
+            "Abort the rollout: all traffic back to stable at once",
+        ),
+    ] {
+        routes.push(
+            Route::new(
+                Method::POST,
+                format!("/v1/meshes/{{mesh}}/rollouts/{{name}}/{}", action.name()),
+                Access::Mesh(Role::Editor),
+                "Rollout",
+                format!("{summary} (409 when the rollout's phase does not allow it)"),
+                post(
+                    move |State(state): State<AppState>,
+                          Extension(caller): Extension<Caller>,
+                          Path((mesh, name)): Path<(String, String)>| {
+                        rollouts::act(action, state, caller, mesh, name)
+                    },
+                ),
+            )
+            .gives(200, Payload::Json("RolloutStatus")),
+        );
+    }
 }

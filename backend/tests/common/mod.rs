@@ -65,6 +65,7 @@ pub async fn state_over(url: &str, directory: &std::path::Path) -> (AppState, wa
         login_guard: Arc::new(weft_global::auth::guard::LoginGuard::default()),
         graph_hub: Arc::default(),
         graphql: weft_global::http::graphql::schema(),
+        rollouts_wake: Arc::default(),
     };
     (state, shutdown_sender)
 }

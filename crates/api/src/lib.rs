@@ -9,6 +9,7 @@ pub mod error;
 pub mod graph;
 pub mod graphql;
 pub mod inventory;
+pub mod rollouts;
 pub mod telemetry;
 pub mod tokens;
 pub mod users;

@@ -3,6 +3,7 @@
 //!
 //! This crate knows nothing about HTTP, SQL, protobuf or async runtimes, and builds for wasm32.
 
+pub mod canary;
 pub mod check;
 pub mod dataplane;
 pub mod duration;

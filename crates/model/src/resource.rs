@@ -30,8 +30,12 @@ pub struct Resource {
 /// Who is submitting a manifest: users may not set Weft's reserved labels, zones may.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Author {
+    /// A user, through the API or a file: `weft.dev/` labels are refused.
     User,
+    /// A zone registering its dataplanes (or a row Weft stored).
     Zone,
+    /// Weft's own controllers (the TrafficRoute of a rollout).
+    Weft,
 }
 
 impl Resource {
@@ -62,7 +66,7 @@ impl Resource {
             );
             return Err(errors.finish().unwrap_err());
         };
-        manifest.metadata.check(&mut errors, author == Author::Zone);
+        manifest.metadata.check(&mut errors, author != Author::User);
         match (&manifest.metadata.mesh, kind.is_mesh_scoped()) {
             (None, true) => errors.add("metadata.mesh", format!("is required for {kind}")),
             (Some(_), false) => errors.add("metadata.mesh", format!("must not be set for {kind}")),

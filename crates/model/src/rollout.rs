@@ -72,6 +72,15 @@ impl RolloutSpec {
                         errors.add(&tags_path, "must name at least one tag, e.g. version");
                     }
                     check_tags(errors, &tags_path, subset.tags.iter(), false);
+                    // Telemetry tells a service's versions apart by this tag.
+                    if !subset.tags.is_empty()
+                        && !subset.tags.contains_key(crate::dataplane::VERSION_TAG)
+                    {
+                        errors.add(
+                            &tags_path,
+                            "must include version (telemetry tells the canary from stable by it)",
+                        );
+                    }
                 }
             }
         }
