@@ -10,6 +10,7 @@ mod client;
 mod config;
 mod error;
 mod resources;
+mod rollout;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
@@ -62,6 +63,9 @@ enum Command {
     /// Tenants and their members.
     #[command(subcommand)]
     Tenants(account::TenantsCommand),
+    /// Canary rollouts: status and decisions, pause, resume, promote, abort.
+    #[command(subcommand)]
+    Rollout(rollout::RolloutCommand),
     /// Print a shell completion script.
     Completion { shell: clap_complete::Shell },
 }
@@ -80,6 +84,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Tokens(command) => account::tokens(context, command),
         Command::Users(command) => account::users(context, command),
         Command::Tenants(command) => account::tenants(context, command),
+        Command::Rollout(command) => rollout::rollout(context, command),
         Command::Completion { shell } => {
             clap_complete::generate(
                 shell,

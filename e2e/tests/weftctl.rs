@@ -188,6 +188,37 @@ fn weftctl_logs_in_applies_reads_inspects_and_revokes() {
     );
     assert!(out.contains("Config:"), "{out}");
 
+    // A canary rollout, driven from the command line.
+    let rollout = "apiVersion: weft.dev/v1alpha1\nkind: Rollout\nmetadata: {name: cli-canary, mesh: shop}\nspec:\n  service: orders\n  stable: {tags: {version: v1}}\n  canary: {tags: {version: v2}}\n  steps: [10, 100]\n  interval: 1m\n";
+    ok(&home, &["apply", "-f", "-"], rollout);
+    let out = ok(&home, &["rollout", "pause", "cli-canary", "-m", "shop"], "");
+    assert!(out.contains("Paused"), "{out}");
+    let out = ok(
+        &home,
+        &["rollout", "status", "cli-canary", "-m", "shop"],
+        "",
+    );
+    assert!(
+        out.contains("phase:   Paused") && out.contains("paused:  by admin"),
+        "{out}"
+    );
+    assert!(
+        out.contains("DECISION") && out.contains("paused by admin"),
+        "{out}"
+    );
+    let out = ok(&home, &["rollout", "abort", "cli-canary", "-m", "shop"], "");
+    assert!(out.contains("Aborted (canary at 0 %)"), "{out}");
+    let (code, _, err) = weftctl(
+        &home,
+        &["rollout", "promote", "cli-canary", "-m", "shop"],
+        "",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("cannot promote a rollout that is Aborted"),
+        "{err}"
+    );
+
     // An API token for automation, narrowed to viewing: it reads, it cannot write, and once
     // it revokes itself it fails with a clear message.
     let (code, token, err) = weftctl(&home, &["tokens", "create", "ci", "--role", "viewer"], "");
