@@ -476,3 +476,177 @@ fn login_open_mesh_and_watch_live_edges() {
     });
     drop(shop);
 }
+
+/// Logs `user` in through the form and waits for the meshes page.
+async fn log_in(driver: &WebDriver, base: &str, user: &str) -> WebDriverResult<()> {
+    driver.goto(format!("{base}/login")).await?;
+    let name = eventually("the login form", Duration::from_secs(20), || async {
+        driver.find(By::Css("input[name=username]")).await.ok()
+    })
+    .await;
+    // The form may come prefilled: replace what is there.
+    name.clear().await?;
+    name.send_keys(user).await?;
+    let password = driver.find(By::Css("input[name=password]")).await?;
+    password.clear().await?;
+    password.send_keys(PASSWORD).await?;
+    driver
+        .find(By::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    eventually("the meshes page", Duration::from_secs(20), || async {
+        driver.find(By::Css("a[data-mesh=shop]")).await.ok()
+    })
+    .await;
+    Ok(())
+}
+
+/// Clicks an action on the rollout page and confirms it.
+async fn rollout_action(driver: &WebDriver, action: &str) -> WebDriverResult<()> {
+    let button = eventually(
+        &format!("the {action} button enabled"),
+        Duration::from_secs(20),
+        || async {
+            let button = driver
+                .find(By::Css(format!("button.action-{action}")))
+                .await
+                .ok()?;
+            button.is_enabled().await.ok()?.then_some(button)
+        },
+    )
+    .await;
+    button.click().await?;
+    driver
+        .find(By::Css(".confirm button.confirm-yes"))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+#[test]
+fn a_rollout_page_follows_the_canary_and_acts_on_it() {
+    let work = tempfile::tempdir().unwrap();
+    let shop = Shop::start(ShopOptions {
+        work_dir: work.path().to_path_buf(),
+        ports: Ports::Free,
+        admin_password: PASSWORD.into(),
+        console_dir: Some(console_dir()),
+        load_rps: 30.0,
+        no_faults: true,
+        ..ShopOptions::default()
+    });
+    let api = shop.global.api();
+    api.apply(
+        "/api/v1/meshes/shop/rollouts/catalog",
+        "apiVersion: weft.dev/v1alpha1\nkind: Rollout\nmetadata: {name: catalog, mesh: shop}\nspec:\n  service: catalog\n  stable: {tags: {version: v1}}\n  canary: {tags: {version: v2}}\n  steps: [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]\n  interval: 2s\n  gates: {successRate: 90, p99: 1s, minRequests: 3}\n",
+    );
+    let (_chromedriver, driver_port) = start_chromedriver(work.path());
+    let base = shop.global.url();
+    let screenshot =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-rollout.png");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let driver = browser(driver_port, &work.path().join("chromium-profile"))
+            .await
+            .expect("chromium starts");
+        let result = async {
+            log_in(&driver, &base, "admin").await?;
+            // From the mesh page: the rollouts link, the list, the rollout.
+            driver.goto(format!("{base}/meshes/shop")).await?;
+            eventually("the rollouts link", Duration::from_secs(20), || async {
+                driver.find(By::Css("a.rollouts-link")).await.ok()
+            })
+            .await
+            .click()
+            .await?;
+            eventually(
+                "the rollout in the list",
+                Duration::from_secs(20),
+                || async {
+                    driver
+                        .find(By::Css("tr[data-rollout=catalog] a"))
+                        .await
+                        .ok()
+                },
+            )
+            .await
+            .click()
+            .await?;
+            // The step bar moves and decisions appear without a reload.
+            let current_step = || async {
+                let step = driver.find(By::Css(".step-bar .step.current")).await.ok()?;
+                step.attr("data-step").await.ok()??.parse::<u32>().ok()
+            };
+            let first = eventually("a current step", Duration::from_secs(30), current_step).await;
+            let entries = || async {
+                driver
+                    .find_all(By::Css("table.history tbody tr"))
+                    .await
+                    .ok()
+                    .map(|rows| rows.len())
+            };
+            let decisions = eventually("decisions", Duration::from_secs(20), entries).await;
+            eventually("the next step, live", Duration::from_secs(30), || async {
+                (current_step().await? > first).then_some(())
+            })
+            .await;
+            eventually("more decisions, live", Duration::from_secs(30), || async {
+                (entries().await? > decisions).then_some(())
+            })
+            .await;
+            eventually(
+                "a passed check in the history",
+                Duration::from_secs(30),
+                || async { driver.find(By::Css("tr[data-verdict=Passed]")).await.ok() },
+            )
+            .await;
+            eventually("a live success rate", Duration::from_secs(30), || async {
+                let latest = driver.find(By::Css(".chart-success .latest")).await.ok()?;
+                (latest.text().await.ok()? == "100.0").then_some(())
+            })
+            .await;
+            driver.screenshot(&screenshot).await?;
+
+            // Pause, confirmed: the page and the API agree.
+            rollout_action(&driver, "pause").await?;
+            eventually("the paused phase", Duration::from_secs(20), || async {
+                driver
+                    .find(By::Css(".rollout-summary [data-phase=Paused]"))
+                    .await
+                    .ok()
+            })
+            .await;
+            let (_, rollout) = api.get("/api/v1/meshes/shop/rollouts/catalog").unwrap();
+            assert_eq!(rollout["status"]["phase"], "Paused");
+            assert_eq!(rollout["status"]["pausedBy"], "admin");
+            // Promote: all traffic to the canary.
+            rollout_action(&driver, "promote").await?;
+            eventually("the promoted phase", Duration::from_secs(20), || async {
+                driver
+                    .find(By::Css(".rollout-summary [data-phase=Promoted]"))
+                    .await
+                    .ok()
+            })
+            .await;
+            let weights = driver.find(By::Css(".rollout-summary .weights")).await?;
+            assert_eq!(weights.attr("data-weight").await?.as_deref(), Some("100"));
+            let (_, rollout) = api.get("/api/v1/meshes/shop/rollouts/catalog").unwrap();
+            assert_eq!(rollout["status"]["phase"], "Promoted");
+            assert_eq!(rollout["status"]["canaryWeight"], 100);
+            // Nothing more to do: every action is disabled.
+            for action in ["pause", "resume", "promote", "abort"] {
+                let button = driver
+                    .find(By::Css(format!("button.action-{action}")))
+                    .await?;
+                assert!(!button.is_enabled().await?, "{action} after promotion");
+            }
+            WebDriverResult::Ok(())
+        }
+        .await;
+        let _ = driver.quit().await;
+        result.expect("browser session");
+    });
+    drop(shop);
+}

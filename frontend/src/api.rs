@@ -167,11 +167,24 @@ pub async fn follow_graph(
     on_graph: impl Fn(Graph),
     on_status: impl Fn(StreamStatus),
 ) {
+    let url = format!("/api/v1/meshes/{}/graph/stream", segment(&mesh));
+    follow(&url, "graph", cancelled, abort, on_graph, on_status).await;
+}
+
+/// Follows the server-sent events at `url`, decoding each `event` frame as `T`, until
+/// `cancelled` is set; reconnects after failures, backing off up to 5 s.
+pub async fn follow<T: DeserializeOwned>(
+    url: &str,
+    event: &str,
+    cancelled: Rc<Cell<bool>>,
+    abort: web_sys::AbortController,
+    on_item: impl Fn(T),
+    on_status: impl Fn(StreamStatus),
+) {
     let mut backoff_ms = 500;
     while !cancelled.get() {
         on_status(StreamStatus::Connecting);
-        let url = format!("/api/v1/meshes/{}/graph/stream", segment(&mesh));
-        let sent = Request::get(&url)
+        let sent = Request::get(url)
             .header("Authorization", &bearer())
             .header("Accept", "text/event-stream")
             .abort_signal(Some(&abort.signal()))
@@ -182,7 +195,7 @@ pub async fn follow_graph(
                 Some(body) => {
                     on_status(StreamStatus::Live);
                     backoff_ms = 500;
-                    read_events(body, &cancelled, &on_graph).await
+                    read_events(body, event, &cancelled, &on_item).await
                 }
                 None => "the stream had no body".to_string(),
             },
@@ -206,10 +219,11 @@ pub async fn follow_graph(
 }
 
 /// Reads `event:`/`data:` frames until the stream ends; returns why it ended.
-async fn read_events(
+async fn read_events<T: DeserializeOwned>(
     body: web_sys::ReadableStream,
+    event: &str,
     cancelled: &Cell<bool>,
-    on_graph: &impl Fn(Graph),
+    on_item: &impl Fn(T),
 ) -> String {
     let mut chunks = wasm_streams::ReadableStream::from_raw(body.unchecked_into()).into_stream();
     let mut buffer: Vec<u8> = Vec::new();
@@ -224,8 +238,8 @@ async fn read_events(
         buffer.extend_from_slice(&chunk);
         while let Some(end) = find_frame_end(&buffer) {
             let frame: Vec<u8> = buffer.drain(..end + 2).collect();
-            if let Some(graph) = parse_frame(&String::from_utf8_lossy(&frame)) {
-                on_graph(graph);
+            if let Some(item) = parse_frame(&String::from_utf8_lossy(&frame), event) {
+                on_item(item);
             }
         }
     }
@@ -236,8 +250,8 @@ fn find_frame_end(buffer: &[u8]) -> Option<usize> {
     buffer.windows(2).position(|pair| pair == b"\n\n")
 }
 
-/// The graph carried by one SSE frame, if it is a `graph` event.
-pub fn parse_frame(frame: &str) -> Option<Graph> {
+/// What one SSE frame carries, if it is an event named `wanted`.
+pub fn parse_frame<T: DeserializeOwned>(frame: &str, wanted: &str) -> Option<T> {
     let mut event = "message";
     let mut data = String::new();
     for line in frame.lines() {
@@ -250,7 +264,7 @@ pub fn parse_frame(frame: &str) -> Option<Graph> {
             data.push_str(value.strip_prefix(' ').unwrap_or(value));
         }
     }
-    if event != "graph" || data.is_empty() {
+    if event != wanted || data.is_empty() {
         return None;
     }
     serde_json::from_str(&data).ok()
@@ -263,10 +277,10 @@ mod tests {
     #[test]
     fn parses_graph_frames_and_ignores_the_rest() {
         let frame = "event: graph\ndata: {\"mesh\":\"shop\",\"windowSeconds\":10,\"generatedAt\":\"t\",\"nodes\":[],\"edges\":[]}\n\n";
-        assert_eq!(parse_frame(frame).unwrap().mesh, "shop");
-        assert!(parse_frame(": keep-alive\n\n").is_none());
-        assert!(parse_frame("event: other\ndata: {}\n\n").is_none());
-        assert!(parse_frame("event: graph\ndata: not json\n\n").is_none());
+        assert_eq!(parse_frame::<Graph>(frame, "graph").unwrap().mesh, "shop");
+        assert!(parse_frame::<Graph>(": keep-alive\n\n", "graph").is_none());
+        assert!(parse_frame::<Graph>("event: other\ndata: {}\n\n", "graph").is_none());
+        assert!(parse_frame::<Graph>("event: graph\ndata: not json\n\n", "graph").is_none());
         assert_eq!(find_frame_end(b"a\n\nb"), Some(1));
     }
 }

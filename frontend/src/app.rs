@@ -12,6 +12,7 @@ use crate::pages::login::LoginPage;
 use crate::pages::members::MembersPage;
 use crate::pages::mesh::MeshPage;
 use crate::pages::meshes::MeshesPage;
+use crate::pages::rollouts::{RolloutPage, RolloutsPage};
 use crate::pages::tokens::TokensPage;
 
 #[component]
@@ -22,6 +23,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <Route path=path!("/") view=|| view! { <Shell><MeshesPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh") view=|| view! { <Shell><MeshPage /></Shell> } />
+                <Route path=path!("/meshes/:mesh/rollouts") view=|| view! { <Shell><RolloutsPage /></Shell> } />
+                <Route path=path!("/meshes/:mesh/rollouts/:name") view=|| view! { <Shell><RolloutPage /></Shell> } />
                 <Route path=path!("/apply") view=|| view! { <Shell><ApplyPage /></Shell> } />
                 <Route path=path!("/tenants/:tenant/members") view=|| view! { <Shell><MembersPage /></Shell> } />
                 <Route path=path!("/tokens") view=|| view! { <Shell><TokensPage /></Shell> } />

@@ -3,9 +3,13 @@
 //! action does not apply), stored by compare-and-swap with its decision and audit entry.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::Json;
-use weft_api::rollouts::{HistoryEntry, HistoryPage, RolloutStatus};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use weft_api::rollouts::{HistoryEntry, HistoryPage, LiveSample, RolloutFrame, RolloutStatus};
 use weft_model::Kind;
 use weft_model::canary::{self, Action, RolloutState};
 use weft_model::resource::Spec;
@@ -114,6 +118,87 @@ pub async fn history(
     }))
 }
 
+/// Seconds of traffic behind each live sample.
+const LIVE_WINDOW: u64 = 10;
+
+fn spec_of(row: &crate::store::StoredResource) -> Result<RolloutSpec> {
+    match row.to_resource()?.spec {
+        Spec::Rollout(spec) => Ok(spec),
+        _ => Err(Error::Internal("a Rollout row holds another kind".into())),
+    }
+}
+
+/// One frame: the status and the canary's traffic now; `None` once the rollout is gone.
+async fn frame(state: &AppState, mesh: &str, name: &str) -> Result<Option<RolloutFrame>> {
+    let Some(row) = state.store.get(Kind::Rollout, mesh, name).await? else {
+        return Ok(None);
+    };
+    let spec = spec_of(&row)?;
+    let now = now_millis();
+    let seconds = u64::try_from(now / 1000).unwrap_or(0);
+    let measured = crate::rollouts::measure(&state.traffic, mesh, &spec, seconds, LIVE_WINDOW);
+    Ok(Some(RolloutFrame {
+        status: status(state, mesh, name, row.revision).await?,
+        live: LiveSample {
+            at: now,
+            window_seconds: LIVE_WINDOW,
+            requests_per_second: measured.requests as f64 / LIVE_WINDOW as f64,
+            success_rate: measured.success_rate,
+            p99_millis: measured.p99_millis,
+        },
+    }))
+}
+
+/// `GET …/rollouts/{name}/stream`: server-sent events, one `rollout` frame a second (status,
+/// newest decisions and the canary's live traffic), ending with `gone` when the rollout is
+/// deleted. Counts against the caller's streams like the graph's.
+pub async fn stream(
+    state: AppState,
+    caller: Caller,
+    mesh: String,
+    name: String,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    // 404 before a stream is opened for nothing.
+    let first = frame(&state, &mesh, &name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("Rollout {name:?}")))?;
+    let slot = state.graph_hub.admit(&caller.user)?;
+    let mut shutdown = state.shutdown.clone();
+    let events = async_stream::stream! {
+        let _slot = slot;
+        let mut next = Some(first);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            match next.take() {
+                Some(frame) => match serde_json::to_string(&frame) {
+                    Ok(data) => yield Ok(Event::default().event("rollout").data(data)),
+                    Err(error) => tracing::error!(%error, "encoding a rollout frame"),
+                },
+                None => {
+                    yield Ok(Event::default().event("gone").data("{}"));
+                    break;
+                }
+            }
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            match frame(&state, &mesh, &name).await {
+                Ok(found) => next = found,
+                Err(error) => {
+                    tracing::warn!(%error, %mesh, rollout = %name, "rollout stream ends");
+                    break;
+                }
+            }
+        }
+    };
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
 /// `POST …/rollouts/{name}/{pause|resume|promote|abort}`: the new status.
 pub async fn act(
     action: Action,
@@ -127,10 +212,7 @@ pub async fn act(
         .get(Kind::Rollout, &mesh, &name)
         .await?
         .ok_or_else(|| Error::NotFound(format!("Rollout {name:?}")))?;
-    let spec: RolloutSpec = match row.to_resource()?.spec {
-        Spec::Rollout(spec) => spec,
-        _ => return Err(Error::Internal("a Rollout row holds another kind".into())),
-    };
+    let spec = spec_of(&row)?;
     let now = now_millis();
     // The controller may not have seen the rollout (or its new spec) yet: act on a fresh one.
     let (current, expected) = match state.store.rollout_state(&mesh, &name).await? {

@@ -453,6 +453,23 @@ fn rollout_routes(routes: &mut Vec<Route>) {
         ])
         .gives(200, Payload::Json("RolloutHistory")),
     );
+    routes.push(
+        Route::new(
+            Method::GET,
+            "/v1/meshes/{mesh}/rollouts/{name}/stream",
+            Access::Mesh(Role::Viewer),
+            "Rollout",
+            "The rollout, live (server-sent events, one frame a second: status, newest decisions and the canary's traffic)",
+            get(
+                |State(state): State<AppState>,
+                 Extension(caller): Extension<Caller>,
+                 Path((mesh, name)): Path<(String, String)>| {
+                    rollouts::stream(state, caller, mesh, name)
+                },
+            ),
+        )
+        .gives(200, Payload::Events("RolloutFrame")),
+    );
     for (action, summary) in [
         (
             Action::Pause,

@@ -37,3 +37,25 @@ pub struct HistoryPage {
     #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
     pub continue_token: Option<String>,
 }
+
+/// The canary's traffic right now (the last few seconds, from every zone), for live charts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveSample {
+    /// Unix milliseconds.
+    pub at: i64,
+    pub window_seconds: u64,
+    pub requests_per_second: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_millis: Option<f64>,
+}
+
+/// One event of `GET …/rollouts/{name}/stream` (`event: rollout`), once a second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutFrame {
+    pub status: RolloutStatus,
+    pub live: LiveSample,
+}

@@ -9,21 +9,31 @@ use crate::layout::{
     health_class,
 };
 
+/// A service under an active rollout: its canary version and the canary's weight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RolloutMark {
+    pub service: String,
+    pub stable_version: String,
+    pub canary_version: String,
+    pub canary_weight: u32,
+}
+
 #[component]
-pub fn GraphView(scene: Signal<Option<Scene>>) -> impl IntoView {
+pub fn GraphView(scene: Signal<Option<Scene>>, marks: Signal<Vec<RolloutMark>>) -> impl IntoView {
     move || {
+        let marks = marks.get();
         match scene.get() {
         None => view! { <div class="graph empty"><p class="muted">"Waiting for the first graph…"</p></div> }.into_any(),
         Some(scene) if scene.nodes.is_empty() => view! {
             <div class="graph empty"><p class="muted">"No services and no traffic in this mesh yet."</p></div>
         }
         .into_any(),
-        Some(scene) => render(scene).into_any(),
+        Some(scene) => render(scene, &marks).into_any(),
     }
     }
 }
 
-fn render(scene: Scene) -> impl IntoView {
+fn render(scene: Scene, marks: &[RolloutMark]) -> impl IntoView {
     let view_box = format!("0 0 {:.0} {:.0}", scene.width, scene.height);
     let edges = scene
         .edges
@@ -75,7 +85,24 @@ fn render(scene: Scene) -> impl IntoView {
         .nodes
         .into_iter()
         .map(|node| {
-            let class = if node.external { "node external" } else { "node" };
+            let mark = marks.iter().find(|mark| mark.service == node.service);
+            let class = match (node.external, mark) {
+                (true, _) => "node external",
+                (false, Some(_)) => "node rollout",
+                (false, None) => "node",
+            };
+            // Under a rollout, each version says its share: "canary 25 %" / "stable 75 %".
+            let badge = mark.and_then(|mark| {
+                let version = node.version.as_deref()?;
+                let text = if version == mark.canary_version {
+                    format!("canary {} %", mark.canary_weight)
+                } else if version == mark.stable_version {
+                    format!("stable {} %", 100 - mark.canary_weight.min(100))
+                } else {
+                    return None;
+                };
+                Some(view! { <text class="rollout-badge" x="12" y="-6">{text}</text> })
+            });
             let subtitle = match (&node.version, node.external) {
                 (_, true) => "outside the mesh".to_string(),
                 (Some(version), _) => format!("{version} · {} inst.", node.instances),
@@ -86,6 +113,7 @@ fn render(scene: Scene) -> impl IntoView {
                     <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8" />
                     <text class="service" x="12" y="21">{node.service}</text>
                     <text class="version" x="12" y="38">{subtitle}</text>
+                    {badge}
                 </g>
             }
         })

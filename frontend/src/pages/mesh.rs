@@ -10,7 +10,7 @@ use weft_api::inventory::{ServiceHealth, ServiceList, ServiceView};
 
 use crate::api::{self, StreamStatus};
 use crate::components::error::ErrorNotice;
-use crate::components::graph::{GraphView, LockGlyph};
+use crate::components::graph::{GraphView, LockGlyph, RolloutMark};
 use crate::layout::{Layout, Scene};
 
 #[component]
@@ -26,6 +26,10 @@ pub fn MeshPage() -> impl IntoView {
 #[component]
 fn MeshView(mesh: String) -> impl IntoView {
     let scene = RwSignal::new(None::<Scene>);
+    // Active rollouts, read again with the graph at most every 5 s (no loop of its own).
+    let marks = RwSignal::new(Vec::<RolloutMark>::new());
+    let marks_read_at = Rc::new(Cell::new(f64::NEG_INFINITY));
+    let rollouts_path = format!("/api/v1/meshes/{}/rollouts", api::segment(&mesh));
     let generated_at = RwSignal::new(String::new());
     let status = RwSignal::new(StreamStatus::Connecting);
     let logged_out = RwSignal::new(false);
@@ -42,6 +46,18 @@ fn MeshView(mesh: String) -> impl IntoView {
                 stream_cancelled,
                 abort,
                 move |graph| {
+                    let now = js_sys::Date::now();
+                    if now - marks_read_at.get() >= 5_000.0 {
+                        marks_read_at.set(now);
+                        let path = rollouts_path.clone();
+                        spawn_local(async move {
+                            if let Ok(list) =
+                                api::get::<weft_api::inventory::ResourceList>(&path).await
+                            {
+                                marks.set(rollout_marks(&list));
+                            }
+                        });
+                    }
                     let placed = layout.borrow_mut().place(&graph);
                     generated_at.set(graph.generated_at.clone());
                     scene.set(Some(placed));
@@ -79,6 +95,7 @@ fn MeshView(mesh: String) -> impl IntoView {
         <section class="mesh">
             <div class="title-row">
                 <h1>"Mesh " <span class="mesh-name">{mesh.clone()}</span></h1>
+                <leptos_router::components::A href=format!("/meshes/{}/rollouts", api::segment(&mesh)) attr:class="rollouts-link">"Rollouts"</leptos_router::components::A>
                 <p class="stream-status" data-status=move || match status.get() {
                     StreamStatus::Live => "live",
                     StreamStatus::Connecting => "connecting",
@@ -91,7 +108,7 @@ fn MeshView(mesh: String) -> impl IntoView {
                     }}
                 </p>
             </div>
-            <GraphView scene=scene.into() />
+            <GraphView scene=scene.into() marks=marks.into() />
             <ul class="legend">
                 <li class="healthy">"healthy"</li>
                 <li class="degraded">"some 5xx"</li>
@@ -128,6 +145,32 @@ fn MeshView(mesh: String) -> impl IntoView {
             </Suspense>
         </section>
     }
+}
+
+/// The services under a rollout that is still moving.
+fn rollout_marks(list: &weft_api::inventory::ResourceList) -> Vec<RolloutMark> {
+    list.items
+        .iter()
+        .filter_map(|rollout| {
+            let status = rollout.status.as_ref()?;
+            let phase = status["phase"].as_str()?;
+            if matches!(phase, "Promoted" | "RolledBack" | "Aborted") {
+                return None;
+            }
+            let version = |subset: &str| {
+                rollout.spec[subset]["tags"]["version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            Some(RolloutMark {
+                service: rollout.spec["service"].as_str()?.to_string(),
+                stable_version: version("stable"),
+                canary_version: version("canary"),
+                canary_weight: u32::try_from(status["canaryWeight"].as_u64()?).ok()?,
+            })
+        })
+        .collect()
 }
 
 fn health_class(health: ServiceHealth) -> &'static str {

@@ -5,4 +5,5 @@ pub mod login;
 pub mod members;
 pub mod mesh;
 pub mod meshes;
+pub mod rollouts;
 pub mod tokens;
