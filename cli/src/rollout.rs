@@ -91,11 +91,15 @@ fn print_status(status: &Value) {
             vec![
                 cell(&entry["at"]),
                 cell(&entry["by"]),
-                format!(
-                    "{} → {}",
-                    cell(&entry["weightBefore"]),
+                if entry["weightBefore"] == entry["weightAfter"] {
                     cell(&entry["weightAfter"])
-                ),
+                } else {
+                    format!(
+                        "{} → {}",
+                        cell(&entry["weightBefore"]),
+                        cell(&entry["weightAfter"])
+                    )
+                },
                 check["verdict"].as_str().unwrap_or_default().to_string(),
                 measured,
                 cell(&entry["message"]),

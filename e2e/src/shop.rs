@@ -58,6 +58,34 @@ spec:
             - {service: catalog, tags: {version: v2}, weight: 20}
 ";
 
+/// The demo's rollout: catalog v1 → v2 in small steps, one every 20 s, judged on v2's own
+/// traffic.
+pub const DEMO_ROLLOUT: &str = "apiVersion: weft.dev/v1alpha1
+kind: Rollout
+metadata: {name: catalog, mesh: shop}
+spec:
+  service: catalog
+  stable: {tags: {version: v1}}
+  canary: {tags: {version: v2}}
+  steps: [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+  interval: 20s
+  gates: {successRate: 90, p99: 500ms, minRequests: 10}
+  maxFailedChecks: 2
+  onNoTraffic: Hold
+";
+
+/// Makes catalog v2 answer 30 % of its requests with a 500, so the demo's rollout fails its
+/// gates and rolls back by itself.
+pub const CANARY_FAULT: &str = "apiVersion: weft.dev/v1alpha1
+kind: FaultInjection
+metadata: {name: catalog-v2-fails, mesh: shop}
+spec:
+  targetRef: {kind: Dataplane, tags: {service: catalog, version: v2}}
+  from:
+    - targetRef: {kind: Mesh}
+      default: {abort: {percent: 30, status: 500}}
+";
+
 /// Where each process listens.
 #[derive(Default)]
 pub enum Ports {

@@ -19,6 +19,10 @@ pub struct DemoArgs {
     /// Requests per second the load generator sends to web.
     #[arg(long, default_value_t = 20.0)]
     rps: f64,
+    /// Make catalog v2 fail 30 % of its requests from the start, to watch the rollout roll
+    /// back by itself.
+    #[arg(long)]
+    failing_canary: bool,
 }
 
 const FIXED_PORTS: [u16; 7] = [5681, 5685, 5682, 5678, 5692, 5688, 8080];
@@ -82,7 +86,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             admin_password: password.clone(),
             console_dir: Some(console_dir.clone()),
             load_rps: args.rps,
-            canary_route: true,
             ..ShopOptions::default()
         })
     }));
@@ -93,6 +96,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     };
     shop.add_demo_tenants(&password);
+    let api = shop.global.api();
+    let fault_file = work_dir.join("catalog-v2-fails.yaml");
+    std::fs::write(&fault_file, weft_e2e::shop::CANARY_FAULT)?;
+    if args.failing_canary {
+        api.apply(
+            "/api/v1/meshes/shop/faultinjections/catalog-v2-fails",
+            weft_e2e::shop::CANARY_FAULT,
+        );
+    }
+    api.apply(
+        "/api/v1/meshes/shop/rollouts/catalog",
+        weft_e2e::shop::DEMO_ROLLOUT,
+    );
 
     println!();
     println!("  Weft demo is running.");
@@ -107,8 +123,26 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  logs         {}", work_dir.display());
     println!();
     println!(
-        "  Open the console, pick mesh \"shop\" and watch the live graph. Ctrl-C stops everything."
+        "  rollout      {}/meshes/shop/rollouts/catalog (catalog v1 → v2, a step every 20 s)",
+        shop.global.url()
     );
+    println!();
+    println!("  Open the console, pick mesh \"shop\" and watch the live graph and the rollout.");
+    if args.failing_canary {
+        println!("  catalog v2 fails 30 % of its requests: the rollout will roll back by itself.");
+    } else {
+        println!("  To watch an automatic rollback, make catalog v2 fail 30 % of its requests:");
+        println!(
+            "    cargo run -q -p weftctl -- login --server {} --user admin",
+            shop.global.url()
+        );
+        println!(
+            "    cargo run -q -p weftctl -- apply -f {}",
+            fault_file.display()
+        );
+        println!("  (or start the demo with --failing-canary).");
+    }
+    println!("  Ctrl-C stops everything.");
     println!();
 
     loop {
