@@ -54,7 +54,9 @@ async fn one_query_reaches_from_tenants_to_policies_for_those_allowed() {
         .unwrap()
         .remove(0);
     dataplane["metadata"]["mesh"] = json!("shop");
-    let dataplane = Resource::from_value(dataplane, Author::Zone).unwrap();
+    let mut dataplane = Resource::from_value(dataplane, Author::Zone).unwrap();
+    // As the sync server does on arrival.
+    weft_global::store::stamp_zone(&mut dataplane, "east");
     let store = &api.state.store;
     store.register_zone("east").await.unwrap();
     store.zone_connected("east", "0.1", "store").await.unwrap();

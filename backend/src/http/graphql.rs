@@ -90,13 +90,12 @@ impl Query {
     /// The tenants the caller is in (platform admins: all).
     async fn tenants(&self, context: &Context<'_>) -> Answer<Vec<TenantNode>> {
         let (state, caller) = parts(context);
-        let rows = state.store.list(Kind::Tenant, None).await.map_err(failed)?;
-        Ok(rows
+        Ok(visible(state, caller, Kind::Tenant, None)
+            .await?
             .into_iter()
-            .filter(|row| caller.role_in(&row.name).is_some())
-            .map(|row| TenantNode {
-                name: row.name,
-                spec: serde_json::from_value(row.spec).unwrap_or_default(),
+            .map(|manifest| TenantNode {
+                name: manifest.metadata.name,
+                spec: serde_json::from_value(manifest.spec).unwrap_or_default(),
             })
             .collect())
     }
@@ -111,18 +110,7 @@ impl Query {
     /// the caller may see), as manifests.
     async fn zones(&self, context: &Context<'_>) -> Answer<Vec<Json<Value>>> {
         let (state, caller) = parts(context);
-        let rows = state.store.list(Kind::Zone, None).await.map_err(failed)?;
-        let manifests = super::resources::with_statuses(
-            state,
-            caller,
-            rows.iter().map(|row| row.to_manifest()).collect(),
-        )
-        .await
-        .map_err(failed)?;
-        Ok(manifests
-            .iter()
-            .map(|manifest| Json(serde_json::to_value(manifest).unwrap_or_default()))
-            .collect())
+        Ok(as_json(visible(state, caller, Kind::Zone, None).await?))
     }
 
     /// One mesh, or null when it does not exist or the caller may not see it.
@@ -132,22 +120,41 @@ impl Query {
     }
 }
 
+/// What the REST list of `kind` would show the caller (the same function answers both).
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    mesh: Option<&str>,
+) -> Answer<Vec<weft_model::Manifest>> {
+    super::resources::visible_manifests(state, caller, kind, mesh)
+        .await
+        .map_err(failed)
+}
+
+fn as_json(manifests: Vec<weft_model::Manifest>) -> Vec<Json<Value>> {
+    manifests
+        .iter()
+        .map(|manifest| Json(serde_json::to_value(manifest).unwrap_or_default()))
+        .collect()
+}
+
 async fn visible_meshes(
     state: &AppState,
     caller: &Caller,
     only: Option<&str>,
 ) -> Answer<Vec<MeshNode>> {
-    let rows = state.store.list(Kind::Mesh, None).await.map_err(failed)?;
-    Ok(rows
+    Ok(visible(state, caller, Kind::Mesh, None)
+        .await?
         .into_iter()
-        .filter(|row| only.is_none_or(|name| row.name == name))
-        .filter_map(|row| {
-            let tenant = tenant_of(&row.spec);
+        .filter(|manifest| only.is_none_or(|name| manifest.metadata.name == name))
+        .filter_map(|manifest| {
+            let tenant = tenant_of(&manifest.spec);
             caller.role_in(&tenant).map(|role| MeshNode {
-                name: row.name,
+                name: manifest.metadata.name,
                 tenant,
                 role,
-                spec: row.spec,
+                spec: manifest.spec,
             })
         })
         .collect())
@@ -234,19 +241,20 @@ impl MeshNode {
 
     /// The mesh's proxies.
     async fn dataplanes(&self, context: &Context<'_>) -> Answer<Vec<DataplaneNode>> {
-        let (state, _) = parts(context);
-        let rows = state
-            .store
-            .list(Kind::Dataplane, Some(&self.name))
-            .await
-            .map_err(failed)?;
-        Ok(rows
+        let (state, caller) = parts(context);
+        Ok(visible(state, caller, Kind::Dataplane, Some(&self.name))
+            .await?
             .into_iter()
-            .map(|row| DataplaneNode {
+            .map(|manifest| DataplaneNode {
                 mesh: self.name.clone(),
-                name: row.name.clone(),
-                zone: row.zone.clone(),
-                manifest: serde_json::to_value(row.to_manifest()).unwrap_or_default(),
+                name: manifest.metadata.name.clone(),
+                zone: manifest
+                    .metadata
+                    .labels
+                    .get(weft_model::dataplane::ZONE_LABEL)
+                    .cloned()
+                    .unwrap_or_default(),
+                manifest: serde_json::to_value(&manifest).unwrap_or_default(),
             })
             .collect())
     }
@@ -262,7 +270,7 @@ impl MeshNode {
         self.manifests(context, kind).await
     }
 
-    /// The mesh's canary rollouts, as manifests.
+    /// The mesh's canary rollouts, as manifests with their status (phase, weights, decisions).
     async fn rollouts(&self, context: &Context<'_>) -> Answer<Vec<Json<Value>>> {
         self.manifests(context, Kind::Rollout).await
     }
@@ -288,16 +296,10 @@ impl MeshNode {
 
 impl MeshNode {
     async fn manifests(&self, context: &Context<'_>, kind: Kind) -> Answer<Vec<Json<Value>>> {
-        let (state, _) = parts(context);
-        let rows = state
-            .store
-            .list(kind, Some(&self.name))
-            .await
-            .map_err(failed)?;
-        Ok(rows
-            .iter()
-            .map(|row| Json(serde_json::to_value(row.to_manifest()).unwrap_or_default()))
-            .collect())
+        let (state, caller) = parts(context);
+        Ok(as_json(
+            visible(state, caller, kind, Some(&self.name)).await?,
+        ))
     }
 }
 

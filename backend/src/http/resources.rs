@@ -373,6 +373,26 @@ fn visible(caller: &Caller, row: &StoredResource) -> bool {
     }
 }
 
+/// What the caller may see of `kind` (in `mesh`, for a mesh's kinds, once the caller's access
+/// to the mesh is checked), with statuses: what the REST lists answer, for GraphQL too.
+pub(super) async fn visible_manifests(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    mesh: Option<&str>,
+) -> Result<Vec<Manifest>> {
+    let rows = state.store.list(kind, mesh).await?;
+    with_statuses(
+        state,
+        caller,
+        rows.iter()
+            .filter(|row| visible(caller, row))
+            .map(StoredResource::to_manifest)
+            .collect(),
+    )
+    .await
+}
+
 /// The page of `rows` the query asks for, of what the caller may see and the selector picks.
 async fn list_response(
     state: &AppState,

@@ -118,6 +118,9 @@ pub async fn history(
     }))
 }
 
+/// Tries of an action that lost a race with the controller before giving up with 409.
+const ACTION_ATTEMPTS: usize = 5;
+
 /// Seconds of traffic behind each live sample.
 const LIVE_WINDOW: u64 = 10;
 
@@ -213,17 +216,6 @@ pub async fn act(
         .await?
         .ok_or_else(|| Error::NotFound(format!("Rollout {name:?}")))?;
     let spec = spec_of(&row)?;
-    let now = now_millis();
-    // The controller may not have seen the rollout (or its new spec) yet: act on a fresh one.
-    let (current, expected) = match state.store.rollout_state(&mesh, &name).await? {
-        Some(stored) if stored.state.generation == row.revision => {
-            (stored.state, Some(stored.version))
-        }
-        Some(stored) => (RolloutState::new(row.revision, now), Some(stored.version)),
-        None => (RolloutState::new(row.revision, now), None),
-    };
-    let (next, decision) =
-        canary::act(&spec, &current, action, &caller.user, now).map_err(Error::Conflict)?;
     let tenant = match state.store.get(Kind::Mesh, "", &mesh).await? {
         Some(mesh_row) => tenant_of(&mesh_row.spec),
         None => String::new(),
@@ -232,20 +224,41 @@ pub async fn act(
         .in_tenant(&tenant)
         .in_mesh(&mesh);
     let actor = caller.actor();
-    if !state
-        .store
-        .advance_rollout(
-            &mesh,
-            &name,
-            expected,
-            &next,
-            &[decision],
-            Some((&actor, &entry)),
-        )
-        .await?
-    {
+    // The controller may move the rollout between our read and our write: then the action is
+    // judged again on what it did (a few times, then 409).
+    let mut applied = false;
+    for _ in 0..ACTION_ATTEMPTS {
+        let now = now_millis();
+        // The controller may not have seen the rollout (or its new spec) yet: act on a fresh one.
+        let (current, expected) = match state.store.rollout_state(&mesh, &name).await? {
+            Some(stored) if stored.state.generation == row.revision => {
+                (stored.state, Some(stored.version))
+            }
+            Some(stored) => (RolloutState::new(row.revision, now), Some(stored.version)),
+            None => (RolloutState::new(row.revision, now), None),
+        };
+        let (next, decision) =
+            canary::act(&spec, &current, action, &caller.user, now).map_err(Error::Conflict)?;
+        if state
+            .store
+            .advance_rollout(
+                &mesh,
+                &name,
+                expected,
+                &next,
+                &[decision],
+                Some((&actor, &entry)),
+            )
+            .await?
+        {
+            applied = true;
+            break;
+        }
+    }
+    if !applied {
         return Err(Error::Conflict(
-            "the rollout moved while the action was made; look at its status and try again".into(),
+            "the rollout kept moving while the action was made; look at its status and try again"
+                .into(),
         ));
     }
     state.rollouts_wake.notify_one();
