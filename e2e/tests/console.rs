@@ -318,6 +318,63 @@ fn login_open_mesh_and_watch_live_edges() {
             .await;
             assert_eq!(result.text().await?, "created");
 
+            // Inspect a proxy from the mesh page: the applied Timeout is among the policies that
+            // apply, with the setting it produced.
+            driver.goto(format!("{base}/meshes/shop")).await?;
+            eventually("web's dataplane link", Duration::from_secs(20), || async {
+                driver
+                    .find(By::Css("tr[data-dataplane=web-east] a"))
+                    .await
+                    .ok()
+            })
+            .await
+            .click()
+            .await?;
+            eventually(
+                "the Timeout in web's policies",
+                Duration::from_secs(20),
+                || async {
+                    driver
+                        .find(By::Css("table.policies tr[data-policy='Timeout/defaults']"))
+                        .await
+                        .ok()
+                },
+            )
+            .await;
+            let setting = driver
+                .find(By::Css(
+                    "table.provenance tr[data-setting='outbound[catalog].timeout.request']",
+                ))
+                .await?;
+            assert!(setting.text().await?.contains("Timeout/defaults"));
+            let outbound = driver
+                .find(By::Css("table.outbound tr[data-outbound=catalog]"))
+                .await?;
+            assert!(outbound.text().await?.contains("catalog"));
+
+            // Zones, reached from the navigation: both connected.
+            driver.find(By::Css("a.nav-zones")).await?.click().await?;
+            for zone in ["east", "west"] {
+                eventually(
+                    &format!("zone {zone} online"),
+                    Duration::from_secs(20),
+                    || async {
+                        driver
+                            .find(By::Css(format!("tr[data-zone={zone}][data-online=true]")))
+                            .await
+                            .ok()
+                    },
+                )
+                .await;
+            }
+            // A page that does not exist says so.
+            driver.goto(format!("{base}/no/such/page")).await?;
+            let missing = eventually("the not-found page", Duration::from_secs(20), || async {
+                driver.find(By::Css(".not-found h1")).await.ok()
+            })
+            .await;
+            assert_eq!(missing.text().await?, "Page not found");
+
             // The header names the user; API tokens are issued with their secret shown once.
             let who = driver.find(By::Css("header .who")).await?;
             assert_eq!(who.attr("data-user").await?.as_deref(), Some("admin"));

@@ -40,6 +40,7 @@ pub fn Shell(children: ChildrenFn) -> impl IntoView {
                 <A href="/" attr:class="brand">"weft"</A>
                 <nav>
                     <A href="/">"Meshes"</A>
+                    <A href="/zones" attr:class="nav-zones">"Zones"</A>
                     <Show when=can_edit><A href="/apply" attr:class="nav-apply">"Apply"</A></Show>
                     <Show when=move || !tenant().is_empty()>
                         <A href=move || format!("/tenants/{}/members", api::segment(&tenant())) attr:class="nav-members">"Members"</A>

@@ -12,6 +12,7 @@ use crate::api::{self, StreamStatus};
 use crate::components::error::ErrorNotice;
 use crate::components::graph::{GraphView, LockGlyph, RolloutMark};
 use crate::layout::{Layout, Scene};
+use crate::pages::dataplanes::DataplaneTable;
 
 #[component]
 pub fn MeshPage() -> impl IntoView {
@@ -143,6 +144,10 @@ fn MeshView(mesh: String) -> impl IntoView {
                     }.into_any(),
                 })}
             </Suspense>
+        </section>
+        <section>
+            <h2>"Dataplanes"</h2>
+            <DataplaneTable mesh=mesh.clone() />
         </section>
     }
 }

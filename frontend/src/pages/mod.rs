@@ -1,5 +1,6 @@
 pub mod apply;
 pub mod audit;
+pub mod dataplanes;
 pub mod graphql;
 pub mod login;
 pub mod members;
@@ -7,3 +8,4 @@ pub mod mesh;
 pub mod meshes;
 pub mod rollouts;
 pub mod tokens;
+pub mod zones;

@@ -1,0 +1,183 @@
+//! Proxies: a mesh's dataplanes, and one dataplane inspected — what it serves and calls, which
+//! policies apply to it in which order and why, and every setting it receives with the policy
+//! that produced it.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+use weft_api::inventory::{PolicyReport, ResourceList};
+use weft_model::dataplane::ZONE_LABEL;
+
+use crate::api;
+use crate::components::error::ErrorNotice;
+
+fn text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The table of a mesh's dataplanes, each linking to its inspect page.
+#[component]
+pub fn DataplaneTable(mesh: String) -> impl IntoView {
+    let path = format!("/api/v1/meshes/{}/dataplanes", api::segment(&mesh));
+    let dataplanes = LocalResource::new(move || {
+        let path = path.clone();
+        async move { api::get::<ResourceList>(&path).await }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading dataplanes…"</p> }>
+            {move || dataplanes.get().map(|result| match result {
+                Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                Ok(list) if list.items.is_empty() => view! { <p class="notice">"No dataplane has registered in this mesh yet."</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class="dataplanes">
+                        <thead><tr><th>"Dataplane"</th><th>"Zone"</th><th>"Address"</th><th>"Serves"</th><th>"Calls"</th></tr></thead>
+                        <tbody>
+                            {list.items.into_iter().map(|dataplane| {
+                                let name = dataplane.metadata.name.clone();
+                                let href = format!("/meshes/{}/dataplanes/{}", api::segment(&mesh), api::segment(&name));
+                                let networking = &dataplane.spec["networking"];
+                                let serves: Vec<String> = networking["inbound"].as_array().map(Vec::as_slice).unwrap_or_default().iter().map(|inbound| {
+                                    let tags = &inbound["tags"];
+                                    let version = text(&tags["version"]);
+                                    format!("{}{} :{}", text(&tags["service"]), if version.is_empty() { String::new() } else { format!(" {version}") }, text(&inbound["port"]))
+                                }).collect();
+                                let calls: Vec<String> = networking["outbound"].as_array().map(Vec::as_slice).unwrap_or_default().iter().map(|outbound| format!("{} :{}", text(&outbound["service"]), text(&outbound["port"]))).collect();
+                                let label = name.clone();
+                                let zone = dataplane.metadata.labels.get(ZONE_LABEL).cloned().unwrap_or_default();
+                                let address = text(&networking["address"]);
+                                view! {
+                                    <tr data-dataplane=name>
+                                        <td><A href=href>{label}</A></td>
+                                        <td>{zone}</td>
+                                        <td>{address}</td>
+                                        <td>{serves.join(", ")}</td>
+                                        <td>{calls.join(", ")}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn DataplanePage() -> impl IntoView {
+    let params = use_params_map();
+    let mesh = move || params.read().get("mesh").unwrap_or_default();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let report = LocalResource::new(move || {
+        let path = format!(
+            "/api/v1/meshes/{}/dataplanes/{}/policies",
+            api::segment(&mesh()),
+            api::segment(&name())
+        );
+        async move { api::get::<PolicyReport>(&path).await }
+    });
+    view! {
+        <section class="dataplane">
+            <h1>"Dataplane " <span class="dataplane-name">{name}</span></h1>
+            <p class="muted">"in mesh " <A href=move || format!("/meshes/{}", api::segment(&mesh()))>{mesh}</A></p>
+            <Suspense fallback=|| view! { <p class="muted">"Reading what this proxy receives…"</p> }>
+                {move || report.get().map(|result| match result {
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Ok(report) => render(report).into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+fn render(report: PolicyReport) -> impl IntoView {
+    let config = report.config;
+    let raw = serde_json::to_string_pretty(&config).unwrap_or_default();
+    let summary = format!(
+        "serves {}{} · zone {} · mTLS {}",
+        config.service,
+        config
+            .version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default(),
+        config.zone.as_deref().unwrap_or("–"),
+        serde_json::to_value(config.mtls)
+            .map(|v| text(&v))
+            .unwrap_or_default(),
+    );
+    let inbound = config
+        .inbound
+        .iter()
+        .map(|inbound| {
+            view! {
+                <tr><td>{inbound.port}</td><td>{inbound.service_port}</td><td>{format!("{:?}", inbound.protocol).to_lowercase()}</td></tr>
+            }
+        })
+        .collect_view();
+    let outbound = config
+        .outbound
+        .iter()
+        .map(|outbound| {
+            let endpoints = config.endpoints.get(&outbound.service).map_or(0, Vec::len);
+            view! {
+                <tr data-outbound=outbound.service.clone()><td>{outbound.port}</td><td>{outbound.service.clone()}</td><td>{endpoints}</td><td>{outbound.rules.len()}</td></tr>
+            }
+        })
+        .collect_view();
+    let policies = report
+        .policies
+        .into_iter()
+        .enumerate()
+        .map(|(position, policy)| {
+            let id = format!("{}/{}", policy.kind.name(), policy.name);
+            let effect = if policy.effect.is_empty() {
+                "nothing (overridden, or about no peer of this proxy)".to_string()
+            } else {
+                policy.effect.join(", ")
+            };
+            view! {
+                <tr data-policy=id.clone()>
+                    <td>{position + 1}</td>
+                    <td>{policy.kind.name()}</td>
+                    <td>{policy.name.clone()}</td>
+                    <td>{policy.reason.clone()}</td>
+                    <td class="muted">{effect}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let provenance = config
+        .provenance
+        .iter()
+        .map(|(setting, origin)| {
+            view! { <tr data-setting=setting.clone()><td><code>{setting.clone()}</code></td><td>{origin.clone()}</td></tr> }
+        })
+        .collect_view();
+    view! {
+        <p class="dataplane-summary">{summary}</p>
+        <div class="columns">
+            <div>
+                <h2>"Inbound"</h2>
+                <table class="inbound"><thead><tr><th>"Port"</th><th>"Application port"</th><th>"Protocol"</th></tr></thead><tbody>{inbound}</tbody></table>
+            </div>
+            <div>
+                <h2>"Outbound"</h2>
+                <table class="outbound"><thead><tr><th>"Port"</th><th>"Service"</th><th>"Endpoints"</th><th>"Route rules"</th></tr></thead><tbody>{outbound}</tbody></table>
+            </div>
+        </div>
+        <h2>"Policies that apply"</h2>
+        <p class="muted">"By kind, most precedent first: a more specific target wins, then the name."</p>
+        <table class="policies"><thead><tr><th>"#"</th><th>"Kind"</th><th>"Name"</th><th>"Why it applies"</th><th>"What it set"</th></tr></thead><tbody>{policies}</tbody></table>
+        <h2>"Effective settings"</h2>
+        <table class="provenance"><thead><tr><th>"Setting"</th><th>"From"</th></tr></thead><tbody>{provenance}</tbody></table>
+        <details class="raw-config">
+            <summary>"The whole configuration this proxy receives"</summary>
+            <pre>{raw}</pre>
+        </details>
+    }
+}
