@@ -304,6 +304,36 @@ fn login_open_mesh_and_watch_live_edges() {
                 .await?
                 .click()
                 .await?;
+            // First a preview: which proxies it would change, and nothing written.
+            driver
+                .find(By::Css("button[name=preview]"))
+                .await?
+                .click()
+                .await?;
+            let effect = eventually(
+                "the preview of web's changes",
+                Duration::from_secs(10),
+                || async {
+                    driver
+                        .find(By::Css(
+                            "[data-outcome=preview] table.effects tr[data-dataplane=web-east]",
+                        ))
+                        .await
+                        .ok()
+                },
+            )
+            .await;
+            let effect = effect.text().await?;
+            assert!(
+                effect.contains("Timeout/defaults") && effect.contains("timeout"),
+                "{effect}"
+            );
+            let (status, _) = shop
+                .global
+                .api()
+                .get("/api/v1/meshes/shop/timeouts/defaults")
+                .unwrap();
+            assert_eq!(status, 404, "a preview writes nothing");
             driver
                 .find(By::Css("button[name=apply]"))
                 .await?

@@ -21,7 +21,7 @@ pub async fn typed(state: &AppState, kind: Kind, mesh: &str) -> Result<Vec<Resou
 }
 
 /// Typed forms of stored rows; rows that no longer validate are skipped with a warning.
-fn typed_rows(rows: &[StoredResource]) -> Vec<Resource> {
+pub(super) fn typed_rows(rows: &[StoredResource]) -> Vec<Resource> {
     rows.iter()
         .filter_map(|row| match row.to_resource() {
             Ok(resource) => Some(resource),

@@ -6,6 +6,7 @@ mod authorize;
 mod body;
 mod ca;
 mod console;
+mod dry_run;
 mod graph;
 pub mod graph_hub;
 pub mod graphql;

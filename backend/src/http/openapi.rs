@@ -65,6 +65,7 @@ fn wire_schemas() -> Vec<(String, RefOr<Schema>)> {
         inventory::PolicyReport,
         inventory::ApplyResponse,
         inventory::ApplyItem,
+        inventory::ProxyEffect,
         graph::Graph,
         graph::GraphNode,
         graph::GraphEdge,

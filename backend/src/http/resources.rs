@@ -518,8 +518,18 @@ pub async fn delete_scoped(
 pub async fn apply(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
     body: Body,
 ) -> Result<Json<ApplyResponse>> {
+    let dry_run = match query.get("dryRun").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(Error::BadRequest(
+                "query parameter dryRun must be true or false".into(),
+            ));
+        }
+    };
     let text = read_text(body).await?;
     // Syntax errors are 400; documents that parse but do not validate are 422.
     let documents =
@@ -593,6 +603,13 @@ pub async fn apply(
         prepared[position] = Some((resource, expected));
     }
     let writes: Vec<(Resource, Option<u64>)> = prepared.into_iter().flatten().collect();
+    if dry_run {
+        return Ok(Json(ApplyResponse {
+            items: super::dry_run::outcomes(&state, &writes).await?,
+            dry_run: true,
+            effects: super::dry_run::effects(&state, &writes).await?,
+        }));
+    }
     let results = state.store.apply(&writes, &caller.actor()).await?;
     for (mesh, ca) in &cas {
         state.cas.reconcile(mesh, ca).await?;
@@ -613,5 +630,8 @@ pub async fn apply(
         })
         .collect();
     tracing::info!(documents = items.len(), user = %caller.user, "manifests applied");
-    Ok(Json(ApplyResponse { items }))
+    Ok(Json(ApplyResponse {
+        items,
+        ..ApplyResponse::default()
+    }))
 }

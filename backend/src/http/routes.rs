@@ -369,7 +369,8 @@ pub fn all() -> Vec<Route> {
             .creates(),
         Route::new(M::DELETE, "/v1/tenants/{tenant}/members/{user}", Tenant(Role::Owner), "Tenant", "Remove a member", delete(users::remove_member))
             .gives(204, Nothing),
-        Route::new(M::POST, "/v1/apply", User, "resources", "Apply several manifests, all or nothing", post(resources::apply))
+        Route::new(M::POST, "/v1/apply", User, "resources", "Apply several manifests, all or nothing (or, with dryRun, say what would change)", post(resources::apply))
+            .query(&[("dryRun", "true: check and authorize as for real, write nothing, and answer what would change: each document's outcome and every proxy whose configuration would move")])
             .takes(Payload::Documents)
             .gives(200, Json("ApplyResponse")),
         Route::new(M::POST, "/v1/zones/{zone}/token", PlatformAdmin, "Zone", "Issue a zone token (shown once)", post(tokens::issue_zone_token))

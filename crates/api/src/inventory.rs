@@ -95,6 +95,25 @@ pub struct PolicyReport {
 #[serde(rename_all = "camelCase")]
 pub struct ApplyResponse {
     pub items: Vec<ApplyItem>,
+    /// True for `?dryRun=true`: nothing was written; `items` say what would happen.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// For a dry run: every proxy whose configuration would change, and how.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effects: Vec<ProxyEffect>,
+}
+
+/// What a dry run would do to one proxy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyEffect {
+    pub mesh: String,
+    pub dataplane: String,
+    /// Policies of the applied documents that would apply to it (`Kind/name`).
+    pub policies: Vec<String>,
+    /// Settings of its configuration that would change (paths, at most 100).
+    pub changed: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,8 @@ enum Outcome {
     /// Local validation failed; nothing was sent.
     Invalid(Vec<FieldError>),
     Applied(ApplyResponse),
+    /// What applying would do (a dry run on the server): nothing was written.
+    Preview(ApplyResponse),
     Failed(api::ApiError),
 }
 
@@ -47,16 +49,22 @@ pub fn ApplyPage() -> impl IntoView {
             Err(errors) => Outcome::Invalid(errors),
         }));
     };
-    let send = move |_| {
+    let submit = move |dry_run: bool| {
         let body = text.get_untracked();
         if let Err(errors) = validate(&body) {
             outcome.set(Some(Outcome::Invalid(errors)));
             return;
         }
         busy.set(true);
+        let path = if dry_run {
+            "/api/v1/apply?dryRun=true"
+        } else {
+            "/api/v1/apply"
+        };
         spawn_local(async move {
             outcome.set(Some(
-                match api::post_text::<ApplyResponse>("/api/v1/apply", body).await {
+                match api::post_text::<ApplyResponse>(path, body).await {
+                    Ok(response) if dry_run => Outcome::Preview(response),
                     Ok(response) => Outcome::Applied(response),
                     Err(error) => Outcome::Failed(error),
                 },
@@ -93,7 +101,10 @@ pub fn ApplyPage() -> impl IntoView {
             <textarea name="manifests" spellcheck="false" rows="22" bind:value=text></textarea>
             <div class="toolbar">
                 <button class="secondary" name="validate" on:click=check>"Validate"</button>
-                <button name="apply" on:click=send disabled=move || busy.get()>
+                <button class="secondary" name="preview" on:click=move |_| submit(true) disabled=move || busy.get()>
+                    "Preview changes"
+                </button>
+                <button name="apply" on:click=move |_| submit(false) disabled=move || busy.get()>
                     {move || if busy.get() { "Applying…" } else { "Apply" }}
                 </button>
             </div>
@@ -143,6 +154,35 @@ fn render(outcome: Outcome) -> AnyView {
                         }).collect_view()}
                     </tbody>
                 </table>
+            </div>
+        }
+        .into_any(),
+        Outcome::Preview(response) => view! {
+            <div class="notice" data-outcome="preview">
+                <p>"Nothing was written. Applying would do this:"</p>
+                <ul class="preview-items">
+                    {response.items.into_iter().map(|item| view! {
+                        <li>{format!("{} {} would be {}", item.kind, item.name, item.result)}</li>
+                    }).collect_view()}
+                </ul>
+                {if response.effects.is_empty() {
+                    view! { <p class="muted">"No proxy's configuration would change."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="effects">
+                            <thead><tr><th>"Dataplane"</th><th>"Policies of these documents that apply"</th><th>"Settings that would change"</th></tr></thead>
+                            <tbody>
+                                {response.effects.into_iter().map(|effect| view! {
+                                    <tr data-dataplane=effect.dataplane.clone()>
+                                        <td>{format!("{}/{}", effect.mesh, effect.dataplane)}</td>
+                                        <td>{effect.policies.join(", ")}</td>
+                                        <td><code>{effect.changed.join(", ")}</code></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
             </div>
         }
         .into_any(),
