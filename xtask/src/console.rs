@@ -76,6 +76,17 @@ pub fn build(tools: &ConsoleTools) -> anyhow::Result<PathBuf> {
     ] {
         compress(&out.join(file))?;
     }
+    // What a browser downloads (docs/benchmarks.md keeps these figures).
+    for file in ["pkg/weft-console_bg.wasm", "pkg/weft-console.js"] {
+        let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |meta| meta.len());
+        let raw = size(&out.join(file));
+        let gzipped = size(&out.join(format!("{file}.gz")));
+        eprintln!(
+            "xtask: {file}: {} KiB, {} KiB gzipped",
+            raw / 1024,
+            gzipped / 1024
+        );
+    }
     eprintln!("xtask: console built into {}", out.display());
     Ok(out)
 }

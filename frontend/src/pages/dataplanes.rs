@@ -5,16 +5,17 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
-use weft_api::inventory::{PolicyReport, ResourceList};
+use serde_json::Value;
+use weft_api::inventory::ResourceList;
 use weft_model::dataplane::ZONE_LABEL;
 
 use crate::api;
 use crate::components::error::ErrorNotice;
 
-fn text(value: &serde_json::Value) -> String {
+fn text(value: &Value) -> String {
     match value {
-        serde_json::Value::String(text) => text.clone(),
-        serde_json::Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
         other => other.to_string(),
     }
 }
@@ -78,7 +79,7 @@ pub fn DataplanePage() -> impl IntoView {
             api::segment(&mesh()),
             api::segment(&name())
         );
-        async move { api::get::<PolicyReport>(&path).await }
+        async move { api::get::<Value>(&path).await }
     });
     view! {
         <section class="dataplane">
@@ -94,68 +95,87 @@ pub fn DataplanePage() -> impl IntoView {
     }
 }
 
-fn render(report: PolicyReport) -> impl IntoView {
-    let config = report.config;
-    let raw = serde_json::to_string_pretty(&config).unwrap_or_default();
+/// The report is read as plain JSON: decoding it into the model's typed configuration would
+/// add the decoders of every setting type to the bundle for a read-only page.
+fn render(report: Value) -> impl IntoView {
+    let config = &report["config"];
+    let raw = serde_json::to_string_pretty(config).unwrap_or_default();
+    let list = |value: &Value| value.as_array().cloned().unwrap_or_default();
+    let version = text(&config["version"]);
+    let zone = text(&config["zone"]);
+    let mtls = text(&config["mtls"]);
     let summary = format!(
         "serves {}{} · zone {} · mTLS {}",
-        config.service,
-        config
-            .version
-            .as_deref()
-            .map(|v| format!(" {v}"))
-            .unwrap_or_default(),
-        config.zone.as_deref().unwrap_or("–"),
-        serde_json::to_value(config.mtls)
-            .map(|v| text(&v))
-            .unwrap_or_default(),
+        text(&config["service"]),
+        if version.is_empty() {
+            String::new()
+        } else {
+            format!(" {version}")
+        },
+        if zone.is_empty() {
+            "–".to_string()
+        } else {
+            zone
+        },
+        if mtls.is_empty() {
+            "off".to_string()
+        } else {
+            mtls
+        },
     );
-    let inbound = config
-        .inbound
-        .iter()
+    let inbound = list(&config["inbound"])
+        .into_iter()
         .map(|inbound| {
+            let protocol = text(&inbound["protocol"]);
             view! {
-                <tr><td>{inbound.port}</td><td>{inbound.service_port}</td><td>{format!("{:?}", inbound.protocol).to_lowercase()}</td></tr>
+                <tr>
+                    <td>{text(&inbound["port"])}</td>
+                    <td>{text(&inbound["servicePort"])}</td>
+                    <td>{if protocol.is_empty() { "http".to_string() } else { protocol }}</td>
+                </tr>
             }
         })
         .collect_view();
-    let outbound = config
-        .outbound
-        .iter()
+    let outbound = list(&config["outbound"])
+        .into_iter()
         .map(|outbound| {
-            let endpoints = config.endpoints.get(&outbound.service).map_or(0, Vec::len);
+            let service = text(&outbound["service"]);
+            let endpoints = config["endpoints"][&service].as_array().map_or(0, Vec::len);
+            let rules = outbound["rules"].as_array().map_or(0, Vec::len);
             view! {
-                <tr data-outbound=outbound.service.clone()><td>{outbound.port}</td><td>{outbound.service.clone()}</td><td>{endpoints}</td><td>{outbound.rules.len()}</td></tr>
+                <tr data-outbound=service.clone()><td>{text(&outbound["port"])}</td><td>{service.clone()}</td><td>{endpoints}</td><td>{rules}</td></tr>
             }
         })
         .collect_view();
-    let policies = report
-        .policies
+    let policies = list(&report["policies"])
         .into_iter()
         .enumerate()
         .map(|(position, policy)| {
-            let id = format!("{}/{}", policy.kind.name(), policy.name);
-            let effect = if policy.effect.is_empty() {
+            let (kind, name) = (text(&policy["kind"]), text(&policy["name"]));
+            let effect: Vec<String> = list(&policy["effect"]).iter().map(text).collect();
+            let effect = if effect.is_empty() {
                 "nothing (overridden, or about no peer of this proxy)".to_string()
             } else {
-                policy.effect.join(", ")
+                effect.join(", ")
             };
             view! {
-                <tr data-policy=id.clone()>
+                <tr data-policy=format!("{kind}/{name}")>
                     <td>{position + 1}</td>
-                    <td>{policy.kind.name()}</td>
-                    <td>{policy.name.clone()}</td>
-                    <td>{policy.reason.clone()}</td>
+                    <td>{kind.clone()}</td>
+                    <td>{name.clone()}</td>
+                    <td>{text(&policy["reason"])}</td>
                     <td class="muted">{effect}</td>
                 </tr>
             }
         })
         .collect_view();
-    let provenance = config
-        .provenance
-        .iter()
+    let provenance = config["provenance"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
         .map(|(setting, origin)| {
-            view! { <tr data-setting=setting.clone()><td><code>{setting.clone()}</code></td><td>{origin.clone()}</td></tr> }
+            view! { <tr data-setting=setting.clone()><td><code>{setting.clone()}</code></td><td>{text(&origin)}</td></tr> }
         })
         .collect_view();
     view! {
