@@ -267,6 +267,133 @@ fn login_open_mesh_and_watch_live_edges() {
             assert_eq!(status.attr("data-status").await?.as_deref(), Some("live"));
             let services = driver.find_all(By::Css("table.services tbody tr")).await?;
             assert_eq!(services.len(), 4, "web, catalog, inventory, orders");
+
+            // Edge labels by mode: p99 latency instead of the rate.
+            let labels = driver.find(By::Css("select[name=labels]")).await?;
+            thirtyfour::components::SelectElement::new(&labels)
+                .await?
+                .select_by_value("p99")
+                .await?;
+            eventually("p99 labels", Duration::from_secs(10), || async {
+                let label = driver
+                    .find(By::Css(
+                        "g.edge[data-edge='web/v1->orders/v1'] text.edge-label",
+                    ))
+                    .await
+                    .ok()?;
+                label.text().await.ok()?.contains("p99").then_some(())
+            })
+            .await;
+            // Find highlights, hide removes a service and its edges.
+            driver
+                .find(By::Css("input[name=find]"))
+                .await?
+                .send_keys("catalog")
+                .await?;
+            eventually(
+                "catalog found, web dimmed",
+                Duration::from_secs(10),
+                || async {
+                    driver
+                        .find(By::Css("g.node.match[data-node='catalog/v1']"))
+                        .await
+                        .ok()?;
+                    driver
+                        .find(By::Css("g.node.dimmed[data-node='web/v1']"))
+                        .await
+                        .ok()
+                },
+            )
+            .await;
+            driver
+                .find(By::Css("input[name=find]"))
+                .await?
+                .clear()
+                .await?;
+            let hide = driver.find(By::Css("input[name=hide]")).await?;
+            hide.send_keys("orders").await?;
+            eventually("orders hidden", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css("g.node[data-node='orders/v1']"))
+                    .await
+                    .is_err()
+                    .then_some(())
+            })
+            .await;
+            assert!(
+                driver
+                    .find(By::Css("g.edge[data-edge='web/v1->orders/v1']"))
+                    .await
+                    .is_err()
+            );
+            hide.clear().await?;
+            // A click on an edge opens its figures and sparklines; on a node, its dataplanes.
+            eventually(
+                "the web → orders edge back",
+                Duration::from_secs(10),
+                || async {
+                    driver
+                        .find(By::Css("g.edge[data-edge='web/v1->orders/v1'] path"))
+                        .await
+                        .ok()
+                },
+            )
+            .await
+            .click()
+            .await?;
+            let title = eventually("the edge panel", Duration::from_secs(10), || async {
+                driver.find(By::Css(".side-panel .panel-title")).await.ok()
+            })
+            .await;
+            assert_eq!(title.text().await?, "web/v1 → orders/v1");
+            eventually("a sparkline", Duration::from_secs(10), || async {
+                let line = driver
+                    .find(By::Css(".side-panel .spark-rate path.series"))
+                    .await
+                    .ok()?;
+                (!line.attr("d").await.ok()??.is_empty()).then_some(())
+            })
+            .await;
+            driver
+                .find(By::Css("g.node[data-node='catalog/v1'] rect"))
+                .await?
+                .click()
+                .await?;
+            eventually(
+                "catalog's dataplane in the panel",
+                Duration::from_secs(10),
+                || async {
+                    driver
+                        .find(By::Css(".side-panel .panel-dataplanes a"))
+                        .await
+                        .ok()?
+                        .text()
+                        .await
+                        .ok()
+                        .filter(|text| text == "catalog-v1-east")
+                },
+            )
+            .await;
+            // Another window restarts the stream over it.
+            let window = driver.find(By::Css("select[name=window]")).await?;
+            thirtyfour::components::SelectElement::new(&window)
+                .await?
+                .select_by_value("1m")
+                .await?;
+            eventually(
+                "the 1 min window, live",
+                Duration::from_secs(20),
+                || async {
+                    driver
+                        .find(By::Css(".graph-area[data-window='1m']"))
+                        .await
+                        .ok()?;
+                    let status = driver.find(By::Css(".stream-status")).await.ok()?;
+                    (status.attr("data-status").await.ok()?.as_deref() == Some("live"))
+                        .then_some(())
+                },
+            )
+            .await;
             driver.screenshot(&screenshot).await?;
 
             // Manifests are validated in the browser before anything is sent.

@@ -162,12 +162,17 @@ pub enum StreamStatus {
 /// `on_status` on connection changes. Reconnects after failures, backing off up to 5 s.
 pub async fn follow_graph(
     mesh: String,
+    window: String,
     cancelled: Rc<Cell<bool>>,
     abort: web_sys::AbortController,
     on_graph: impl Fn(Graph),
     on_status: impl Fn(StreamStatus),
 ) {
-    let url = format!("/api/v1/meshes/{}/graph/stream", segment(&mesh));
+    let url = format!(
+        "/api/v1/meshes/{}/graph/stream?window={}",
+        segment(&mesh),
+        segment(&window)
+    );
     follow(&url, "graph", cancelled, abort, on_graph, on_status).await;
 }
 

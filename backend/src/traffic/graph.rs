@@ -92,6 +92,7 @@ pub fn build_graph(
                 target,
                 requests_per_second: counters.requests as f64 / seconds,
                 error_rate,
+                p50_millis: counters.quantile_micros(0.5).map(|micros| micros / 1000.0),
                 p99_millis: counters.quantile_micros(0.99).map(|micros| micros / 1000.0),
                 retries_per_second: counters.retries as f64 / seconds,
                 mtls: counters.mtls_requests >= counters.requests,

@@ -53,6 +53,8 @@ pub struct GraphEdge {
     /// Share of requests that failed (5xx, or a failing gRPC status), 0.0 to 1.0.
     pub error_rate: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_millis: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p99_millis: Option<f64>,
     /// Extra attempts made by retries, per second.
     #[serde(default)]

@@ -3,11 +3,114 @@
 //! traffic all travelled over mTLS.
 
 use leptos::prelude::*;
+use weft_api::graph::Health;
 
 use crate::layout::{
-    NODE_HEIGHT, NODE_WIDTH, Scene, format_denied, format_errors, format_mtls, format_rate,
-    health_class,
+    NODE_HEIGHT, NODE_WIDTH, PlacedEdge, Scene, format_denied, format_errors, format_mtls,
+    format_rate, health_class,
 };
+
+/// What the main label of an edge shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LabelMode {
+    #[default]
+    Rate,
+    Errors,
+    P50,
+    P99,
+    None,
+}
+
+impl LabelMode {
+    pub const ALL: [(LabelMode, &'static str, &'static str); 5] = [
+        (LabelMode::Rate, "rate", "requests/s"),
+        (LabelMode::Errors, "errors", "error %"),
+        (LabelMode::P50, "p50", "p50 latency"),
+        (LabelMode::P99, "p99", "p99 latency"),
+        (LabelMode::None, "none", "no labels"),
+    ];
+
+    pub fn parse(text: &str) -> LabelMode {
+        LabelMode::ALL
+            .iter()
+            .find(|(_, value, _)| *value == text)
+            .map_or(LabelMode::Rate, |(mode, _, _)| *mode)
+    }
+}
+
+/// The main label of an edge in `mode`.
+pub fn edge_label(edge: &PlacedEdge, mode: LabelMode) -> String {
+    let latency = |value: Option<f64>, name: &str| {
+        value.map_or_else(|| format!("{name} –"), |ms| format!("{name} {ms:.1} ms"))
+    };
+    match mode {
+        LabelMode::Rate => format_rate(edge.requests_per_second),
+        LabelMode::Errors => format!("{:.1}% err", edge.error_rate * 100.0),
+        LabelMode::P50 => latency(edge.p50_millis, "p50"),
+        LabelMode::P99 => latency(edge.p99_millis, "p99"),
+        LabelMode::None => String::new(),
+    }
+}
+
+/// Health in a symbol too, so it does not rest on colour alone.
+pub fn health_glyph(health: Health) -> &'static str {
+    match health {
+        Health::Failing => "✖ ",
+        Health::Degraded => "⚠ ",
+        Health::Healthy | Health::Idle => "",
+    }
+}
+
+/// What is picked in the graph.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Selection {
+    Node(String),
+    Edge(String, String),
+}
+
+/// How the graph is shown: label mode, highlighted and hidden names, problems only, and
+/// what is picked.
+#[derive(Clone, Copy)]
+pub struct GraphControls {
+    pub label: RwSignal<LabelMode>,
+    pub find: RwSignal<String>,
+    pub hide: RwSignal<String>,
+    pub problems_only: RwSignal<bool>,
+    pub selected: RwSignal<Option<Selection>>,
+}
+
+impl GraphControls {
+    pub fn new() -> GraphControls {
+        GraphControls {
+            label: RwSignal::new(LabelMode::Rate),
+            find: RwSignal::new(String::new()),
+            hide: RwSignal::new(String::new()),
+            problems_only: RwSignal::new(false),
+            selected: RwSignal::new(None),
+        }
+    }
+}
+
+/// Whether a comma-separated list of name fragments matches a node id.
+fn matches_any(list: &str, id: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .any(|part| !part.is_empty() && id.contains(part))
+}
+
+/// The scene with hidden nodes (and their edges) left out and, for "problems only", healthy
+/// and idle edges too.
+pub fn filtered(mut scene: Scene, hide: &str, problems_only: bool) -> Scene {
+    scene.nodes.retain(|node| !matches_any(hide, &node.id));
+    let kept: std::collections::HashSet<String> =
+        scene.nodes.iter().map(|node| node.id.clone()).collect();
+    scene.edges.retain(|edge| {
+        kept.contains(&edge.source)
+            && kept.contains(&edge.target)
+            && (!problems_only || matches!(edge.health, Health::Degraded | Health::Failing))
+    });
+    scene
+}
 
 /// A service under an active rollout: its canary version and the canary's weight.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,28 +122,44 @@ pub struct RolloutMark {
 }
 
 #[component]
-pub fn GraphView(scene: Signal<Option<Scene>>, marks: Signal<Vec<RolloutMark>>) -> impl IntoView {
+pub fn GraphView(
+    scene: Signal<Option<Scene>>,
+    marks: Signal<Vec<RolloutMark>>,
+    controls: GraphControls,
+) -> impl IntoView {
     move || {
         let marks = marks.get();
-        match scene.get() {
+        let scene = scene
+            .get()
+            .map(|scene| filtered(scene, &controls.hide.get(), controls.problems_only.get()));
+        match scene {
         None => view! { <div class="graph empty"><p class="muted">"Waiting for the first graph…"</p></div> }.into_any(),
         Some(scene) if scene.nodes.is_empty() => view! {
             <div class="graph empty"><p class="muted">"No services and no traffic in this mesh yet."</p></div>
         }
         .into_any(),
-        Some(scene) => render(scene, &marks).into_any(),
+        Some(scene) => render(scene, &marks, controls).into_any(),
     }
     }
 }
 
-fn render(scene: Scene, marks: &[RolloutMark]) -> impl IntoView {
+fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl IntoView {
+    let mode = controls.label.get();
+    let find = controls.find.get();
+    let selected = controls.selected.get();
     let view_box = format!("0 0 {:.0} {:.0}", scene.width, scene.height);
     let edges = scene
         .edges
         .into_iter()
         .map(|edge| {
-            let class = format!("edge {}", health_class(edge.health));
-            let rate = format_rate(edge.requests_per_second);
+            let picked = selected == Some(Selection::Edge(edge.source.clone(), edge.target.clone()));
+            let class = format!(
+                "edge {}{}",
+                health_class(edge.health),
+                if picked { " selected" } else { "" }
+            );
+            let rate = format!("{}{}", health_glyph(edge.health), edge_label(&edge, mode));
+            let pick = (edge.source.clone(), edge.target.clone());
             let errors = format_errors(edge.error_rate);
             let denied = format_denied(edge.denied_per_second);
             let tooltip = format!(
@@ -66,6 +185,7 @@ fn render(scene: Scene, marks: &[RolloutMark]) -> impl IntoView {
             });
             view! {
                 <g class=class data-edge=format!("{}->{}", edge.source, edge.target) data-rps=format!("{:.3}", edge.requests_per_second)
+                    on:click=move |_| controls.selected.set(Some(Selection::Edge(pick.0.clone(), pick.1.clone())))
                     data-mtls=if edge.mtls { "true" } else { "false" } data-denied=format!("{:.3}", edge.denied_per_second)>
                     <title>{tooltip}</title>
                     <path d=edge.path marker-end="url(#arrow)" />
@@ -86,11 +206,21 @@ fn render(scene: Scene, marks: &[RolloutMark]) -> impl IntoView {
         .into_iter()
         .map(|node| {
             let mark = marks.iter().find(|mark| mark.service == node.service);
-            let class = match (node.external, mark) {
+            let base = match (node.external, mark) {
                 (true, _) => "node external",
                 (false, Some(_)) => "node rollout",
                 (false, None) => "node",
             };
+            let found = !find.trim().is_empty() && matches_any(&find, &node.id);
+            let dimmed = !find.trim().is_empty() && !found;
+            let picked = selected == Some(Selection::Node(node.id.clone()));
+            let class = format!(
+                "{base}{}{}{}",
+                if found { " match" } else { "" },
+                if dimmed { " dimmed" } else { "" },
+                if picked { " selected" } else { "" }
+            );
+            let pick = node.id.clone();
             // Under a rollout, each version says its share: "canary 25 %" / "stable 75 %".
             let badge = mark.and_then(|mark| {
                 let version = node.version.as_deref()?;
@@ -109,7 +239,8 @@ fn render(scene: Scene, marks: &[RolloutMark]) -> impl IntoView {
                 (None, _) => format!("{} inst.", node.instances),
             };
             view! {
-                <g class=class data-node=node.id.clone() transform=format!("translate({:.1},{:.1})", node.x, node.y)>
+                <g class=class data-node=node.id.clone() transform=format!("translate({:.1},{:.1})", node.x, node.y)
+                    on:click=move |_| controls.selected.set(Some(Selection::Node(pick.clone())))>
                     <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8" />
                     <text class="service" x="12" y="21">{node.service}</text>
                     <text class="version" x="12" y="38">{subtitle}</text>
@@ -139,5 +270,72 @@ pub fn LockGlyph() -> impl IntoView {
     view! {
         <path class="shackle" d="M2.5,6 V4 a3,3 0 0 1 6,0 V6" />
         <rect class="body" x="0.5" y="6" width="10" height="7" rx="1.5" />
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(health: Health) -> PlacedEdge {
+        PlacedEdge {
+            source: "web/v1".into(),
+            target: "catalog/v2".into(),
+            path: String::new(),
+            label_x: 0.0,
+            label_y: 0.0,
+            requests_per_second: 12.0,
+            error_rate: 0.125,
+            p50_millis: Some(3.25),
+            p99_millis: None,
+            mtls: true,
+            mtls_share: 1.0,
+            denied_per_second: 0.0,
+            health,
+        }
+    }
+
+    #[test]
+    fn labels_follow_the_mode() {
+        let edge = edge(Health::Failing);
+        assert_eq!(edge_label(&edge, LabelMode::Rate), "12 rps");
+        assert_eq!(edge_label(&edge, LabelMode::Errors), "12.5% err");
+        assert_eq!(edge_label(&edge, LabelMode::P50), "p50 3.2 ms");
+        assert_eq!(edge_label(&edge, LabelMode::P99), "p99 –");
+        assert_eq!(edge_label(&edge, LabelMode::None), "");
+        assert_eq!(LabelMode::parse("p99"), LabelMode::P99);
+        assert_eq!(LabelMode::parse("nonsense"), LabelMode::Rate);
+        assert_eq!(health_glyph(Health::Failing), "✖ ");
+    }
+
+    #[test]
+    fn hiding_a_node_takes_its_edges_and_problems_only_keeps_red_and_amber() {
+        let node = |id: &str| crate::layout::PlacedNode {
+            id: id.into(),
+            service: id.split('/').next().unwrap_or_default().into(),
+            version: None,
+            instances: 1,
+            external: false,
+            x: 0.0,
+            y: 0.0,
+        };
+        let scene = Scene {
+            nodes: vec![node("web/v1"), node("catalog/v2"), node("orders/v1")],
+            edges: vec![
+                edge(Health::Failing),
+                PlacedEdge {
+                    target: "orders/v1".into(),
+                    ..edge(Health::Healthy)
+                },
+            ],
+            width: 0.0,
+            height: 0.0,
+        };
+        let hidden = filtered(scene.clone(), "catalog", false);
+        assert_eq!(hidden.nodes.len(), 2);
+        assert_eq!(hidden.edges.len(), 1);
+        let problems = filtered(scene, "", true);
+        assert_eq!(problems.edges.len(), 1);
+        assert_eq!(problems.edges[0].target, "catalog/v2");
     }
 }

@@ -10,23 +10,59 @@ use weft_api::inventory::{ServiceHealth, ServiceList, ServiceView};
 
 use crate::api::{self, StreamStatus};
 use crate::components::error::ErrorNotice;
-use crate::components::graph::{GraphView, LockGlyph, RolloutMark};
+use std::collections::HashMap;
+
+use leptos_router::components::A;
+
+use crate::components::chart::{Chart, Sample};
+use crate::components::graph::{
+    GraphControls, GraphView, LabelMode, LockGlyph, RolloutMark, Selection,
+};
 use crate::layout::{Layout, Scene};
 use crate::pages::dataplanes::DataplaneTable;
+
+/// The time windows the graph offers.
+const WINDOWS: [(&str, &str); 4] = [
+    ("10s", "10 s"),
+    ("1m", "1 min"),
+    ("5m", "5 min"),
+    ("15m", "15 min"),
+];
+
+/// Samples of an edge kept for its sparklines (one a second).
+const EDGE_SAMPLES: usize = 300;
 
 #[component]
 pub fn MeshPage() -> impl IntoView {
     let params = use_params_map();
-    // A different mesh is a different page: rebuild it so the old stream is closed.
+    // How the graph is shown outlives the stream: a new window or mesh keeps the choices.
+    let controls = GraphControls::new();
+    let window = RwSignal::new(WINDOWS[0].0.to_string());
+    // A different mesh or window is a different stream: rebuild so the old one is closed.
     move || {
         let mesh = params.read().get("mesh").unwrap_or_default();
-        view! { <MeshView mesh /> }
+        let chosen = window.get();
+        view! { <MeshView mesh chosen window controls /> }
     }
 }
 
+/// One edge's figures over time, for its sparklines.
+#[derive(Clone, Default)]
+struct EdgeSeries {
+    rate: Vec<Sample>,
+    errors: Vec<Sample>,
+    p99: Vec<Sample>,
+}
+
 #[component]
-fn MeshView(mesh: String) -> impl IntoView {
+fn MeshView(
+    mesh: String,
+    chosen: String,
+    window: RwSignal<String>,
+    controls: GraphControls,
+) -> impl IntoView {
     let scene = RwSignal::new(None::<Scene>);
+    let series = RwSignal::new(HashMap::<String, EdgeSeries>::new());
     // Active rollouts, read again with the graph at most every 5 s (no loop of its own).
     let marks = RwSignal::new(Vec::<RolloutMark>::new());
     let marks_read_at = Rc::new(Cell::new(f64::NEG_INFINITY));
@@ -40,10 +76,12 @@ fn MeshView(mesh: String) -> impl IntoView {
     if let Some(abort) = abort.clone() {
         let layout = Rc::new(RefCell::new(Layout::default()));
         let stream_mesh = mesh.clone();
+        let stream_window = chosen.clone();
         let stream_cancelled = cancelled.clone();
         spawn_local(async move {
             api::follow_graph(
                 stream_mesh,
+                stream_window,
                 stream_cancelled,
                 abort,
                 move |graph| {
@@ -59,6 +97,24 @@ fn MeshView(mesh: String) -> impl IntoView {
                             }
                         });
                     }
+                    let at = js_sys::Date::now() / 1000.0;
+                    series.update(|series| {
+                        for edge in &graph.edges {
+                            let entry = series
+                                .entry(format!("{}->{}", edge.source, edge.target))
+                                .or_default();
+                            for (samples, value) in [
+                                (&mut entry.rate, Some(edge.requests_per_second)),
+                                (&mut entry.errors, Some(edge.error_rate * 100.0)),
+                                (&mut entry.p99, edge.p99_millis),
+                            ] {
+                                samples.push(Sample { at, value });
+                                if samples.len() > EDGE_SAMPLES {
+                                    samples.remove(0);
+                                }
+                            }
+                        }
+                    });
                     let placed = layout.borrow_mut().place(&graph);
                     generated_at.set(graph.generated_at.clone());
                     scene.set(Some(placed));
@@ -109,15 +165,36 @@ fn MeshView(mesh: String) -> impl IntoView {
                     }}
                 </p>
             </div>
-            <GraphView scene=scene.into() marks=marks.into() />
+            <div class="graph-toolbar toolbar">
+                <label>"Window "
+                    <select name="window" prop:value=move || window.get() on:change=move |event| window.set(event_target_value(&event))>
+                        {WINDOWS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Edge labels "
+                    <select name="labels" on:change=move |event| controls.label.set(LabelMode::parse(&event_target_value(&event)))>
+                        {LabelMode::ALL.iter().map(|(mode, value, label)| {
+                            let mode = *mode;
+                            view! { <option value=*value selected=move || controls.label.get() == mode>{*label}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Find " <input name="find" placeholder="e.g. catalog" prop:value=move || controls.find.get() on:input=move |event| controls.find.set(event_target_value(&event)) on:change=move |event| controls.find.set(event_target_value(&event)) /></label>
+                <label>"Hide " <input name="hide" placeholder="names, comma-separated" prop:value=move || controls.hide.get() on:input=move |event| controls.hide.set(event_target_value(&event)) on:change=move |event| controls.hide.set(event_target_value(&event)) /></label>
+                <label><input type="checkbox" name="problems" prop:checked=move || controls.problems_only.get() on:change=move |event| controls.problems_only.set(event_target_checked(&event)) />" only problems"</label>
+            </div>
+            <div class="graph-area" data-window=chosen.clone()>
+                <GraphView scene=scene.into() marks=marks.into() controls />
+                <SidePanel mesh=mesh.clone() scene=scene.into() series=series.into() marks=marks.into() controls />
+            </div>
             <ul class="legend">
                 <li class="healthy">"healthy"</li>
-                <li class="degraded">"some 5xx"</li>
-                <li class="failing">"≥ 10 % 5xx"</li>
+                <li class="degraded">"⚠ some 5xx"</li>
+                <li class="failing">"✖ ≥ 10 % 5xx"</li>
                 <li class="idle">"idle"</li>
                 <li class="mtls"><svg class="lock" width="11" height="13" viewBox="0 0 11 13" aria-hidden="true"><LockGlyph /></svg>" all mTLS"</li>
                 <li class="denied">"denied by permissions"</li>
-                <li class="muted">"rates over the last 10 s"</li>
+                <li class="muted">{format!("rates over the last {}", WINDOWS.iter().find(|(value, _)| *value == chosen).map_or("10 s", |(_, label)| *label))}</li>
             </ul>
         </section>
         <section>
@@ -149,6 +226,129 @@ fn MeshView(mesh: String) -> impl IntoView {
             <h2>"Dataplanes"</h2>
             <DataplaneTable mesh=mesh.clone() />
         </section>
+    }
+}
+
+/// What is picked in the graph, in detail: an edge's figures and sparklines, or a node's
+/// instances, dataplanes (to inspect) and rollout.
+#[component]
+fn SidePanel(
+    mesh: String,
+    scene: Signal<Option<Scene>>,
+    series: Signal<HashMap<String, EdgeSeries>>,
+    marks: Signal<Vec<RolloutMark>>,
+    controls: GraphControls,
+) -> impl IntoView {
+    let dataplanes_path = format!("/api/v1/meshes/{}/dataplanes", api::segment(&mesh));
+    let dataplanes = LocalResource::new(move || {
+        let path = dataplanes_path.clone();
+        async move { api::get::<weft_api::inventory::ResourceList>(&path).await }
+    });
+    move || {
+        let selected = controls.selected.get()?;
+        let close = move |_| controls.selected.set(None);
+        let body = match selected {
+            Selection::Edge(source, target) => {
+                let id = format!("{source}->{target}");
+                let edge = scene.get().and_then(|scene| {
+                    scene
+                        .edges
+                        .into_iter()
+                        .find(|edge| edge.source == source && edge.target == target)
+                });
+                let figures = edge
+                    .map(|edge| {
+                        format!(
+                            "{} · {:.1} % errors · p50 {} · p99 {} · {}{}",
+                            crate::layout::format_rate(edge.requests_per_second),
+                            edge.error_rate * 100.0,
+                            edge.p50_millis
+                                .map_or("–".into(), |ms| format!("{ms:.1} ms")),
+                            edge.p99_millis
+                                .map_or("–".into(), |ms| format!("{ms:.1} ms")),
+                            crate::layout::format_mtls(edge.mtls, edge.mtls_share),
+                            if edge.denied_per_second > 0.0 {
+                                format!(
+                                    " · {}",
+                                    crate::layout::format_denied(edge.denied_per_second)
+                                )
+                            } else {
+                                String::new()
+                            },
+                        )
+                    })
+                    .unwrap_or_else(|| "no traffic in this window".into());
+                let key = id.clone();
+                let pick = move |part: fn(&EdgeSeries) -> Vec<Sample>| {
+                    let key = key.clone();
+                    Signal::derive(move || series.get().get(&key).map(part).unwrap_or_default())
+                };
+                view! {
+                    <h3 class="panel-title">{format!("{source} → {target}")}</h3>
+                    <p class="edge-figures">{figures}</p>
+                    <Chart title="requests/s" samples=pick(|s| s.rate.clone()) gate=Signal::derive(|| None) floor=Some(0.0) ceiling=None class="spark-rate" />
+                    <Chart title="errors (%)" samples=pick(|s| s.errors.clone()) gate=Signal::derive(|| None) floor=Some(0.0) ceiling=None class="spark-errors" />
+                    <Chart title="p99 (ms)" samples=pick(|s| s.p99.clone()) gate=Signal::derive(|| None) floor=Some(0.0) ceiling=None class="spark-p99" />
+                    <p class="muted">"Since this page opened, one point a second."</p>
+                }.into_any()
+            }
+            Selection::Node(id) => {
+                let node = scene
+                    .get()
+                    .and_then(|scene| scene.nodes.into_iter().find(|node| node.id == id));
+                let service = node
+                    .as_ref()
+                    .map(|node| node.service.clone())
+                    .unwrap_or_default();
+                let version = node.as_ref().and_then(|node| node.version.clone());
+                let instances = node.as_ref().map_or(0, |node| node.instances);
+                let serving: Vec<String> = dataplanes
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|list| {
+                        list.items
+                            .iter()
+                            .filter(|dataplane| {
+                                dataplane.spec["networking"]["inbound"]
+                                    .as_array()
+                                    .is_some_and(|inbound| {
+                                        inbound.iter().any(|port| {
+                                            port["tags"]["service"] == service.as_str()
+                                                && version.as_deref().is_none_or(|version| {
+                                                    port["tags"]["version"] == version
+                                                })
+                                        })
+                                    })
+                            })
+                            .map(|dataplane| dataplane.metadata.name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let rollout = marks.get().into_iter().find(|mark| mark.service == service);
+                let mesh = mesh.clone();
+                view! {
+                    <h3 class="panel-title">{id.clone()}</h3>
+                    <p>{format!("{instances} instance(s)")}</p>
+                    <h4>"Dataplanes"</h4>
+                    <ul class="panel-dataplanes">
+                        {serving.into_iter().map(|name| {
+                            let href = format!("/meshes/{}/dataplanes/{}", api::segment(&mesh), api::segment(&name));
+                            view! { <li><A href=href>{name.clone()}</A>" — policies and config"</li> }
+                        }).collect_view()}
+                    </ul>
+                    {rollout.map(|mark| {
+                        let href = format!("/meshes/{}/rollouts", api::segment(&mesh));
+                        view! { <p class="panel-rollout">{format!("Under a rollout: canary {} at {} %. ", mark.canary_version, mark.canary_weight)}<A href=href>"Rollouts"</A></p> }
+                    })}
+                }.into_any()
+            }
+        };
+        Some(view! {
+            <aside class="side-panel">
+                <button class="secondary close" on:click=close aria-label="Close the panel">"×"</button>
+                {body}
+            </aside>
+        })
     }
 }
 
