@@ -509,6 +509,102 @@ fn login_open_mesh_and_watch_live_edges() {
                 .await?;
             assert!(outbound.text().await?.contains("catalog"));
 
+            // The policy in the editor: validated as it is typed, the change shown, and a
+            // conflict with someone else's edit explained and overwritten on request.
+            driver.goto(format!("{base}/meshes/shop")).await?;
+            eventually("the policies link", Duration::from_secs(20), || async {
+                driver.find(By::Css("a.policies-link")).await.ok()
+            })
+            .await
+            .click()
+            .await?;
+            eventually(
+                "the Timeout in the policies",
+                Duration::from_secs(20),
+                || async {
+                    driver
+                        .find(By::Css("li[data-policy='Timeout/defaults'] a"))
+                        .await
+                        .ok()
+                },
+            )
+            .await
+            .click()
+            .await?;
+            let editor = eventually("the policy editor", Duration::from_secs(20), || async {
+                let editor = driver.find(By::Css("textarea[name=manifest]")).await.ok()?;
+                let text = editor.prop("value").await.ok()??;
+                text.contains("request: 15s").then_some(editor)
+            })
+            .await;
+            let stored = editor.prop("value").await?.unwrap_or_default();
+            editor.clear().await?;
+            editor
+                .send_keys(stored.replace("request: 15s", "request: later"))
+                .await?;
+            let field = eventually(
+                "the field error as typed",
+                Duration::from_secs(10),
+                || async { driver.find(By::Css(".validation code.field")).await.ok() },
+            )
+            .await;
+            assert_eq!(field.text().await?, "spec.to[0].default.request");
+            assert!(
+                !driver
+                    .find(By::Css("button[name=save]"))
+                    .await?
+                    .is_enabled()
+                    .await?
+            );
+            editor.clear().await?;
+            editor
+                .send_keys(stored.replace("request: 15s", "request: 20s"))
+                .await?;
+            eventually("valid again", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css(".validation [data-valid=true]"))
+                    .await
+                    .ok()
+            })
+            .await;
+            driver
+                .find(By::Css("button[name=diff]"))
+                .await?
+                .click()
+                .await?;
+            let added = driver.find(By::Css(".diff .added")).await?.text().await?;
+            assert!(added.contains("request: 20s"), "{added}");
+            // Meanwhile someone else changes it.
+            let api = shop.global.api();
+            api.apply(
+                "/api/v1/meshes/shop/timeouts/defaults",
+                &weft_model_example_timeout().replace("request: 15s", "request: 9s"),
+            );
+            driver
+                .find(By::Css("button[name=save]"))
+                .await?
+                .click()
+                .await?;
+            eventually(
+                "the conflict explained",
+                Duration::from_secs(10),
+                || async {
+                    driver
+                        .find(By::Css(".conflict button[name=overwrite]"))
+                        .await
+                        .ok()
+                },
+            )
+            .await
+            .click()
+            .await?;
+            eventually("saved over theirs", Duration::from_secs(10), || async {
+                driver.find(By::Css("[data-saved]")).await.ok()
+            })
+            .await;
+            let (_, timeout) = api.get("/api/v1/meshes/shop/timeouts/defaults").unwrap();
+            assert_eq!(timeout["spec"]["to"][0]["default"]["request"], "20s");
+
             // Zones, reached from the navigation: both connected.
             driver.find(By::Css("a.nav-zones")).await?.click().await?;
             for zone in ["east", "west"] {

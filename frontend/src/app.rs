@@ -13,6 +13,7 @@ use crate::pages::login::LoginPage;
 use crate::pages::members::MembersPage;
 use crate::pages::mesh::MeshPage;
 use crate::pages::meshes::MeshesPage;
+use crate::pages::policies::{PoliciesPage, PolicyPage};
 use crate::pages::rollouts::{RolloutPage, RolloutsPage};
 use crate::pages::tokens::TokensPage;
 use crate::pages::zones::{NotFound, ZonesPage};
@@ -26,6 +27,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Shell><MeshesPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh") view=|| view! { <Shell><MeshPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh/dataplanes/:name") view=|| view! { <Shell><DataplanePage /></Shell> } />
+                <Route path=path!("/meshes/:mesh/policies") view=|| view! { <Shell><PoliciesPage /></Shell> } />
+                <Route path=path!("/meshes/:mesh/policies/:plural/:name") view=|| view! { <Shell><PolicyPage /></Shell> } />
                 <Route path=path!("/zones") view=|| view! { <Shell><ZonesPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh/rollouts") view=|| view! { <Shell><RolloutsPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh/rollouts/:name") view=|| view! { <Shell><RolloutPage /></Shell> } />

@@ -152,7 +152,10 @@ fn MeshView(
         <section class="mesh">
             <div class="title-row">
                 <h1>"Mesh " <span class="mesh-name">{mesh.clone()}</span></h1>
-                <leptos_router::components::A href=format!("/meshes/{}/rollouts", api::segment(&mesh)) attr:class="rollouts-link">"Rollouts"</leptos_router::components::A>
+                <span class="mesh-links">
+                    <A href=format!("/meshes/{}/policies", api::segment(&mesh)) attr:class="policies-link">"Policies"</A>
+                    <A href=format!("/meshes/{}/rollouts", api::segment(&mesh)) attr:class="rollouts-link">"Rollouts"</A>
+                </span>
                 <p class="stream-status" data-status=move || match status.get() {
                     StreamStatus::Live => "live",
                     StreamStatus::Connecting => "connecting",

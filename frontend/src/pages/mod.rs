@@ -6,6 +6,7 @@ pub mod login;
 pub mod members;
 pub mod mesh;
 pub mod meshes;
+pub mod policies;
 pub mod rollouts;
 pub mod tokens;
 pub mod zones;
