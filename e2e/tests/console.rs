@@ -605,6 +605,159 @@ fn login_open_mesh_and_watch_live_edges() {
             let (_, timeout) = api.get("/api/v1/meshes/shop/timeouts/defaults").unwrap();
             assert_eq!(timeout["spec"]["to"][0]["default"]["request"], "20s");
 
+            // The route's form: moving one weight slider moves the other, the sum stays 100.
+            driver
+                .goto(format!("{base}/meshes/shop/policies/trafficroutes/catalog-canary"))
+                .await?;
+            eventually("the route in the editor", Duration::from_secs(20), || async {
+                let editor = driver.find(By::Css("textarea[name=manifest]")).await.ok()?;
+                editor.prop("value").await.ok()??.contains("weight").then_some(())
+            })
+            .await;
+            driver.find(By::Css("button[name=view-form]")).await?.click().await?;
+            let slider = eventually("the weight sliders", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css(
+                        "input[type=range][data-field='spec.to[0].rules[0].backends[0].weight']",
+                    ))
+                    .await
+                    .ok()
+            })
+            .await;
+            driver
+                .execute(
+                    "arguments[0].value = 35; arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                    vec![slider.to_json()?],
+                )
+                .await?;
+            eventually("the other weight at 65", Duration::from_secs(10), || async {
+                let other = driver
+                    .find(By::Css(
+                        "input[type=range][data-field='spec.to[0].rules[0].backends[1].weight']",
+                    ))
+                    .await
+                    .ok()?;
+                (other.prop("value").await.ok()??.as_str() == "65").then_some(())
+            })
+            .await;
+            driver.find(By::Css("button[name=view-yaml]")).await?.click().await?;
+            let yaml = driver
+                .find(By::Css("textarea[name=manifest]"))
+                .await?
+                .prop("value")
+                .await?
+                .unwrap_or_default();
+            assert!(
+                yaml.contains("weight: 35") && yaml.contains("weight: 65"),
+                "{yaml}"
+            );
+
+            // A policy made with the form: a 100 % abort on orders. A bad value shows under its
+            // field; saved, it applies to orders' proxy and turns web → orders red.
+            driver.goto(format!("{base}/meshes/shop/policies")).await?;
+            let chooser = eventually(
+                "the new-policy chooser",
+                Duration::from_secs(20),
+                || async { driver.find(By::Css("select[name=new-policy]")).await.ok() },
+            )
+            .await;
+            thirtyfour::components::SelectElement::new(&chooser)
+                .await?
+                .select_by_value("faultinjections")
+                .await?;
+            eventually(
+                "the form of a new policy",
+                Duration::from_secs(20),
+                || async {
+                    driver
+                        .find(By::Css(".policy-form [data-field='metadata.name']"))
+                        .await
+                        .ok()
+                },
+            )
+            .await;
+            set_field(&driver, "metadata.name", "orders-down").await?;
+            set_field(&driver, "spec.targetRef.name", "orders").await?;
+            set_field(&driver, "spec.from[0].targetRef.name", "web").await?;
+            set_field(&driver, "spec.from[0].default.delay.percent", "0").await?;
+            set_field(&driver, "spec.from[0].default.abort.percent", "150").await?;
+            let error = eventually(
+                "the error under the percent",
+                Duration::from_secs(10),
+                || async {
+                    driver
+                        .find(By::Css(
+                            "[data-field='spec.from[0].default.abort.percent'] ~ p.field-error",
+                        ))
+                        .await
+                        .ok()
+                },
+            )
+            .await;
+            assert!(
+                error.text().await?.contains("100"),
+                "{}",
+                error.text().await?
+            );
+            set_field(&driver, "spec.from[0].default.abort.percent", "100").await?;
+            eventually("a valid policy", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css(".validation [data-valid=true]"))
+                    .await
+                    .ok()
+            })
+            .await;
+            driver
+                .screenshot(
+                    &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("../target/console-policy-form.png"),
+                )
+                .await?;
+            driver
+                .find(By::Css("button[name=save]"))
+                .await?
+                .click()
+                .await?;
+            eventually(
+                "the new policy's own page",
+                Duration::from_secs(20),
+                || async {
+                    let name = driver.find(By::Css(".policy-name")).await.ok()?;
+                    (name.text().await.ok()? == "orders-down").then_some(())
+                },
+            )
+            .await;
+            driver
+                .goto(format!("{base}/meshes/shop/dataplanes/orders-west"))
+                .await?;
+            eventually(
+                "the fault among orders' policies",
+                Duration::from_secs(20),
+                || async {
+                    driver
+                        .find(By::Css(
+                            "table.policies tr[data-policy='FaultInjection/orders-down']",
+                        ))
+                        .await
+                        .ok()
+                },
+            )
+            .await;
+            driver.goto(format!("{base}/meshes/shop")).await?;
+            eventually("web → orders failing", Duration::from_secs(30), || async {
+                driver
+                    .find(By::Css("g.edge.failing[data-edge='web/v1->orders/v1']"))
+                    .await
+                    .ok()
+            })
+            .await;
+            let (status, _) = shop
+                .global
+                .api()
+                .delete("/api/v1/meshes/shop/faultinjections/orders-down")
+                .unwrap();
+            assert_eq!(status, 204);
+
             // Zones, reached from the navigation: both connected.
             driver.find(By::Css("a.nav-zones")).await?.click().await?;
             for zone in ["east", "west"] {
@@ -785,6 +938,17 @@ fn login_open_mesh_and_watch_live_edges() {
         config["config"]["provenance"]["outbound[catalog].timeout.request"] == "Timeout/defaults"
     });
     drop(shop);
+}
+
+/// Types `value` into the form field bound to `field` and leaves it (the form reads a field
+/// when it changes).
+async fn set_field(driver: &WebDriver, field: &str, value: &str) -> WebDriverResult<()> {
+    let input = driver
+        .find(By::Css(format!(".policy-form [data-field='{field}']")))
+        .await?;
+    input.clear().await?;
+    input.send_keys(value.to_string() + Key::Tab).await?;
+    Ok(())
 }
 
 /// Logs `user` in through the form and waits for the meshes page.

@@ -29,6 +29,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/meshes/:mesh/dataplanes/:name") view=|| view! { <Shell><DataplanePage /></Shell> } />
                 <Route path=path!("/meshes/:mesh/policies") view=|| view! { <Shell><PoliciesPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh/policies/:plural/:name") view=|| view! { <Shell><PolicyPage /></Shell> } />
+                <Route path=path!("/meshes/:mesh/new/:plural") view=|| view! { <Shell><PolicyPage /></Shell> } />
                 <Route path=path!("/zones") view=|| view! { <Shell><ZonesPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh/rollouts") view=|| view! { <Shell><RolloutsPage /></Shell> } />
                 <Route path=path!("/meshes/:mesh/rollouts/:name") view=|| view! { <Shell><RolloutPage /></Shell> } />

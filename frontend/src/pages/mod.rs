@@ -7,6 +7,7 @@ pub mod members;
 pub mod mesh;
 pub mod meshes;
 pub mod policies;
+pub mod policy_form;
 pub mod rollouts;
 pub mod tokens;
 pub mod zones;

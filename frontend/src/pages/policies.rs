@@ -14,6 +14,7 @@ use weft_model::{FieldError, Kind, Manifest};
 
 use crate::api;
 use crate::components::error::ErrorNotice;
+use crate::pages::policy_form::PolicyForm;
 
 /// The kinds users write inside a mesh.
 fn mesh_kinds() -> impl Iterator<Item = Kind> {
@@ -30,7 +31,20 @@ pub fn PoliciesPage() -> impl IntoView {
     view! {
         <section class="policies-page">
             <h1>"Policies of " <A href=move || format!("/meshes/{}", api::segment(&mesh()))>{mesh}</A></h1>
-            <p class="muted">"Every policy of the mesh by kind; open one to edit it. New ones: " <A href="/apply">"Apply"</A>"."</p>
+            <p class="muted">"Every policy of the mesh by kind; open one to edit it."</p>
+            <div class="toolbar">
+                <label>"New policy "
+                    <select name="new-policy" on:change=move |event| {
+                        let plural = event_target_value(&event);
+                        if !plural.is_empty() {
+                            leptos_router::hooks::use_navigate()(&format!("/meshes/{}/new/{plural}", api::segment(&mesh())), Default::default());
+                        }
+                    }>
+                        <option value="">"choose a kind…"</option>
+                        {mesh_kinds().map(|kind| view! { <option value=kind.plural()>{kind.name()}</option> }).collect_view()}
+                    </select>
+                </label>
+            </div>
             {move || {
                 let mesh = mesh();
                 mesh_kinds().map(|kind| view! { <KindSection mesh=mesh.clone() kind /> }).collect_view()
@@ -77,6 +91,17 @@ fn editable(manifest: &Manifest) -> String {
     serde_saphyr::to_string(&manifest).unwrap_or_default()
 }
 
+/// A kind's example as a new policy of `mesh`.
+fn example_manifest(mesh: &str, plural: &str) -> Manifest {
+    let example = Kind::from_plural(plural)
+        .and_then(|kind| weft_model::manifest::parse_documents(kind.example()).ok())
+        .and_then(|mut documents| (!documents.is_empty()).then(|| documents.remove(0)))
+        .unwrap_or_default();
+    let mut manifest: Manifest = serde_json::from_value(example).unwrap_or_default();
+    manifest.metadata.mesh = Some(mesh.to_string());
+    manifest
+}
+
 /// `+`/`-` lines of what changed, with a little context.
 pub fn line_diff(before: &str, after: &str) -> Vec<(char, String)> {
     let diff = similar::TextDiff::from_lines(before, after);
@@ -109,27 +134,38 @@ pub fn PolicyPage() -> impl IntoView {
     let mesh = move || params.read().get("mesh").unwrap_or_default();
     let plural = move || params.read().get("plural").unwrap_or_default();
     let name = move || params.read().get("name").unwrap_or_default();
-    let path = move || {
+    // `/meshes/{mesh}/new/{plural}` starts a new policy from the kind's example.
+    let creating = move || params.read().get("name").is_none();
+    let path_of = move |name: &str| {
         format!(
             "/api/v1/meshes/{}/{}/{}",
             api::segment(&mesh()),
             api::segment(&plural()),
-            api::segment(&name())
+            api::segment(name)
         )
     };
     let reloads = RwSignal::new(0u32);
     let stored = LocalResource::new(move || {
         reloads.get();
-        let path = path();
-        async move { api::get::<Manifest>(&path).await }
+        let (creating, mesh, plural) = (creating(), mesh(), plural());
+        let path = path_of(&name());
+        async move {
+            if creating {
+                Ok(example_manifest(&mesh, &plural))
+            } else {
+                api::get::<Manifest>(&path).await
+            }
+        }
     });
     let original = RwSignal::new(String::new());
     let text = RwSignal::new(String::new());
+    // After a new policy is saved, its own page (navigation happens in an effect, so the
+    // handlers below stay copyable).
+    let go_to = RwSignal::new(None::<String>);
+    let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(manifest)) = stored.get() {
-            let yaml = editable(&manifest);
-            original.set(yaml.clone());
-            text.set(yaml);
+        if let Some(page) = go_to.get() {
+            navigate(&page, Default::default());
         }
     });
     // Validation as you type, by the model the server runs.
@@ -138,6 +174,60 @@ pub fn PolicyPage() -> impl IntoView {
         Err(errors) => errors.0,
     });
     let show_diff = RwSignal::new(false);
+    let loaded = move |manifest: &Manifest| {
+        let yaml = editable(manifest);
+        original.set(if creating() {
+            String::new()
+        } else {
+            yaml.clone()
+        });
+        text.set(yaml);
+    };
+    // The form and the YAML are two views of one document; the YAML is what is validated,
+    // compared and saved.
+    let form = RwSignal::new(false);
+    let document = RwSignal::new(Value::Null);
+    let switch_problem = RwSignal::new(None::<String>);
+    Effect::watch(
+        move || document.get(),
+        move |document, _, _| {
+            if form.get_untracked() && !document.is_null() {
+                text.set(serde_saphyr::to_string(document).unwrap_or_default());
+            }
+        },
+        false,
+    );
+    Effect::new(move |_| {
+        if let Some(Ok(manifest)) = stored.get() {
+            loaded(&manifest);
+            // A new policy opens in the form.
+            if creating()
+                && let Ok(mut documents) =
+                    weft_model::manifest::parse_documents(&text.get_untracked())
+                && !documents.is_empty()
+            {
+                document.set(documents.remove(0));
+                form.set(true);
+            }
+        }
+    });
+    let to_form = move |_| match weft_model::manifest::parse_documents(&text.get_untracked()) {
+        Ok(mut documents) if documents.len() == 1 => {
+            switch_problem.set(None);
+            document.set(documents.remove(0));
+            form.set(true);
+        }
+        Ok(_) => switch_problem.set(Some("the form edits one document".into())),
+        Err(errors) => switch_problem.set(Some(format!("fix the YAML first: {errors}"))),
+    };
+    let example = move || {
+        let kind =
+            document.with_untracked(|doc| doc["kind"].as_str().unwrap_or_default().to_string());
+        Kind::parse(&kind)
+            .and_then(|kind| weft_model::manifest::parse_documents(kind.example()).ok())
+            .and_then(|mut documents| (!documents.is_empty()).then(|| documents.remove(0)))
+            .unwrap_or_default()
+    };
     let saved = RwSignal::new(None::<Saved>);
     let save = move |overwrite: bool| {
         let body = text.get_untracked();
@@ -152,14 +242,33 @@ pub fn PolicyPage() -> impl IntoView {
         {
             metadata.remove("resourceVersion");
         }
-        let path = path();
+        let target = if creating() {
+            document["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            name()
+        };
+        let path = path_of(&target);
+        let created_at = creating().then(|| {
+            format!(
+                "/meshes/{}/policies/{}/{}",
+                api::segment(&mesh()),
+                api::segment(&plural()),
+                api::segment(&target)
+            )
+        });
         spawn_local(async move {
             saved.set(Some(
                 match api::send_json::<Manifest>("PUT", &path, &document).await {
                     Ok(manifest) => {
-                        let yaml = editable(&manifest);
-                        original.set(yaml.clone());
-                        text.set(yaml);
+                        if let Some(page) = created_at {
+                            go_to.set(Some(page));
+                        }
+                        original.set(editable(&manifest));
+                        text.set(editable(&manifest));
+                        form.set(false);
                         Saved::Done(manifest.metadata.resource_version.unwrap_or_default())
                     }
                     Err(error) if error.status == 409 => Saved::Conflict,
@@ -170,13 +279,26 @@ pub fn PolicyPage() -> impl IntoView {
     };
     view! {
         <section class="policy-editor">
-            <h1>{move || format!("{} ", plural())}<span class="policy-name">{name}</span></h1>
+            <h1>{move || format!("{} ", plural())}<span class="policy-name">{move || if creating() { "(new)".to_string() } else { name() }}</span></h1>
             <p class="muted">"in mesh " <A href=move || format!("/meshes/{}/policies", api::segment(&mesh()))>{mesh}</A></p>
             {move || stored.get().and_then(Result::err).map(|error| view! { <ErrorNotice error /> })}
-            <textarea name="manifest" class="code" spellcheck="false" rows="20"
-                aria-label="The policy as YAML"
-                prop:value=move || text.get()
-                on:input=move |event| { saved.set(None); text.set(event_target_value(&event)) }></textarea>
+            <div class="view-switch" role="tablist">
+                <button role="tab" name="view-yaml" class=move || if form.get() { "secondary" } else { "" } on:click=move |_| form.set(false)>"YAML"</button>
+                <button role="tab" name="view-form" class=move || if form.get() { "" } else { "secondary" } on:click=to_form>"Form"</button>
+                {move || switch_problem.get().map(|problem| view! { <span class="field-error">{problem}</span> })}
+            </div>
+            <Show when=move || form.get() fallback=move || view! {
+                <textarea name="manifest" class="code" spellcheck="false" rows="20"
+                    aria-label="The policy as YAML"
+                    prop:value=move || text.get()
+                    on:input=move |event| { saved.set(None); text.set(event_target_value(&event)) }></textarea>
+            }>
+                {move || {
+                    // Rebuilt only when the form opens (the example is read untracked).
+                    form.get();
+                    view! { <PolicyForm document errors=Signal::derive(move || problems.get()) example=example() /> }
+                }}
+            </Show>
             <div class="validation" aria-live="polite">
                 {move || {
                     let problems: Vec<FieldError> = problems.get();
