@@ -567,6 +567,19 @@ fn login_open_mesh_and_watch_live_edges() {
                     .ok()
             })
             .await;
+            // Which proxies the edit would change, before saving.
+            driver
+                .find(By::Css("button[name=preview]"))
+                .await?
+                .click()
+                .await?;
+            eventually("web among the proxies it changes", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css(".preview table.effects tr[data-dataplane=web-east]"))
+                    .await
+                    .ok()
+            })
+            .await;
             driver
                 .find(By::Css("button[name=diff]"))
                 .await?

@@ -113,6 +113,28 @@ pub fn ApplyPage() -> impl IntoView {
     }
 }
 
+/// The proxies a dry run says would change, and how.
+pub fn effects_view(effects: Vec<weft_api::inventory::ProxyEffect>) -> AnyView {
+    if effects.is_empty() {
+        return view! { <p class="muted">"No proxy's configuration would change."</p> }.into_any();
+    }
+    view! {
+        <table class="effects">
+            <thead><tr><th>"Dataplane"</th><th>"Policies of these documents that apply"</th><th>"Settings that would change"</th></tr></thead>
+            <tbody>
+                {effects.into_iter().map(|effect| view! {
+                    <tr data-dataplane=effect.dataplane.clone()>
+                        <td>{format!("{}/{}", effect.mesh, effect.dataplane)}</td>
+                        <td>{effect.policies.join(", ")}</td>
+                        <td><code>{effect.changed.join(", ")}</code></td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
 fn field_errors(errors: Vec<FieldError>) -> impl IntoView {
     view! {
         <ul class="field-errors">
@@ -165,24 +187,7 @@ fn render(outcome: Outcome) -> AnyView {
                         <li>{format!("{} {} would be {}", item.kind, item.name, item.result)}</li>
                     }).collect_view()}
                 </ul>
-                {if response.effects.is_empty() {
-                    view! { <p class="muted">"No proxy's configuration would change."</p> }.into_any()
-                } else {
-                    view! {
-                        <table class="effects">
-                            <thead><tr><th>"Dataplane"</th><th>"Policies of these documents that apply"</th><th>"Settings that would change"</th></tr></thead>
-                            <tbody>
-                                {response.effects.into_iter().map(|effect| view! {
-                                    <tr data-dataplane=effect.dataplane.clone()>
-                                        <td>{format!("{}/{}", effect.mesh, effect.dataplane)}</td>
-                                        <td>{effect.policies.join(", ")}</td>
-                                        <td><code>{effect.changed.join(", ")}</code></td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any()
-                }}
+                {effects_view(response.effects)}
             </div>
         }
         .into_any(),

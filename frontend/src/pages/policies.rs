@@ -174,6 +174,20 @@ pub fn PolicyPage() -> impl IntoView {
         Err(errors) => errors.0,
     });
     let show_diff = RwSignal::new(false);
+    // What saving would change in the proxies (a dry run on the server).
+    let preview = RwSignal::new(None::<Result<weft_api::inventory::ApplyResponse, api::ApiError>>);
+    let ask_preview = move |_| {
+        let body = text.get_untracked();
+        spawn_local(async move {
+            preview.set(Some(
+                api::post_text::<weft_api::inventory::ApplyResponse>(
+                    "/api/v1/apply?dryRun=true",
+                    body,
+                )
+                .await,
+            ));
+        });
+    };
     let loaded = move |manifest: &Manifest| {
         let yaml = editable(manifest);
         original.set(if creating() {
@@ -316,12 +330,17 @@ pub fn PolicyPage() -> impl IntoView {
                 }}
             </div>
             <div class="toolbar">
+                <button class="secondary" name="preview" disabled=move || !problems.get().is_empty() on:click=ask_preview>"Which proxies?"</button>
                 <button class="secondary" name="diff" on:click=move |_| show_diff.update(|shown| *shown = !*shown)>
                     {move || if show_diff.get() { "Hide changes" } else { "Show changes" }}
                 </button>
                 <button name="save" disabled=move || !problems.get().is_empty() || text.get() == original.get()
                     on:click=move |_| save(false)>"Save"</button>
             </div>
+            {move || preview.get().map(|answer| match answer {
+                Ok(answer) => view! { <div class="notice preview">{crate::pages::apply::effects_view(answer.effects)}</div> }.into_any(),
+                Err(error) => view! { <ErrorNotice error /> }.into_any(),
+            })}
             <Show when=move || show_diff.get()>
                 <pre class="diff">
                     {move || {
