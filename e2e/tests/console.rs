@@ -172,7 +172,7 @@ fn login_open_mesh_and_watch_live_edges() {
     shop.add_demo_tenants(PASSWORD);
     let (_chromedriver, driver_port) = start_chromedriver(work.path());
     let base = shop.global.url();
-    let screenshot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-test.png");
+    let screenshot = shot("graph");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -508,6 +508,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 .find(By::Css("table.outbound tr[data-outbound=catalog]"))
                 .await?;
             assert!(outbound.text().await?.contains("catalog"));
+            driver.screenshot(&shot("dataplane")).await?;
 
             // The policy in the editor: validated as it is typed, the change shown, and a
             // conflict with someone else's edit explained and overwritten on request.
@@ -720,12 +721,7 @@ fn login_open_mesh_and_watch_live_edges() {
                     .ok()
             })
             .await;
-            driver
-                .screenshot(
-                    &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                        .join("../target/console-policy-form.png"),
-                )
-                .await?;
+            driver.screenshot(&shot("policy-form")).await?;
             driver
                 .find(By::Css("button[name=save]"))
                 .await?
@@ -953,6 +949,13 @@ fn login_open_mesh_and_watch_live_edges() {
     drop(shop);
 }
 
+/// Where a page's screenshot goes (`cargo xtask screenshots` copies them into docs/).
+fn shot(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir.join(format!("{name}.png"))
+}
+
 /// Types `value` into the form field bound to `field` and leaves it (the form reads a field
 /// when it changes).
 async fn set_field(driver: &WebDriver, field: &str, value: &str) -> WebDriverResult<()> {
@@ -1031,8 +1034,7 @@ fn a_rollout_page_follows_the_canary_and_acts_on_it() {
     );
     let (_chromedriver, driver_port) = start_chromedriver(work.path());
     let base = shop.global.url();
-    let screenshot =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/console-rollout.png");
+    let screenshot = shot("rollout");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let driver = browser(driver_port, &work.path().join("chromium-profile"))

@@ -7,6 +7,7 @@ mod demo;
 mod prerequisites;
 mod pytools;
 mod schemathesis;
+mod screenshots;
 mod sslyze;
 mod test;
 
@@ -41,6 +42,8 @@ enum Task {
     Sslyze,
     /// Fuzz the REST API from its OpenAPI document with schemathesis, as a platform admin and as a tenant viewer; results in docs/security.md (not in CI).
     Schemathesis(schemathesis::SchemathesisArgs),
+    /// Run the console's browser tests and copy the pages they photograph into docs/ (not in CI).
+    Screenshots,
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Task::Bench(args) => bench::run(args),
         Task::Sslyze => sslyze::run(),
         Task::Schemathesis(args) => schemathesis::run(args),
+        Task::Screenshots => screenshots::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
