@@ -374,6 +374,39 @@ fn login_open_mesh_and_watch_live_edges() {
                 },
             )
             .await;
+            // By service: one catalog node for both versions, and back.
+            driver
+                .find(By::Css("input[name=by-service]"))
+                .await?
+                .click()
+                .await?;
+            eventually("one catalog node", Duration::from_secs(10), || async {
+                driver.find(By::Css("g.node[data-node=catalog]")).await.ok()?;
+                driver
+                    .find(By::Css("g.node[data-node='catalog/v2']"))
+                    .await
+                    .is_err()
+                    .then_some(())
+            })
+            .await;
+            driver
+                .find(By::Css("input[name=by-service]"))
+                .await?
+                .click()
+                .await?;
+            eventually("the versions again", Duration::from_secs(10), || async {
+                driver.find(By::Css("g.node[data-node='catalog/v2']")).await.ok()
+            })
+            .await;
+            // The keyboard reaches the graph: Enter on a focused node opens its panel.
+            let web = driver.find(By::Css("g.node[data-node='web/v1']")).await?;
+            web.focus().await?;
+            web.send_keys(Key::Enter).await?;
+            eventually("web's panel from the keyboard", Duration::from_secs(10), || async {
+                let title = driver.find(By::Css(".side-panel .panel-title")).await.ok()?;
+                (title.text().await.ok()? == "web/v1").then_some(())
+            })
+            .await;
             // Another window restarts the stream over it.
             let window = driver.find(By::Css("select[name=window]")).await?;
             thirtyfour::components::SelectElement::new(&window)

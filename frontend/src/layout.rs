@@ -201,6 +201,82 @@ fn bezier(p0: (f64, f64), p1: (f64, f64), p2: (f64, f64), p3: (f64, f64), t: f64
         })
 }
 
+fn rank(health: Health) -> u8 {
+    match health {
+        Health::Idle => 0,
+        Health::Healthy => 1,
+        Health::Degraded => 2,
+        Health::Failing => 3,
+    }
+}
+
+/// The graph with the versions of each service merged: instances and rates add up, error and
+/// mTLS shares are weighted by rate, latencies are the slowest version's, health the worst.
+pub fn by_service(graph: &Graph) -> Graph {
+    use weft_api::graph::{GraphEdge, GraphNode, node_id};
+    let service_of: std::collections::HashMap<&str, &str> = graph
+        .nodes
+        .iter()
+        .map(|node| (node.id.as_str(), node.service.as_str()))
+        .collect();
+    let merged_id = |id: &str| node_id(service_of.get(id).copied().unwrap_or(id), None);
+    let mut nodes: BTreeMap<String, GraphNode> = BTreeMap::new();
+    for node in &graph.nodes {
+        let id = node_id(&node.service, None);
+        let entry = nodes.entry(id.clone()).or_insert_with(|| GraphNode {
+            id,
+            service: node.service.clone(),
+            version: None,
+            instances: 0,
+        });
+        entry.instances += node.instances;
+    }
+    let mut edges: BTreeMap<(String, String), GraphEdge> = BTreeMap::new();
+    for edge in &graph.edges {
+        let key = (merged_id(&edge.source), merged_id(&edge.target));
+        let rate = edge.requests_per_second;
+        let slower = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        edges
+            .entry(key.clone())
+            .and_modify(|merged| {
+                let total = merged.requests_per_second + rate;
+                let weigh = |a: f64, b: f64| {
+                    if total > 0.0 {
+                        (a * merged.requests_per_second + b * rate) / total
+                    } else {
+                        0.0
+                    }
+                };
+                merged.error_rate = weigh(merged.error_rate, edge.error_rate);
+                merged.mtls_share = weigh(merged.mtls_share, edge.mtls_share);
+                merged.requests_per_second = total;
+                merged.retries_per_second += edge.retries_per_second;
+                merged.denied_per_second += edge.denied_per_second;
+                merged.mtls = merged.mtls && edge.mtls;
+                merged.p50_millis = slower(merged.p50_millis, edge.p50_millis);
+                merged.p99_millis = slower(merged.p99_millis, edge.p99_millis);
+                if rank(edge.health) > rank(merged.health) {
+                    merged.health = edge.health;
+                }
+            })
+            .or_insert_with(|| GraphEdge {
+                source: key.0.clone(),
+                target: key.1.clone(),
+                ..edge.clone()
+            });
+    }
+    Graph {
+        mesh: graph.mesh.clone(),
+        window_seconds: graph.window_seconds,
+        generated_at: graph.generated_at.clone(),
+        nodes: nodes.into_values().collect(),
+        edges: edges.into_values().collect(),
+    }
+}
+
 /// `12.3 rps`, `0.05 rps`.
 pub fn format_rate(rate: f64) -> String {
     if rate >= 10.0 {
@@ -292,6 +368,35 @@ mod tests {
             nodes: nodes.iter().map(|id| node(id)).collect(),
             edges: edges.iter().map(|(s, t)| edge(s, t)).collect(),
         }
+    }
+
+    #[test]
+    fn versions_merge_into_their_service() {
+        let mut graph = graph(
+            &["web/v1", "catalog/v1", "catalog/v2"],
+            &[("web/v1", "catalog/v1"), ("web/v1", "catalog/v2")],
+        );
+        graph.edges[0].requests_per_second = 8.0;
+        graph.edges[0].p99_millis = Some(20.0);
+        graph.edges[1].requests_per_second = 2.0;
+        graph.edges[1].error_rate = 0.5;
+        graph.edges[1].p99_millis = Some(90.0);
+        graph.edges[1].health = Health::Failing;
+        let grouped = by_service(&graph);
+        let ids: Vec<&str> = grouped.nodes.iter().map(|node| node.id.as_str()).collect();
+        assert_eq!(ids, ["catalog", "web"]);
+        assert_eq!(grouped.nodes[0].instances, 2);
+        assert_eq!(grouped.edges.len(), 1);
+        let edge = &grouped.edges[0];
+        assert_eq!(
+            (edge.source.as_str(), edge.target.as_str()),
+            ("web", "catalog")
+        );
+        assert_eq!(edge.requests_per_second, 10.0);
+        // 1 failed request a second of 10; the slower version's p99; the worse health.
+        assert!((edge.error_rate - 0.1).abs() < 1e-9);
+        assert_eq!(edge.p99_millis, Some(90.0));
+        assert_eq!(edge.health, Health::Failing);
     }
 
     fn position(scene: &Scene, id: &str) -> (f64, f64) {

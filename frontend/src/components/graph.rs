@@ -77,6 +77,8 @@ pub struct GraphControls {
     pub hide: RwSignal<String>,
     pub problems_only: RwSignal<bool>,
     pub selected: RwSignal<Option<Selection>>,
+    /// One node per service instead of per version.
+    pub by_service: RwSignal<bool>,
 }
 
 impl GraphControls {
@@ -87,6 +89,7 @@ impl GraphControls {
             hide: RwSignal::new(String::new()),
             problems_only: RwSignal::new(false),
             selected: RwSignal::new(None),
+            by_service: RwSignal::new(false),
         }
     }
 }
@@ -185,7 +188,12 @@ fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl 
             });
             view! {
                 <g class=class data-edge=format!("{}->{}", edge.source, edge.target) data-rps=format!("{:.3}", edge.requests_per_second)
-                    on:click=move |_| controls.selected.set(Some(Selection::Edge(pick.0.clone(), pick.1.clone())))
+                    tabindex="0" role="button" aria-label=format!("calls {} → {}", edge.source, edge.target)
+                    on:click={ let pick = pick.clone(); move |_| controls.selected.set(Some(Selection::Edge(pick.0.clone(), pick.1.clone()))) }
+                    on:keydown=move |event: leptos::ev::KeyboardEvent| if event.key() == "Enter" || event.key() == " " {
+                        event.prevent_default();
+                        controls.selected.set(Some(Selection::Edge(pick.0.clone(), pick.1.clone())));
+                    }
                     data-mtls=if edge.mtls { "true" } else { "false" } data-denied=format!("{:.3}", edge.denied_per_second)>
                     <title>{tooltip}</title>
                     <path d=edge.path marker-end="url(#arrow)" />
@@ -240,7 +248,12 @@ fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl 
             };
             view! {
                 <g class=class data-node=node.id.clone() transform=format!("translate({:.1},{:.1})", node.x, node.y)
-                    on:click=move |_| controls.selected.set(Some(Selection::Node(pick.clone())))>
+                    tabindex="0" role="button" aria-label=format!("service {}", node.id)
+                    on:click={ let pick = pick.clone(); move |_| controls.selected.set(Some(Selection::Node(pick.clone()))) }
+                    on:keydown=move |event: leptos::ev::KeyboardEvent| if event.key() == "Enter" || event.key() == " " {
+                        event.prevent_default();
+                        controls.selected.set(Some(Selection::Node(pick.clone())));
+                    }>
                     <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8" />
                     <text class="service" x="12" y="21">{node.service}</text>
                     <text class="version" x="12" y="38">{subtitle}</text>

@@ -62,6 +62,25 @@ fn MeshView(
     controls: GraphControls,
 ) -> impl IntoView {
     let scene = RwSignal::new(None::<Scene>);
+    // The newest graph; the scene is laid out from it, per version or per service (each with
+    // its own sticky layout, so switching back finds everything where it was).
+    let latest = RwSignal::new(None::<weft_api::graph::Graph>);
+    let layouts =
+        send_wrapper::SendWrapper::new(RefCell::new((Layout::default(), Layout::default())));
+    Effect::new(move |_| {
+        let grouped = controls.by_service.get();
+        latest.with(|graph| {
+            if let Some(graph) = graph {
+                let mut layouts = layouts.borrow_mut();
+                let placed = if grouped {
+                    layouts.1.place(&crate::layout::by_service(graph))
+                } else {
+                    layouts.0.place(graph)
+                };
+                scene.set(Some(placed));
+            }
+        });
+    });
     let series = RwSignal::new(HashMap::<String, EdgeSeries>::new());
     // Active rollouts, read again with the graph at most every 5 s (no loop of its own).
     let marks = RwSignal::new(Vec::<RolloutMark>::new());
@@ -74,7 +93,6 @@ fn MeshView(
     let cancelled = Rc::new(Cell::new(false));
     let abort = web_sys::AbortController::new().ok();
     if let Some(abort) = abort.clone() {
-        let layout = Rc::new(RefCell::new(Layout::default()));
         let stream_mesh = mesh.clone();
         let stream_window = chosen.clone();
         let stream_cancelled = cancelled.clone();
@@ -115,9 +133,8 @@ fn MeshView(
                             }
                         }
                     });
-                    let placed = layout.borrow_mut().place(&graph);
                     generated_at.set(graph.generated_at.clone());
-                    scene.set(Some(placed));
+                    latest.set(Some(graph));
                 },
                 move |next| status.set(next),
             )
@@ -184,6 +201,7 @@ fn MeshView(
                 </label>
                 <label>"Find " <input name="find" placeholder="e.g. catalog" prop:value=move || controls.find.get() on:input=move |event| controls.find.set(event_target_value(&event)) on:change=move |event| controls.find.set(event_target_value(&event)) /></label>
                 <label>"Hide " <input name="hide" placeholder="names, comma-separated" prop:value=move || controls.hide.get() on:input=move |event| controls.hide.set(event_target_value(&event)) on:change=move |event| controls.hide.set(event_target_value(&event)) /></label>
+                <label><input type="checkbox" name="by-service" prop:checked=move || controls.by_service.get() on:change=move |event| controls.by_service.set(event_target_checked(&event)) />" by service"</label>
                 <label><input type="checkbox" name="problems" prop:checked=move || controls.problems_only.get() on:change=move |event| controls.problems_only.set(event_target_checked(&event)) />" only problems"</label>
             </div>
             <div class="graph-area" data-window=chosen.clone()>
