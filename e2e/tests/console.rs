@@ -268,6 +268,26 @@ fn login_open_mesh_and_watch_live_edges() {
             let services = driver.find_all(By::Css("table.services tbody tr")).await?;
             assert_eq!(services.len(), 4, "web, catalog, inventory, orders");
 
+            // The graph page's first paint after a fresh load, as the Performance API saw it
+            // (recorded for docs/benchmarks.md by `cargo xtask screenshots`, not asserted).
+            driver.goto(format!("{base}/meshes/shop")).await?;
+            let painted = eventually("the graph's paint mark", Duration::from_secs(20), || async {
+                driver
+                    .execute(
+                        "const e = performance.getEntriesByName('weft-graph-painted'); return e.length ? e[0].startTime : null;",
+                        Vec::new(),
+                    )
+                    .await
+                    .ok()?
+                    .json()
+                    .as_f64()
+            })
+            .await;
+            std::fs::write(
+                shot("timings").with_extension("json"),
+                serde_json::json!({"graphFirstPaintMs": painted}).to_string(),
+            )
+            .expect("timings written");
             // Edge labels by mode: p99 latency instead of the rate.
             let labels = driver.find(By::Css("select[name=labels]")).await?;
             thirtyfour::components::SelectElement::new(&labels)
