@@ -417,6 +417,12 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
         .map(|n| n["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec!["catalog/v1", "web/v1"]);
+
+    let (status, body) = api
+        .call("GET", "/api/v1/meshes/shop/graph?window=10m&ago=1s", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("ago"));
 }
 
 #[tokio::test]
@@ -587,4 +593,46 @@ async fn console_assets_precompressed_and_client_routes() {
     );
     let response = fetch("/api/v1/unknown", false).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_graph_replays_the_stored_window() {
+    let api = api().await;
+    let (status, _) = api.put_yaml("/api/v1/meshes/shop", MESH).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap();
+    let edge = |destination: &str| EdgeKey {
+        source_service: "web".into(),
+        source_version: "v1".into(),
+        destination_service: destination.into(),
+        destination_version: "v1".into(),
+    };
+    let mut counters = EdgeCounters::default();
+    counters.record(200, 1_000);
+    // Five minutes ago web called orders; now it calls catalog.
+    api.state
+        .traffic
+        .record("shop", now - 300, [(edge("orders"), counters.clone())]);
+    api.state
+        .traffic
+        .record("shop", now, [(edge("catalog"), counters)]);
+    let targets = |graph: &serde_json::Value| -> Vec<String> {
+        graph["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|edge| edge["target"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, then) = api
+        .call("GET", "/api/v1/meshes/shop/graph?window=10s&ago=5m", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{then}");
+    assert_eq!(targets(&then), ["orders/v1"]);
+    let at = jiff::Timestamp::from_second(i64::try_from(now - 300).unwrap()).unwrap();
+    assert_eq!(then["generatedAt"], at.to_string());
+    let (_, current) = api
+        .call("GET", "/api/v1/meshes/shop/graph?window=10s", None)
+        .await;
+    assert_eq!(targets(&current), ["catalog/v1"]);
 }

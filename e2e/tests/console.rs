@@ -447,6 +447,32 @@ fn login_open_mesh_and_watch_live_edges() {
                 },
             )
             .await;
+            // Replay a minute ago from the stored window, then back to live.
+            let replay = driver.find(By::Css("input[name=replay]")).await?;
+            driver
+                .execute(
+                    "arguments[0].value = Number(arguments[0].max) - 60; arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+                    vec![replay.to_json()?],
+                )
+                .await?;
+            eventually("the replay of a minute ago", Duration::from_secs(10), || async {
+                let status = driver.find(By::Css(".stream-status")).await.ok()?;
+                let value = driver.find(By::Css(".replay-value")).await.ok()?;
+                (status.attr("data-status").await.ok()?.as_deref() == Some("replay")
+                    && value.text().await.ok()? == "1 min ago")
+                    .then_some(())
+            })
+            .await;
+            driver
+                .find(By::Css("button.back-to-live"))
+                .await?
+                .click()
+                .await?;
+            eventually("live again", Duration::from_secs(10), || async {
+                let status = driver.find(By::Css(".stream-status")).await.ok()?;
+                (status.attr("data-status").await.ok()?.as_deref() == Some("live")).then_some(())
+            })
+            .await;
             driver.screenshot(&screenshot).await?;
 
             // Manifests are validated in the browser before anything is sent.

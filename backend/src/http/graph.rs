@@ -40,16 +40,42 @@ fn now_second() -> u64 {
 }
 
 pub async fn snapshot(state: &AppState, mesh: &str, window: u64) -> Result<Graph> {
+    snapshot_ago(state, mesh, window, 0).await
+}
+
+/// The graph as it was `ago` seconds ago (0: now), from the stored window.
+async fn snapshot_ago(state: &AppState, mesh: &str, window: u64, ago: u64) -> Result<Graph> {
     let instances = instances(state, mesh).await?;
-    let traffic = state.traffic.window(mesh, now_second(), window);
+    let at = now_second().saturating_sub(ago);
+    let traffic = state.traffic.window(mesh, at, window);
+    let generated_at = jiff::Timestamp::from_second(i64::try_from(at).unwrap_or(0))
+        .map(|at| at.to_string())
+        .unwrap_or_default();
     Ok(build_graph(
         mesh,
         window,
-        jiff::Timestamp::now().to_string(),
+        generated_at,
         &instances,
         &traffic,
         state.thresholds,
     ))
+}
+
+/// `?ago=`: how far back the graph ends (replay); the window must still fit in what is kept.
+fn ago_seconds(query: &HashMap<String, String>, window: u64) -> Result<u64> {
+    let Some(text) = query.get("ago") else {
+        return Ok(0);
+    };
+    let ago = ModelDuration::parse(text)
+        .map_err(|problem| Error::BadRequest(format!("ago: {problem}")))?
+        .as_std()
+        .as_secs();
+    if ago + window > MAX_WINDOW {
+        return Err(Error::BadRequest(format!(
+            "ago plus window must be at most {MAX_WINDOW}s (what the graph keeps)"
+        )));
+    }
+    Ok(ago)
 }
 
 pub async fn graph(
@@ -58,7 +84,8 @@ pub async fn graph(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Graph>> {
     let window = window_seconds(&query, DEFAULT_WINDOW)?;
-    Ok(Json(snapshot(&state, &mesh, window).await?))
+    let ago = ago_seconds(&query, window)?;
+    Ok(Json(snapshot_ago(&state, &mesh, window, ago).await?))
 }
 
 /// Sends the graph once a second (window 10 s unless `?window=` says otherwise), from the

@@ -275,7 +275,7 @@ impl MeshNode {
         self.manifests(context, Kind::Rollout).await
     }
 
-    /// The traffic graph over the last `windowSeconds` (1 to 600, 60 by default).
+    /// The traffic graph over the last `windowSeconds` (1 to 900, 60 by default).
     async fn graph(
         &self,
         context: &Context<'_>,
@@ -284,7 +284,7 @@ impl MeshNode {
         let (state, _) = parts(context);
         if !(1..=crate::traffic::window::RETENTION_SECONDS as u32).contains(&window_seconds) {
             return Err(async_graphql::Error::new(
-                "windowSeconds must be between 1 and 600",
+                "windowSeconds must be between 1 and 900",
             ));
         }
         let graph = super::graph::snapshot(state, &self.name, u64::from(window_seconds))

@@ -398,7 +398,10 @@ pub fn all() -> Vec<Route> {
         Route::new(M::POST, "/v1/meshes/{mesh}/ca/rotate", Mesh(Role::Owner), "Mesh", "Rotate the mesh's builtin CA without dropping a request", post(ca::rotate))
             .gives(202, Payload::AnyJson),
         Route::new(M::GET, "/v1/meshes/{mesh}/graph", Mesh(Role::Viewer), "Mesh", "The traffic graph over a window", get(graph::graph))
-            .query(&[("window", "how far back, e.g. 60s (1s to the retention)")])
+            .query(&[
+                ("window", "how far back, e.g. 60s (1s to the retention)"),
+                ("ago", "replay: the graph as it was this long ago, e.g. 5m (ago + window at most the retention, 900s)"),
+            ])
             .gives(200, Json("Graph")),
         Route::new(M::GET, "/v1/meshes/{mesh}/graph/stream", Mesh(Role::Viewer), "Mesh", "The traffic graph, live (server-sent events, one snapshot a second)", get(graph::stream))
             .query(&[("window", "how far back each snapshot looks, e.g. 10s")])

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use weft_api::telemetry::{EdgeCounters, EdgeKey};
 
 /// Seconds of history kept per mesh.
-pub const RETENTION_SECONDS: u64 = 600;
+pub const RETENTION_SECONDS: u64 = 900;
 
 /// Distinct edges kept per mesh and second; more are dropped, so no zone can grow the window
 /// without bound.
@@ -76,6 +76,8 @@ impl TrafficWindow {
             for second in seconds
                 .iter()
                 .rev()
+                // Seconds after `now` (a replay of the past) are not part of its window.
+                .skip_while(|second| second.at > now)
                 .take_while(|second| second.at + window > now)
             {
                 for (key, counters) in &second.edges {
@@ -121,6 +123,10 @@ mod tests {
         assert_eq!(last_one[&edge("web", "catalog")].requests, 7);
         assert!(window.window("shop", 200, 60).is_empty());
         assert!(window.window("missing", 101, 60).is_empty());
+        // A window ending in the past leaves out what came after it.
+        let past = window.window("shop", 100, 1);
+        assert_eq!(past[&edge("web", "catalog")].requests, 5);
+        assert!(!past.contains_key(&edge("web", "orders")));
     }
 
     #[test]

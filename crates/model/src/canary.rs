@@ -17,7 +17,7 @@ pub const DEFAULT_MIN_REQUESTS: u64 = 1;
 pub const DEFAULT_MAX_FAILED_CHECKS: u32 = 2;
 
 /// The traffic window holds this much; longer intervals are judged on its last part.
-pub const MAX_MEASURED_SECONDS: u64 = 600;
+pub const MAX_MEASURED_SECONDS: u64 = 600; // within the 900 s weft-global keeps
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Phase {

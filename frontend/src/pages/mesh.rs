@@ -100,6 +100,35 @@ fn MeshView(
     let rollouts_path = format!("/api/v1/meshes/{}/rollouts", api::segment(&mesh));
     let generated_at = RwSignal::new(String::new());
     let status = RwSignal::new(StreamStatus::Connecting);
+    // Replay: seconds back from now (0: live). The stream keeps running; its frames are held
+    // back while replaying.
+    let replay = RwSignal::new(0u64);
+    let window_seconds = WINDOWS
+        .iter()
+        .position(|(value, _)| *value == chosen)
+        .map_or(10, |index| [10u64, 60, 300, 900][index]);
+    let replay_max = 900u64.saturating_sub(window_seconds);
+    let replay_path = format!(
+        "/api/v1/meshes/{}/graph?window={}",
+        api::segment(&mesh),
+        api::segment(&chosen)
+    );
+    Effect::watch(
+        move || replay.get(),
+        move |ago, _, _| {
+            if *ago == 0 {
+                return;
+            }
+            let path = format!("{replay_path}&ago={ago}s");
+            spawn_local(async move {
+                if let Ok(graph) = api::get::<weft_api::graph::Graph>(&path).await {
+                    generated_at.set(graph.generated_at.clone());
+                    latest.set(Some(graph));
+                }
+            });
+        },
+        false,
+    );
     let logged_out = RwSignal::new(false);
 
     let cancelled = Rc::new(Cell::new(false));
@@ -145,8 +174,10 @@ fn MeshView(
                             }
                         }
                     });
-                    generated_at.set(graph.generated_at.clone());
-                    latest.set(Some(graph));
+                    if replay.get_untracked() == 0 {
+                        generated_at.set(graph.generated_at.clone());
+                        latest.set(Some(graph));
+                    }
                 },
                 move |next| status.set(next),
             )
@@ -186,11 +217,13 @@ fn MeshView(
                     <A href=format!("/meshes/{}/rollouts", api::segment(&mesh)) attr:class="rollouts-link">"Rollouts"</A>
                 </span>
                 <p class="stream-status" data-status=move || match status.get() {
+                    _ if replay.get() > 0 => "replay",
                     StreamStatus::Live => "live",
                     StreamStatus::Connecting => "connecting",
                     StreamStatus::Retrying(_) => "retrying",
                 }>
                     {move || match status.get() {
+                        _ if replay.get() > 0 => format!("replay · {}", short_time(&generated_at.get())),
                         StreamStatus::Live => format!("live · {}", short_time(&generated_at.get())),
                         StreamStatus::Connecting => "connecting…".to_string(),
                         StreamStatus::Retrying(reason) => format!("reconnecting ({reason})"),
@@ -213,6 +246,20 @@ fn MeshView(
                 </label>
                 <label>"Find " <input name="find" placeholder="e.g. catalog" prop:value=move || controls.find.get() on:input=move |event| controls.find.set(event_target_value(&event)) on:change=move |event| controls.find.set(event_target_value(&event)) /></label>
                 <label>"Hide " <input name="hide" placeholder="names, comma-separated" prop:value=move || controls.hide.get() on:input=move |event| controls.hide.set(event_target_value(&event)) on:change=move |event| controls.hide.set(event_target_value(&event)) /></label>
+                <label>"Replay "
+                    <input type="range" name="replay" min="0" max=replay_max.to_string() step="5"
+                        aria-label="How far back the graph ends (0 is live)"
+                        prop:value=move || (replay_max - replay.get().min(replay_max)).to_string()
+                        on:change=move |event| {
+                            // Right is now; left goes back.
+                            let position: u64 = event_target_value(&event).parse().unwrap_or(replay_max);
+                            replay.set(replay_max.saturating_sub(position));
+                        } />
+                    <span class="replay-value">{move || match replay.get() { 0 => "live".to_string(), ago => format!("{} ago", human(ago)) }}</span>
+                    <Show when=move || replay.get() != 0>
+                        <button class="secondary back-to-live" on:click=move |_| replay.set(0)>"Live"</button>
+                    </Show>
+                </label>
                 <label><input type="checkbox" name="by-service" prop:checked=move || controls.by_service.get() on:change=move |event| controls.by_service.set(event_target_checked(&event)) />" by service"</label>
                 <label><input type="checkbox" name="problems" prop:checked=move || controls.problems_only.get() on:change=move |event| controls.problems_only.set(event_target_checked(&event)) />" only problems"</label>
             </div>
@@ -430,6 +477,15 @@ fn health_text(service: &ServiceView) -> String {
             service.unhealthy_instances,
             service.instances - service.unchecked_instances
         ),
+    }
+}
+
+/// `45 s`, `3 min 20 s`.
+fn human(seconds: u64) -> String {
+    match (seconds / 60, seconds % 60) {
+        (0, s) => format!("{s} s"),
+        (m, 0) => format!("{m} min"),
+        (m, s) => format!("{m} min {s} s"),
     }
 }
 
