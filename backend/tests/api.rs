@@ -419,7 +419,7 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
     assert_eq!(ids, vec!["catalog/v1", "web/v1"]);
 
     let (status, body) = api
-        .call("GET", "/api/v1/meshes/shop/graph?window=10m&ago=1s", None)
+        .call("GET", "/api/v1/meshes/shop/graph?window=15m&ago=1s", None)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("ago"));
