@@ -95,7 +95,8 @@ fn conflict(routes: &[StoredResource], name: &str, spec: &RolloutSpec) -> Option
         })
 }
 
-fn rollout_spec(row: &StoredResource) -> Result<RolloutSpec> {
+/// The typed spec of a stored Rollout.
+pub fn rollout_spec(row: &StoredResource) -> Result<RolloutSpec> {
     match row.to_resource()?.spec {
         Spec::Rollout(spec) => Ok(spec),
         _ => Err(Error::Internal("a Rollout row holds another kind".into())),

@@ -8,6 +8,7 @@ mod layout;
 mod me;
 mod pages;
 mod session;
+mod show;
 
 fn main() {
     leptos::mount::mount_to_body(app::App);

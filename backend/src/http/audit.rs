@@ -70,28 +70,8 @@ pub async fn list(
             "the audit log is for platform admins and tenant owners",
         ));
     }
-    let limit = match query.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                Error::BadRequest(format!(
-                    "query parameter limit must be between 1 and {MAX_LIMIT}"
-                ))
-            })?,
-    };
-    let before_id = query
-        .get("continue")
-        .map(|text| {
-            text.parse::<i64>().map_err(|_| {
-                Error::BadRequest(
-                    "query parameter continue must be the continue of a previous page".into(),
-                )
-            })
-        })
-        .transpose()?;
+    let limit = super::list::limit(&query, DEFAULT_LIMIT as usize, MAX_LIMIT as usize)? as u32;
+    let before_id = super::list::id_cursor(&query)?;
     let request = AuditQuery {
         tenants,
         tenant: text(&query, "tenant")?,

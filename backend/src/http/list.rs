@@ -45,22 +45,39 @@ pub struct ListQuery {
     pub selector: LabelSelector,
 }
 
+/// `?limit=`: 1 to `max`, `default` when left out; 400 naming the parameter otherwise.
+pub fn limit(query: &HashMap<String, String>, default: usize, max: usize) -> Result<usize> {
+    match query.get("limit") {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=max).contains(limit))
+            .ok_or_else(|| {
+                Error::BadRequest(format!("query parameter limit must be between 1 and {max}"))
+            }),
+    }
+}
+
+/// `?continue=` of pages cursored by a numeric id (audit log, rollout history).
+pub fn id_cursor(query: &HashMap<String, String>) -> Result<Option<i64>> {
+    query
+        .get("continue")
+        .map(|text| {
+            text.parse::<i64>().map_err(|_| {
+                Error::BadRequest(
+                    "query parameter continue must be the continue of a previous page".into(),
+                )
+            })
+        })
+        .transpose()
+}
+
 impl ListQuery {
     /// Reads `limit`, `continue` and (when `labelled`) `labelSelector`; 400 naming the
     /// parameter when one is wrong.
     pub fn parse(query: &HashMap<String, String>, labelled: bool) -> Result<ListQuery> {
-        let limit = match query.get("limit") {
-            None => MAX_LIMIT,
-            Some(text) => text
-                .parse::<usize>()
-                .ok()
-                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                .ok_or_else(|| {
-                    Error::BadRequest(format!(
-                        "query parameter limit must be between 1 and {MAX_LIMIT}"
-                    ))
-                })?,
-        };
+        let limit = limit(query, MAX_LIMIT, MAX_LIMIT)?;
         let after = query
             .get("continue")
             .map(|token| {

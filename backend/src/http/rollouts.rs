@@ -12,8 +12,6 @@ use futures::Stream;
 use weft_api::rollouts::{HistoryEntry, HistoryPage, LiveSample, RolloutFrame, RolloutStatus};
 use weft_model::Kind;
 use weft_model::canary::{self, Action, RolloutState};
-use weft_model::resource::Spec;
-use weft_model::rollout::RolloutSpec;
 
 use super::AppState;
 use crate::access::Caller;
@@ -89,28 +87,8 @@ pub async fn history(
         .get(Kind::Rollout, &mesh, &name)
         .await?
         .ok_or_else(|| Error::NotFound(format!("Rollout {name:?}")))?;
-    let limit = match query.get("limit") {
-        None => 100,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=MAX_HISTORY_PAGE).contains(limit))
-            .ok_or_else(|| {
-                Error::BadRequest(format!(
-                    "query parameter limit must be between 1 and {MAX_HISTORY_PAGE}"
-                ))
-            })?,
-    };
-    let before = query
-        .get("continue")
-        .map(|text| {
-            text.parse::<i64>().map_err(|_| {
-                Error::BadRequest(
-                    "query parameter continue must be the continue of a previous page".into(),
-                )
-            })
-        })
-        .transpose()?;
+    let limit = super::list::limit(&query, 100, MAX_HISTORY_PAGE as usize)? as u32;
+    let before = super::list::id_cursor(&query)?;
     let (items, continue_token) = history_page(&state, &mesh, &name, before, limit).await?;
     Ok(Json(HistoryPage {
         items,
@@ -124,19 +102,12 @@ const ACTION_ATTEMPTS: usize = 5;
 /// Seconds of traffic behind each live sample.
 const LIVE_WINDOW: u64 = 10;
 
-fn spec_of(row: &crate::store::StoredResource) -> Result<RolloutSpec> {
-    match row.to_resource()?.spec {
-        Spec::Rollout(spec) => Ok(spec),
-        _ => Err(Error::Internal("a Rollout row holds another kind".into())),
-    }
-}
-
 /// One frame: the status and the canary's traffic now; `None` once the rollout is gone.
 async fn frame(state: &AppState, mesh: &str, name: &str) -> Result<Option<RolloutFrame>> {
     let Some(row) = state.store.get(Kind::Rollout, mesh, name).await? else {
         return Ok(None);
     };
-    let spec = spec_of(&row)?;
+    let spec = crate::rollouts::rollout_spec(&row)?;
     let now = now_millis();
     let seconds = u64::try_from(now / 1000).unwrap_or(0);
     let measured = crate::rollouts::measure(&state.traffic, mesh, &spec, seconds, LIVE_WINDOW);
@@ -215,7 +186,7 @@ pub async fn act(
         .get(Kind::Rollout, &mesh, &name)
         .await?
         .ok_or_else(|| Error::NotFound(format!("Rollout {name:?}")))?;
-    let spec = spec_of(&row)?;
+    let spec = crate::rollouts::rollout_spec(&row)?;
     let tenant = match state.store.get(Kind::Mesh, "", &mesh).await? {
         Some(mesh_row) => tenant_of(&mesh_row.spec),
         None => String::new(),

@@ -11,14 +11,7 @@ use weft_model::dataplane::ZONE_LABEL;
 
 use crate::api;
 use crate::components::error::ErrorNotice;
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
+use crate::show::text;
 
 /// The table of a mesh's dataplanes, each linking to its inspect page.
 #[component]

@@ -20,6 +20,7 @@ use crate::components::graph::{
 };
 use crate::layout::{Layout, Scene};
 use crate::pages::dataplanes::DataplaneTable;
+use crate::show::short_time;
 
 /// The time windows the graph offers.
 const WINDOWS: [(&str, &str); 4] = [
@@ -487,15 +488,6 @@ fn human(seconds: u64) -> String {
         (m, 0) => format!("{m} min"),
         (m, s) => format!("{m} min {s} s"),
     }
-}
-
-/// `HH:MM:SS` of an RFC 3339 time.
-fn short_time(rfc3339: &str) -> String {
-    rfc3339
-        .split('T')
-        .nth(1)
-        .map(|time| time.chars().take(8).collect())
-        .unwrap_or_default()
 }
 
 /// Holds a browser-only value for `on_cleanup`, which needs `Send` (the console is single-threaded).

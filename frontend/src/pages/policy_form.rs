@@ -4,6 +4,7 @@
 //! 100, and TrafficPermission rules as source and action. The form edits the same document the
 //! YAML shows; the model validates it and each error shows under the field it names.
 
+use crate::show::text as shown;
 use leptos::prelude::*;
 use serde_json::{Map, Value, json};
 use weft_model::FieldError;
@@ -155,14 +156,6 @@ fn typed(text: &str, like: &Value) -> Option<Value> {
         Value::Bool(_) => Value::Bool(text == "true"),
         _ => Value::String(text.to_string()),
     })
-}
-
-fn shown(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
 }
 
 /// Errors for exactly this field.

@@ -18,17 +18,10 @@ use crate::api::{self, StreamStatus};
 use crate::components::chart::{Chart, Sample};
 use crate::components::error::ErrorNotice;
 use crate::me::use_session;
+use crate::show::{short_time, text};
 
 /// Samples kept for the live charts (one a second).
 const CHART_SAMPLES: usize = 180;
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
 
 /// "25 %" of a weight.
 fn percent(value: &Value) -> String {
@@ -378,13 +371,4 @@ fn RolloutView(mesh: String, name: String) -> impl IntoView {
             })}
         </section>
     }
-}
-
-/// `HH:MM:SS` of an RFC 3339 time.
-fn short_time(rfc3339: &str) -> String {
-    rfc3339
-        .split('T')
-        .nth(1)
-        .map(|time| time.chars().take(8).collect())
-        .unwrap_or_default()
 }
