@@ -222,6 +222,55 @@ pub fn check_console_has_no_grpc() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The features `weft-model` is built with when `package` alone is built (for `target`).
+fn model_features(package: &str, target: Option<&str>) -> anyhow::Result<BTreeSet<String>> {
+    let mut command = crate::cargo();
+    command.args([
+        "tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "--format",
+        "{p} {f}",
+    ]);
+    if let Some(target) = target {
+        command.args(["--target", target]);
+    }
+    let output = command
+        .current_dir(crate::root())
+        .output()
+        .context("running cargo tree")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("weft-model "))
+        .with_context(|| format!("{package} is not built with weft-model"))?;
+    Ok(line
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_string)
+        .collect())
+}
+
+/// Every server binary checks patterns by compiling them as the proxy does; the console
+/// checks syntax only, so the regex programs and Unicode tables stay out of its download.
+pub fn check_servers_compile_regex_programs() -> anyhow::Result<()> {
+    for package in ["weft-global", "weft-zone", "weft-dp", "weftctl"] {
+        anyhow::ensure!(
+            model_features(package, None)?.contains("regex-programs"),
+            "{package} must use weft-model with the regex-programs feature"
+        );
+    }
+    anyhow::ensure!(
+        !model_features("weft-console", Some("wasm32-unknown-unknown"))?.contains("regex-programs"),
+        "the console must use weft-model without regex-programs"
+    );
+    Ok(())
+}
+
 /// The proxy decides nothing on the `x-weft-source` header: it is named in one place, only set
 /// (by outbound proxies), removed (by inbounds) and checked for presence by telemetry; nothing
 /// reads its value. Callers are who their certificate says.
@@ -337,6 +386,7 @@ pub fn check() -> anyhow::Result<()> {
     check_model_is_pure()?;
     check_binaries_are_independent()?;
     check_console_has_no_grpc()?;
+    check_servers_compile_regex_programs()?;
     check_proxy_trusts_no_source_header()?;
     check_kinds_are_listed_once()?;
     eprintln!("xtask: architecture invariants hold");
@@ -358,6 +408,11 @@ mod tests {
     #[test]
     fn console_uses_api_without_grpc() {
         super::check_console_has_no_grpc().unwrap();
+    }
+
+    #[test]
+    fn servers_compile_regex_programs() {
+        super::check_servers_compile_regex_programs().unwrap();
     }
 
     #[test]

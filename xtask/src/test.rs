@@ -51,6 +51,14 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
             .env("WEFT_CHROMEDRIVER", &tools.chromedriver)
             .env("WEFT_PROMTOOL", &tools.promtool),
     )?;
+    // The model as the console builds it: pattern syntax only.
+    run_command(crate::cargo().args([
+        "test",
+        "-p",
+        "weft-model",
+        "--no-default-features",
+        "--lib",
+    ]))?;
     step("tests", tests);
     eprintln!("xtask: all tests passed in {:.0?}", started.elapsed());
     Ok(())

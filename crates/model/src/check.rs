@@ -69,8 +69,16 @@ pub fn header_value(errors: &mut Errors, path: &str, value: &str) {
 /// Longest regular expression accepted anywhere.
 pub const MAX_REGEX_LENGTH: usize = 256;
 
-/// A regular expression: bounded and compiled with a size limit. The `regex` crate matches in
-/// linear time, so no pattern can make matching slow.
+/// Largest compiled program (Thompson NFA, bytes) a pattern may need; the proxy compiles with
+/// the same limit.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 18;
+
+/// A regular expression: bounded and compiled with a size limit. The proxy's `regex` crate
+/// matches in linear time, so no pattern can make matching slow.
+///
+/// Checked with the parser and NFA compiler the proxy's `regex` uses, without its matching
+/// engines (which would weigh a quarter of the console's download): a pattern accepted here
+/// compiles in the proxy (`tests/properties.rs` holds the two together).
 pub fn regex(errors: &mut Errors, path: &str, pattern: &str) {
     if pattern.is_empty() {
         errors.add(path, "must not be empty");
@@ -86,21 +94,56 @@ pub fn regex(errors: &mut Errors, path: &str, pattern: &str) {
     if let Err(error) = compile(pattern) {
         errors.add(
             path,
-            format!(
-                "invalid regular expression: {}",
-                first_line(&error.to_string())
-            ),
+            format!("invalid regular expression: {}", first_line(&error)),
         );
     }
 }
 
-/// Compiles a validated pattern the way the proxy does.
-pub fn compile(pattern: &str) -> Result<regex::Regex, regex::Error> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 18)
-        .dfa_size_limit(1 << 18)
-        .build()
+/// How the proxy uses a pattern: matching a whole value, as Gateway API specifies.
+pub fn anchored(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
 }
+
+/// Parses the anchored `pattern` and compiles its NFAs within [`REGEX_SIZE_LIMIT`]: forward
+/// with captures and reverse without, the two the proxy's `regex` builds.
+#[cfg(feature = "regex-programs")]
+pub fn compile(pattern: &str) -> Result<(), String> {
+    use regex_automata::nfa::thompson::{Compiler, Config, WhichCaptures};
+    let pattern = anchored(pattern);
+    let forward = Config::new()
+        .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+        .shrink(false);
+    let reverse = forward
+        .clone()
+        .reverse(true)
+        .which_captures(WhichCaptures::None);
+    let result = [forward, reverse]
+        .into_iter()
+        .try_for_each(|config| Compiler::new().configure(config).build(&pattern).map(drop));
+    let Err(error) = result else {
+        return Ok(());
+    };
+    if let Some(limit) = error.size_limit() {
+        return Err(format!(
+            "compiled pattern exceeds the size limit of {limit} bytes"
+        ));
+    }
+    // A syntax error: the parser's own message, with its position.
+    Err(std::error::Error::source(&error).map_or_else(|| error.to_string(), ToString::to_string))
+}
+
+/// Without `regex-programs` (the console): the pattern's syntax only. Unicode property names
+/// and the program's size are judged where the programs are compiled, by the server.
+#[cfg(not(feature = "regex-programs"))]
+pub fn compile(pattern: &str) -> Result<(), String> {
+    regex_syntax::ast::parse::Parser::new()
+        .parse(&anchored(pattern))
+        .map(drop)
+        .map_err(|error| error.to_string())
+}
+
+/// Whether [`compile`] compiles programs (servers) or checks syntax only (the console).
+pub const COMPILES_PROGRAMS: bool = cfg!(feature = "regex-programs");
 
 fn first_line(text: &str) -> String {
     text.lines().last().unwrap_or(text).trim().to_string()
@@ -118,5 +161,31 @@ pub fn one_of(errors: &mut Errors, path: &str, set: &[(&str, bool)]) {
         1 => {}
         0 => errors.add(path, format!("set one of {}", names.join(", "))),
         _ => errors.add(path, format!("set only one of {}", chosen.join(", "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(pattern: &str) -> bool {
+        let mut errors = Errors::default();
+        regex(&mut errors, "p", pattern);
+        errors.is_empty()
+    }
+
+    /// Runs in both builds: `cargo test -p weft-model` (as the servers) and with
+    /// `--no-default-features` (as the console); `cargo xtask test` runs both.
+    #[test]
+    fn patterns_are_parsed_and_bounded() {
+        assert!(accepted(r"(?i)\bbearer \w+\d*\s?"));
+        assert!(accepted(r"\p{Greek}+"));
+        assert!(accepted(r"\w{4}"));
+        // Syntax errors are found in both builds.
+        assert!(!accepted("("));
+        assert!(!accepted("a{5,1}"));
+        // Property names and program sizes only where programs are compiled.
+        assert_eq!(accepted(r"\p{Nonsense}"), !COMPILES_PROGRAMS);
+        assert_eq!(accepted(r"\w{200}\w{200}"), !COMPILES_PROGRAMS);
     }
 }

@@ -22,6 +22,7 @@ pub mod target;
 pub mod tenant;
 pub mod traffic_permission;
 pub mod traffic_route;
+mod value_decoder;
 pub mod zone;
 
 pub use error::{FieldError, ValidationErrors};

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::error::{Errors, FieldError, ValidationErrors, at};
 use crate::name::{MAX_LABELS, check_name, check_tags};
+use crate::value_decoder::{Decoder, Findings};
 
 pub const API_VERSION: &str = "weft.dev/v1alpha1";
 /// Largest manifest text accepted, in bytes.
@@ -136,24 +137,24 @@ pub fn decode_lenient<T: DeserializeOwned>(
     value: Value,
     prefix: &str,
 ) -> (Option<T>, Vec<FieldError>) {
-    let mut unknown = Vec::new();
-    let mut track = serde_path_to_error::Track::new();
-    let result = {
-        let mut on_unknown = |path: serde_ignored::Path<'_>| unknown.push(render_ignored(&path));
-        let ignored = serde_ignored::Deserializer::new(value, &mut on_unknown);
-        T::deserialize(serde_path_to_error::Deserializer::new(ignored, &mut track))
-    };
-    let mut errors: Vec<FieldError> = unknown
-        .into_iter()
+    let mut findings = Findings::default();
+    let result = T::deserialize(Decoder {
+        value,
+        path: String::new(),
+        findings: &mut findings,
+    });
+    let mut errors: Vec<FieldError> = findings
+        .unknown
+        .iter()
         .map(|path| FieldError {
-            field: join(prefix, &path),
+            field: join(prefix, path),
             message: "unknown field".to_string(),
         })
         .collect();
     match result {
         Ok(decoded) => (Some(decoded), errors),
         Err(error) => {
-            let path = render_tracked(&track.path());
+            let path = findings.error_at.unwrap_or_default();
             errors.push(FieldError {
                 field: join(prefix, &path),
                 message: clean_serde_message(&error.to_string()),
@@ -170,32 +171,6 @@ fn join(prefix: &str, path: &str) -> String {
         (false, false) if path.starts_with('[') => format!("{prefix}{path}"),
         (false, false) => at(prefix, path),
     }
-}
-
-fn render_ignored(path: &serde_ignored::Path<'_>) -> String {
-    use serde_ignored::Path;
-    match path {
-        Path::Root => String::new(),
-        Path::Seq { parent, index } => format!("{}[{index}]", render_ignored(parent)),
-        Path::Map { parent, key } => join(&render_ignored(parent), key),
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => render_ignored(parent),
-    }
-}
-
-fn render_tracked(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Map { key } => out = join(&out, key),
-            Segment::Enum { variant } => out = join(&out, variant),
-            Segment::Unknown => {}
-        }
-    }
-    out
 }
 
 /// serde's messages mention Rust types; keep them but drop the trailing position noise.

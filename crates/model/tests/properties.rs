@@ -248,3 +248,58 @@ proptest! {
         }
     }
 }
+
+/// What the proxy does with a validated pattern (dataplane/src/routing/matcher.rs).
+fn proxy_compiles(pattern: &str) -> bool {
+    regex::RegexBuilder::new(&weft_model::check::anchored(pattern))
+        .size_limit(weft_model::check::REGEX_SIZE_LIMIT)
+        .dfa_size_limit(weft_model::check::REGEX_SIZE_LIMIT)
+        .build()
+        .is_ok()
+}
+
+fn model_accepts(pattern: &str) -> bool {
+    let mut errors = weft_model::error::Errors::default();
+    weft_model::check::regex(&mut errors, "p", pattern);
+    errors.is_empty()
+}
+
+#[test]
+fn the_model_and_the_proxy_agree_on_ordinary_patterns() {
+    for pattern in [
+        "/api/v[0-9]+/.*",
+        r"^\d{3}-\w+$",
+        r"(?i)bearer .+",
+        r"\p{Greek}+",
+        r"[[:alpha:]]+",
+        "a{1000}",
+        "(a|b|c){200}",
+        r"\w{200}",
+        "(",
+        "[z-a]",
+        "a{5,1}",
+        r"\p{NotAScript}",
+        "(?P<x>a)(?P<x>b)",
+        r"\",
+        r"\w{4,}\p{L}\p{L}",
+        r"\p{L}\p{L}",
+    ] {
+        assert_eq!(
+            model_accepts(pattern),
+            proxy_compiles(pattern),
+            "{pattern:?}"
+        );
+    }
+}
+
+proptest! {
+    /// A pattern the model accepts always compiles in the proxy.
+    #[test]
+    fn an_accepted_pattern_compiles_in_the_proxy(
+        pattern in r"(\\w|\\d|\.|[a-c]|\(|\)|\||\*|\+|\?|\{[0-9]{1,3}\}|\{[0-9],[0-9]{0,3}\}|\[|\]|\^|\$|\(\?i\)|\\p\{L\}|-){0,40}"
+    ) {
+        if model_accepts(&pattern) {
+            prop_assert!(proxy_compiles(&pattern), "{:?}", pattern);
+        }
+    }
+}

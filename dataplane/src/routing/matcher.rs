@@ -3,7 +3,7 @@
 
 use http::{HeaderMap, HeaderName};
 use regex::Regex;
-use weft_model::check::compile;
+use weft_model::check::{REGEX_SIZE_LIMIT, anchored as whole};
 use weft_model::traffic_route::{PathMatch, RouteMatch, prefix_matches};
 
 /// What routing looks at in a request.
@@ -50,7 +50,10 @@ pub struct CompiledMatch {
 
 /// Whole-value match, as Gateway API specifies for regexes.
 fn anchored(pattern: &str) -> Result<Regex, String> {
-    compile(&format!("^(?:{pattern})$"))
+    regex::RegexBuilder::new(&whole(pattern))
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()
         .map_err(|error| format!("invalid regex {pattern:?}: {error}"))
 }
 
