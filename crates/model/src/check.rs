@@ -117,10 +117,10 @@ pub fn compile(pattern: &str) -> Result<(), String> {
         .clone()
         .reverse(true)
         .which_captures(WhichCaptures::None);
-    let result = [forward, reverse]
+    let Some(error) = [forward, reverse]
         .into_iter()
-        .try_for_each(|config| Compiler::new().configure(config).build(&pattern).map(drop));
-    let Err(error) = result else {
+        .find_map(|config| Compiler::new().configure(config).build(&pattern).err())
+    else {
         return Ok(());
     };
     if let Some(limit) = error.size_limit() {
