@@ -1048,6 +1048,16 @@ async fn set_field(driver: &WebDriver, field: &str, value: &str) -> WebDriverRes
 
 /// Logs `user` in through the form and waits for the meshes page.
 async fn log_in(driver: &WebDriver, base: &str, user: &str) -> WebDriverResult<()> {
+    log_in_seeing(driver, base, user, "shop").await
+}
+
+/// Logs `user` in and waits for the meshes page to list `mesh`.
+async fn log_in_seeing(
+    driver: &WebDriver,
+    base: &str,
+    user: &str,
+    mesh: &str,
+) -> WebDriverResult<()> {
     driver.goto(format!("{base}/login")).await?;
     let name = eventually("the login form", Duration::from_secs(20), || async {
         driver.find(By::Css("input[name=username]")).await.ok()
@@ -1064,8 +1074,9 @@ async fn log_in(driver: &WebDriver, base: &str, user: &str) -> WebDriverResult<(
         .await?
         .click()
         .await?;
+    let link = format!("a[data-mesh={mesh}]");
     eventually("the meshes page", Duration::from_secs(20), || async {
-        driver.find(By::Css("a[data-mesh=shop]")).await.ok()
+        driver.find(By::Css(&link)).await.ok()
     })
     .await;
     Ok(())
@@ -1217,4 +1228,182 @@ fn a_rollout_page_follows_the_canary_and_acts_on_it() {
         result.expect("browser session");
     });
     drop(shop);
+}
+
+/// Reads a Performance API entry's start time, once it exists.
+async fn mark(driver: &WebDriver, name: &str) -> Option<f64> {
+    let script = format!(
+        "const e = performance.getEntriesByName('{name}'); return e.length ? e[0].startTime : null;"
+    );
+    driver
+        .execute(&script, Vec::new())
+        .await
+        .ok()?
+        .json()
+        .as_f64()
+}
+
+#[test]
+fn a_mesh_of_500_services_and_2000_edges_is_drawn_and_stays_usable() {
+    const SERVICES: usize = 500;
+    const EDGES: usize = 2_000;
+    let work = tempfile::tempdir().unwrap();
+    let global = weft_e2e::topology::Global::start(
+        work.path(),
+        weft_e2e::topology::GlobalOptions {
+            http_port: free_port(),
+            grpc_port: free_port(),
+            admin_password: PASSWORD.into(),
+            console_dir: Some(console_dir()),
+            database_url: None,
+        },
+    );
+    let api = global.api();
+    api.apply_all(
+        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {name: big-team}\nspec: {displayName: Big team}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: big}\nspec: {tenant: big-team}\n",
+    );
+    let token = api.zone_token("sim");
+    let ca = std::fs::read_to_string(&global.upstream().ca_file).expect("global's CA");
+    let base = global.url();
+    let (_chromedriver, driver_port) = start_chromedriver(work.path());
+
+    // The synthetic mesh comes from a simulated zone speaking the real federation protocol:
+    // its dataplanes, then a second of traffic on every edge, every second.
+    let mesh = weft_sim::mesh::SyntheticMesh::generate("big", SERVICES, EDGES, 42);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reporting = runtime.block_on(async {
+        let mut zone = weft_sim::zone::SimZone::connect(&global.grpc_url(), &ca, &token, "sim")
+            .await
+            .expect("the simulated zone connects");
+        zone.register("big", &mesh.dataplanes())
+            .await
+            .expect("dataplanes registered");
+        let traffic = mesh.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if zone.report("big", traffic.one_second()).await.is_err() {
+                    return;
+                }
+            }
+        })
+    });
+    wait_until(
+        "every edge in the API's graph",
+        Duration::from_secs(60),
+        || {
+            let (status, graph) = api.get("/api/v1/meshes/big/graph").ok()?;
+            (status == 200 && graph["edges"].as_array()?.len() == EDGES).then_some(())
+        },
+    );
+
+    runtime.block_on(async {
+        let driver = browser(driver_port, &work.path().join("chromium-profile"))
+            .await
+            .expect("chromium starts");
+        let result = async {
+            log_in_seeing(&driver, &base, "admin", "big").await?;
+            driver.goto(format!("{base}/meshes/big")).await?;
+            let painted = eventually("the graph's paint mark", Duration::from_secs(60), || {
+                mark(&driver, "weft-graph-painted")
+            })
+            .await;
+            let data = mark(&driver, "weft-graph-data")
+                .await
+                .expect("the data mark precedes the paint mark");
+            let nodes = driver.find_all(By::Css("svg g.node")).await?.len();
+            let edges = driver.find_all(By::Css("svg g.edge")).await?.len();
+            assert_eq!(nodes, SERVICES, "one node per service version");
+            assert_eq!(edges, EDGES);
+            // Recorded for docs/benchmarks.md by `cargo xtask screenshots`, not asserted.
+            std::fs::write(
+                shot("timings-500").with_extension("json"),
+                serde_json::json!({
+                    "services": nodes,
+                    "edges": edges,
+                    "dataToPixelsMs": painted - data,
+                    "firstPaintMs": painted,
+                })
+                .to_string(),
+            )
+            .expect("timings written");
+
+            // At this size only problem calls carry labels, with a note saying so.
+            let labelled = driver
+                .find_all(By::Css("svg g.edge text.edge-label"))
+                .await?
+                .len();
+            assert!(labelled < EDGES, "{labelled} labels for {EDGES} calls");
+            assert!(
+                driver
+                    .find(By::Css(".graph-note"))
+                    .await?
+                    .text()
+                    .await?
+                    .contains("2000 calls")
+            );
+
+            // Zoom out: the drawing shrinks.
+            let width = |driver: &WebDriver| {
+                let driver = driver.clone();
+                async move {
+                    driver
+                        .find(By::Css(".graph svg"))
+                        .await
+                        .ok()?
+                        .attr("width")
+                        .await
+                        .ok()??
+                        .parse::<f64>()
+                        .ok()
+                }
+            };
+            let before = width(&driver).await.expect("the graph's width");
+            driver
+                .find(By::Css("button[name=zoom-out]"))
+                .await?
+                .click()
+                .await?;
+            eventually("a smaller drawing", Duration::from_secs(20), || async {
+                (width(&driver).await? < before).then_some(())
+            })
+            .await;
+
+            // Still usable at this size: find highlights one service (its calls get their
+            // labels back), a click opens its panel.
+            driver
+                .find(By::Css("input[name=find]"))
+                .await?
+                .send_keys("svc-123")
+                .await?;
+            eventually("svc-123 found", Duration::from_secs(20), || async {
+                driver
+                    .find(By::Css("g.node.match[data-node='svc-123/v2']"))
+                    .await
+                    .ok()?;
+                driver
+                    .find(By::Css("g.edge[data-edge*='svc-123/v2'] text.edge-label"))
+                    .await
+                    .ok()
+            })
+            .await;
+            driver
+                .find(By::Css("g.node[data-node='svc-123/v2'] rect"))
+                .await?
+                .click()
+                .await?;
+            let title = eventually("the node's panel", Duration::from_secs(20), || async {
+                driver.find(By::Css(".side-panel .panel-title")).await.ok()
+            })
+            .await;
+            assert!(title.text().await?.contains("svc-123"));
+            driver.screenshot(&shot("graph-500")).await?;
+            Ok::<(), WebDriverError>(())
+        }
+        .await;
+        driver.quit().await.ok();
+        result.expect("the large mesh in the browser");
+    });
+    reporting.abort();
 }

@@ -232,6 +232,9 @@ async fn read_events<T: DeserializeOwned>(
 ) -> String {
     let mut chunks = wasm_streams::ReadableStream::from_raw(body.unchecked_into()).into_stream();
     let mut buffer: Vec<u8> = Vec::new();
+    // How far the buffer is known to hold no frame end: a large frame arriving in many chunks
+    // is scanned once, not once per chunk.
+    let mut scanned = 0;
     while let Some(chunk) = chunks.next().await {
         if cancelled.get() {
             return "cancelled".into();
@@ -241,12 +244,15 @@ async fn read_events<T: DeserializeOwned>(
             Err(_) => return "the stream was interrupted".into(),
         };
         buffer.extend_from_slice(&chunk);
-        while let Some(end) = find_frame_end(&buffer) {
+        while let Some(end) = find_frame_end(&buffer[scanned..]).map(|end| end + scanned) {
             let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+            scanned = 0;
             if let Some(item) = parse_frame(&String::from_utf8_lossy(&frame), event) {
                 on_item(item);
             }
         }
+        // The last byte may be the first half of "\n\n".
+        scanned = buffer.len().saturating_sub(1);
     }
     "the server closed the stream".into()
 }

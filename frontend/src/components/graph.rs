@@ -79,7 +79,16 @@ pub struct GraphControls {
     pub selected: RwSignal<Option<Selection>>,
     /// One node per service instead of per version.
     pub by_service: RwSignal<bool>,
+    /// Drawing scale: 1 is one layout unit per pixel.
+    pub zoom: RwSignal<f64>,
 }
+
+/// Zoom steps offered by the − and + buttons.
+pub const ZOOM_STEPS: [f64; 7] = [0.25, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0];
+
+/// Above this many edges, labels are drawn only where they answer a question: edges with
+/// problems and edges of the selected or found services (every edge keeps its tooltip).
+pub const LABELLED_EDGES: usize = 150;
 
 impl GraphControls {
     pub fn new() -> GraphControls {
@@ -90,6 +99,7 @@ impl GraphControls {
             problems_only: RwSignal::new(false),
             selected: RwSignal::new(None),
             by_service: RwSignal::new(false),
+            zoom: RwSignal::new(1.0),
         }
     }
 }
@@ -150,16 +160,35 @@ fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl 
     let mode = controls.label.get();
     let find = controls.find.get();
     let selected = controls.selected.get();
+    let zoom = controls.zoom.get();
     let view_box = format!("0 0 {:.0} {:.0}", scene.width, scene.height);
+    let finding = !find.trim().is_empty();
+    let crowded = scene.edges.len() > LABELLED_EDGES;
+    let note = crowded.then(|| {
+        format!(
+            "{} calls: labels on problems and on the found or selected services; hover any call for its figures.",
+            scene.edges.len()
+        )
+    });
     let edges = scene
         .edges
         .into_iter()
         .map(|edge| {
             let picked = selected == Some(Selection::Edge(edge.source.clone(), edge.target.clone()));
+            let touches = |id: &str| edge.source == id || edge.target == id;
+            let near_selection = matches!(&selected, Some(Selection::Node(id)) if touches(id));
+            let near_match = finding
+                && (matches_any(&find, &edge.source) || matches_any(&find, &edge.target));
+            let labelled = !crowded
+                || picked
+                || near_selection
+                || near_match
+                || matches!(edge.health, Health::Degraded | Health::Failing);
             let class = format!(
-                "edge {}{}",
+                "edge {}{}{}",
                 health_class(edge.health),
-                if picked { " selected" } else { "" }
+                if picked { " selected" } else { "" },
+                if finding && !near_match { " dimmed" } else { "" }
             );
             let rate = format!("{}{}", health_glyph(edge.health), edge_label(&edge, mode));
             let pick = (edge.source.clone(), edge.target.clone());
@@ -197,14 +226,16 @@ fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl 
                     data-mtls=if edge.mtls { "true" } else { "false" } data-denied=format!("{:.3}", edge.denied_per_second)>
                     <title>{tooltip}</title>
                     <path d=edge.path marker-end="url(#arrow)" />
-                    <text class="edge-label" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y) text-anchor="middle">
-                        {rate}
-                    </text>
-                    <text class="edge-label errors" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y + 22.0) text-anchor="middle">
-                        {errors}
-                    </text>
-                    {denied_label}
-                    {lock}
+                    {labelled.then(|| view! {
+                        <text class="edge-label" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y) text-anchor="middle">
+                            {rate}
+                        </text>
+                        <text class="edge-label errors" x=format!("{:.1}", edge.label_x) y=format!("{:.1}", edge.label_y + 22.0) text-anchor="middle">
+                            {errors}
+                        </text>
+                        {denied_label}
+                        {lock}
+                    })}
                 </g>
             }
         })
@@ -264,7 +295,8 @@ fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl 
         .collect_view();
     view! {
         <div class="graph">
-            <svg viewBox=view_box width=format!("{:.0}", scene.width) height=format!("{:.0}", scene.height) role="img" aria-label="traffic graph">
+            {note.map(|note| view! { <p class="muted graph-note">{note}</p> })}
+            <svg viewBox=view_box width=format!("{:.0}", scene.width * zoom) height=format!("{:.0}", scene.height * zoom) role="img" aria-label="traffic graph">
                 <defs>
                     <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                         <path d="M0,0 L10,5 L0,10 z" />

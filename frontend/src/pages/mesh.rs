@@ -16,7 +16,7 @@ use leptos_router::components::A;
 
 use crate::components::chart::{Chart, Sample};
 use crate::components::graph::{
-    GraphControls, GraphView, LabelMode, LockGlyph, RolloutMark, Selection,
+    GraphControls, GraphView, LabelMode, LockGlyph, RolloutMark, Selection, ZOOM_STEPS,
 };
 use crate::layout::{Layout, Scene};
 use crate::pages::dataplanes::DataplaneTable;
@@ -83,12 +83,9 @@ fn MeshView(
                 scene.set(Some(placed));
                 if !painted.get_untracked() {
                     painted.set(true);
+                    // The next frame's callback runs once this one's pixels are on screen.
                     request_animation_frame(|| {
-                        if let Some(performance) =
-                            web_sys::window().and_then(|window| window.performance())
-                        {
-                            let _ = performance.mark("weft-graph-painted");
-                        }
+                        request_animation_frame(|| performance_mark("weft-graph-painted"));
                     });
                 }
             }
@@ -145,6 +142,9 @@ fn MeshView(
                 stream_cancelled,
                 abort,
                 move |graph| {
+                    if !painted.get_untracked() {
+                        performance_mark("weft-graph-data");
+                    }
                     let now = js_sys::Date::now();
                     if now - marks_read_at.get() >= 5_000.0 {
                         marks_read_at.set(now);
@@ -261,6 +261,11 @@ fn MeshView(
                         <button class="secondary back-to-live" on:click=move |_| replay.set(0)>"Live"</button>
                     </Show>
                 </label>
+                <span class="zoom" role="group" aria-label="Zoom">
+                    <button class="secondary" name="zoom-out" aria-label="Zoom out" on:click=move |_| controls.zoom.update(|zoom| *zoom = ZOOM_STEPS.iter().rev().copied().find(|step| *step < *zoom - 1e-9).unwrap_or(ZOOM_STEPS[0]))>"−"</button>
+                    <span class="zoom-value">{move || format!("{:.0} %", controls.zoom.get() * 100.0)}</span>
+                    <button class="secondary" name="zoom-in" aria-label="Zoom in" on:click=move |_| controls.zoom.update(|zoom| *zoom = ZOOM_STEPS.iter().copied().find(|step| *step > *zoom + 1e-9).unwrap_or(ZOOM_STEPS[ZOOM_STEPS.len() - 1]))>"+"</button>
+                </span>
                 <label><input type="checkbox" name="by-service" prop:checked=move || controls.by_service.get() on:change=move |event| controls.by_service.set(event_target_checked(&event)) />" by service"</label>
                 <label><input type="checkbox" name="problems" prop:checked=move || controls.problems_only.get() on:change=move |event| controls.problems_only.set(event_target_checked(&event)) />" only problems"</label>
             </div>
@@ -493,4 +498,11 @@ fn human(seconds: u64) -> String {
 /// Holds a browser-only value for `on_cleanup`, which needs `Send` (the console is single-threaded).
 fn send_wrapper<T: 'static>(value: Option<T>) -> send_wrapper::SendWrapper<Cell<Option<T>>> {
     send_wrapper::SendWrapper::new(Cell::new(value))
+}
+
+/// A Performance API mark (the browser tests read the graph's first ones).
+fn performance_mark(name: &str) {
+    if let Some(performance) = web_sys::window().and_then(|window| window.performance()) {
+        let _ = performance.mark(name);
+    }
 }
