@@ -1271,23 +1271,24 @@ fn a_mesh_of_500_services_and_2000_edges_is_drawn_and_stays_usable() {
     // its dataplanes, then a second of traffic on every edge, every second.
     let mesh = weft_sim::mesh::SyntheticMesh::generate("big", SERVICES, EDGES, 42);
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let reporting = runtime.block_on(async {
+    let zone = runtime.block_on(async {
         let mut zone = weft_sim::zone::SimZone::connect(&global.grpc_url(), &ca, &token, "sim")
             .await
             .expect("the simulated zone connects");
         zone.register("big", &mesh.dataplanes())
             .await
             .expect("dataplanes registered");
-        let traffic = mesh.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                if zone.report("big", traffic.one_second()).await.is_err() {
-                    return;
-                }
+        zone
+    });
+    let traffic = mesh.clone();
+    let reporting = runtime.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if zone.report("big", traffic.one_second()).await.is_err() {
+                return;
             }
-        })
+        }
     });
     wait_until(
         "every edge in the API's graph",
