@@ -557,15 +557,29 @@ fn login_open_mesh_and_watch_live_edges() {
             // Inspect a proxy from the mesh page: the applied Timeout is among the policies that
             // apply, with the setting it produced.
             driver.goto(format!("{base}/meshes/shop")).await?;
-            eventually("web's dataplane link", Duration::from_secs(20), || async {
+            // Each dataplane's session as its zone reports it: connected, config applied,
+            // when its certificate expires.
+            let row = eventually(
+                "web's dataplane connected with its config applied",
+                Duration::from_secs(20),
+                || async {
+                    let row = driver.find(By::Css("tr[data-dataplane=web-east]")).await.ok()?;
+                    row.find(By::Css("td[data-connected=true]")).await.ok()?;
+                    let text = row.text().await.ok()?;
+                    text.contains(" applied").then_some(row)
+                },
+            )
+            .await;
+            let expires = row.find(By::Css("td.certificate")).await?.text().await?;
+            assert!(expires.ends_with(" UTC"), "certificate expiry: {expires:?}");
+            row.find(By::Css("a")).await?.click().await?;
+            eventually("the session on the inspect page", Duration::from_secs(20), || async {
                 driver
-                    .find(By::Css("tr[data-dataplane=web-east] a"))
+                    .find(By::Css("dl.session dd[data-connected=true]"))
                     .await
                     .ok()
             })
-            .await
-            .click()
-            .await?;
+            .await;
             eventually(
                 "the Timeout in web's policies",
                 Duration::from_secs(20),

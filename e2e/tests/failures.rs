@@ -201,6 +201,25 @@ fn a_rejected_config_is_reported_and_retried_until_it_applies() {
         "{rejected}"
     );
     assert_eq!(rejected["ackedVersion"], 0);
+    // Global's API says so too (from the zone's report), with the reason.
+    let status = |condition: &dyn Fn(&serde_json::Value) -> bool| {
+        let (code, dataplane) = api.get("/api/v1/meshes/shop/dataplanes/web-1").ok()?;
+        let status = dataplane["status"].clone();
+        (code == 200 && condition(&status)).then_some(status)
+    };
+    let seen = wait_until(
+        "global to show the rejection",
+        Duration::from_secs(30),
+        || status(&|status| status["rejection"].is_string()),
+    );
+    assert!(
+        seen["rejection"]
+            .as_str()
+            .unwrap()
+            .contains("cannot listen on"),
+        "{seen}"
+    );
+    assert_eq!(seen["connected"], true);
 
     // The port frees up: the proxy applies the same version by itself.
     drop(busy);
@@ -216,5 +235,16 @@ fn a_rejected_config_is_reported_and_retried_until_it_applies() {
     assert_eq!(
         api::status(&format!("http://127.0.0.1:{}/readyz", spec.admin_port)),
         Some(200)
+    );
+    wait_until(
+        "global to show the version applied",
+        Duration::from_secs(30),
+        || {
+            status(&|status| {
+                status["ackedVersion"] == status["configVersion"]
+                    && status["ackedVersion"].as_u64() > Some(0)
+                    && status["rejection"].is_null()
+            })
+        },
     );
 }

@@ -20,6 +20,16 @@ pub fn short_time(rfc3339: &str) -> String {
         .unwrap_or_default()
 }
 
+/// "2026-12-07 04:52 UTC" from an RFC 3339 UTC timestamp (as the API writes them).
+pub fn date_time(rfc3339: &str) -> String {
+    let minutes: String = rfc3339.replacen('T', " ", 1).chars().take(16).collect();
+    if rfc3339.ends_with('Z') {
+        format!("{minutes} UTC")
+    } else {
+        minutes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -31,5 +41,13 @@ mod tests {
         assert_eq!(super::text(&json!(8080)), "8080");
         assert_eq!(super::short_time("2026-12-06T03:41:29Z"), "03:41:29");
         assert_eq!(super::short_time("garbage"), "");
+    }
+
+    #[test]
+    fn date_time_keeps_the_day_and_minutes() {
+        assert_eq!(
+            super::date_time("2026-12-07T04:52:31.5Z"),
+            "2026-12-07 04:52 UTC"
+        );
     }
 }

@@ -54,9 +54,16 @@ pub struct SessionInfo {
     pub acked_version: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_rejection: Option<String>,
+    /// When the newest certificate issued to the proxy expires (Unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_expires: Option<i64>,
 }
 
-type Key = (String, String);
+/// (mesh, dataplane name).
+pub type Key = (String, String);
+
+/// Every registered proxy's session, shared by the proxy streams, the HTTP API and the uplink.
+pub type Sessions = Arc<Mutex<HashMap<Key, SessionInfo>>>;
 
 #[derive(Clone)]
 pub struct DataplaneService {
@@ -66,7 +73,7 @@ pub struct DataplaneService {
     /// Bumped after every local registration change; the uplink follows it.
     pub local_changes: Arc<watch::Sender<u64>>,
     pub telemetry: mpsc::Sender<TelemetryReport>,
-    pub sessions: Arc<Mutex<HashMap<Key, SessionInfo>>>,
+    pub sessions: Sessions,
     pub grace: Duration,
     pub metrics: Arc<Metrics>,
     pub shutdown: watch::Receiver<bool>,
@@ -513,6 +520,16 @@ impl DataplaneService {
         {
             Ok(leaf) => {
                 tracing::info!(mesh = %key.0, dataplane = %key.1, identity = %spiffe, generation, "certificate issued");
+                let expires = jiff::Timestamp::now()
+                    .as_second()
+                    .saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
+                if let Some(info) = self
+                    .sessions()
+                    .get_mut(key)
+                    .filter(|info| info.id == session_id)
+                {
+                    info.certificate_expires = Some(expires);
+                }
                 self.cas.certificate_issued(
                     &key.0,
                     &key.1,

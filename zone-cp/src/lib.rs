@@ -7,6 +7,7 @@ pub mod dataplanes;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod insights;
 pub mod metrics;
 pub mod state;
 pub mod store;
@@ -137,6 +138,7 @@ pub async fn run(
         health: dataplanes.health.clone(),
         credentials,
         cas: cas.clone(),
+        sessions: dataplanes.sessions.clone(),
     };
     let uplink_task = tokio::spawn(uplink.run(shutdown_receiver.clone()));
 

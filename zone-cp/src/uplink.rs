@@ -42,6 +42,8 @@ pub struct Uplink {
     pub credentials: Arc<crate::credentials::Credentials>,
     /// The zone's intermediate CAs, requested from global.
     pub cas: Arc<crate::cas::ZoneCas>,
+    /// The proxies' sessions, reported to global.
+    pub sessions: crate::dataplanes::Sessions,
 }
 
 impl Uplink {
@@ -188,6 +190,7 @@ impl Uplink {
             sender.clone(),
         );
         let ca_progress = report_progress(self.cas.clone(), sender.clone());
+        let insights = crate::insights::report(self.sessions.clone(), sender.clone());
         let send = send_local(
             &self.store,
             &mut self.local_changes,
@@ -202,6 +205,7 @@ impl Uplink {
             result = send => result,
             result = ca_requests => result,
             result = ca_progress => result,
+            result = insights => result,
         }
     }
 }

@@ -273,7 +273,8 @@ async fn delete_resource(
 }
 
 /// Adds server-owned `status` where a kind has one (zones: their connection state and the
-/// dataplanes the caller may see; meshes: the CA's rotation phase).
+/// dataplanes the caller may see; dataplanes: their session as their zone reports it;
+/// rollouts: their progress; meshes: the CA's rotation phase).
 async fn with_status(state: &AppState, caller: &Caller, manifest: Manifest) -> Result<Manifest> {
     Ok(with_statuses(state, caller, vec![manifest])
         .await?
@@ -332,6 +333,24 @@ pub(super) async fn with_statuses(
         let status =
             super::rollouts::status(state, &mesh, &manifest.metadata.name, generation).await?;
         manifest.status = serde_json::to_value(status).ok();
+    }
+    // A dataplane's session as the zone that registered it last reported (while connected).
+    for manifest in manifests
+        .iter_mut()
+        .filter(|manifest| manifest.kind == Kind::Dataplane.name())
+    {
+        let mesh = manifest.metadata.mesh.as_deref().unwrap_or_default();
+        let insight = manifest
+            .metadata
+            .labels
+            .get(weft_model::dataplane::ZONE_LABEL)
+            .and_then(|zone| {
+                state
+                    .traffic
+                    .insights
+                    .of(zone, mesh, &manifest.metadata.name)
+            });
+        manifest.status = insight.and_then(|insight| serde_json::to_value(insight).ok());
     }
     for manifest in manifests
         .iter_mut()

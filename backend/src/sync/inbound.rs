@@ -226,6 +226,16 @@ pub async fn receive(
             Some(ZoneMessageKind::Health(batch)) => {
                 traffic.health.replace(zone, &batch.endpoints);
             }
+            Some(ZoneMessageKind::Insights(insights)) => {
+                let ignored = traffic.insights.apply(zone, insights);
+                if ignored > 0 {
+                    tracing::warn!(
+                        zone,
+                        ignored,
+                        "dataplane insights with bad names or over the limit; ignored"
+                    );
+                }
+            }
             Some(ZoneMessageKind::Hello(_)) => {
                 tracing::warn!(zone, "unexpected second hello; ignoring")
             }

@@ -200,6 +200,7 @@ impl SyncService {
         };
         if newest {
             self.cas.forget_zone(zone);
+            self.traffic.insights.forget(zone);
             if let Err(error) = self.store.zone_disconnected(zone).await {
                 tracing::warn!(zone, %error, "could not mark zone offline");
             }

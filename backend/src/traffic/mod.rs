@@ -3,8 +3,10 @@
 
 mod graph;
 pub mod health;
+pub mod insights;
 pub mod window;
 
 pub use graph::{Thresholds, build_graph};
 pub use health::HealthBoard;
+pub use insights::InsightBoard;
 pub use window::TrafficWindow;

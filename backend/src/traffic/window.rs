@@ -22,6 +22,8 @@ pub struct TrafficWindow {
     meshes: Mutex<HashMap<String, VecDeque<Second>>>,
     /// Endpoint health from the zones, shown with the services.
     pub health: super::HealthBoard,
+    /// The proxies' sessions as their zones report them, shown with the dataplanes.
+    pub insights: super::InsightBoard,
 }
 
 impl TrafficWindow {

@@ -28,7 +28,7 @@ pub fn DataplaneTable(mesh: String) -> impl IntoView {
                 Ok(list) if list.items.is_empty() => view! { <p class="notice">"No dataplane has registered in this mesh yet."</p> }.into_any(),
                 Ok(list) => view! {
                     <table class="dataplanes">
-                        <thead><tr><th>"Dataplane"</th><th>"Zone"</th><th>"Address"</th><th>"Serves"</th><th>"Calls"</th></tr></thead>
+                        <thead><tr><th>"Dataplane"</th><th>"Zone"</th><th>"Address"</th><th>"Serves"</th><th>"Calls"</th><th>"Session"</th><th>"Config"</th><th>"Certificate expires"</th></tr></thead>
                         <tbody>
                             {list.items.into_iter().map(|dataplane| {
                                 let name = dataplane.metadata.name.clone();
@@ -43,6 +43,7 @@ pub fn DataplaneTable(mesh: String) -> impl IntoView {
                                 let label = name.clone();
                                 let zone = dataplane.metadata.labels.get(ZONE_LABEL).cloned().unwrap_or_default();
                                 let address = text(&networking["address"]);
+                                let session = Session::of(dataplane.status.as_ref());
                                 view! {
                                     <tr data-dataplane=name>
                                         <td><A href=href>{label}</A></td>
@@ -50,6 +51,9 @@ pub fn DataplaneTable(mesh: String) -> impl IntoView {
                                         <td>{address}</td>
                                         <td>{serves.join(", ")}</td>
                                         <td>{calls.join(", ")}</td>
+                                        <td class=session.connection_class() data-connected=session.connected_attr()>{session.connection_text()}</td>
+                                        <td class=session.config_class() title=session.rejection.clone().unwrap_or_default()>{session.config_text()}</td>
+                                        <td class="certificate">{session.certificate_text()}</td>
                                     </tr>
                                 }
                             }).collect_view()}
@@ -58,6 +62,88 @@ pub fn DataplaneTable(mesh: String) -> impl IntoView {
                 }.into_any(),
             })}
         </Suspense>
+    }
+}
+
+/// A proxy's session as its zone reports it (`status` of the Dataplane); all `None` when no
+/// connected zone says anything of it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Session {
+    pub connected: Option<bool>,
+    pub config_version: u64,
+    pub acked_version: u64,
+    pub rejection: Option<String>,
+    pub certificate_expires: Option<String>,
+}
+
+impl Session {
+    pub fn of(status: Option<&Value>) -> Session {
+        let Some(status) = status else {
+            return Session::default();
+        };
+        Session {
+            connected: status["connected"].as_bool(),
+            config_version: status["configVersion"].as_u64().unwrap_or(0),
+            acked_version: status["ackedVersion"].as_u64().unwrap_or(0),
+            rejection: status["rejection"].as_str().map(str::to_string),
+            certificate_expires: status["certificateExpires"].as_str().map(str::to_string),
+        }
+    }
+
+    fn connected_attr(&self) -> &'static str {
+        match self.connected {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "unknown",
+        }
+    }
+
+    fn connection_class(&self) -> &'static str {
+        match self.connected {
+            Some(true) => "session healthy",
+            Some(false) => "session failing",
+            None => "session muted",
+        }
+    }
+
+    /// In words and a symbol, so it does not rest on colour.
+    pub fn connection_text(&self) -> &'static str {
+        match self.connected {
+            Some(true) => "● connected",
+            Some(false) => "○ disconnected",
+            None => "? unknown (zone offline)",
+        }
+    }
+
+    fn config_class(&self) -> &'static str {
+        if self.rejection.is_some() {
+            "config failing"
+        } else if self.acked_version < self.config_version {
+            "config degraded"
+        } else {
+            "config"
+        }
+    }
+
+    pub fn config_text(&self) -> String {
+        match (&self.rejection, self.connected) {
+            (_, None) => "–".to_string(),
+            (Some(reason), _) => format!(
+                "✖ v{} rejected: {reason} (applied v{})",
+                self.config_version, self.acked_version
+            ),
+            (None, _) if self.acked_version < self.config_version => format!(
+                "⚠ v{} sent, v{} applied",
+                self.config_version, self.acked_version
+            ),
+            (None, _) => format!("v{} applied", self.acked_version),
+        }
+    }
+
+    pub fn certificate_text(&self) -> String {
+        self.certificate_expires
+            .as_deref()
+            .map_or_else(|| "–".to_string(), crate::show::date_time)
     }
 }
 
@@ -74,10 +160,30 @@ pub fn DataplanePage() -> impl IntoView {
         );
         async move { api::get::<Value>(&path).await }
     });
+    let manifest = LocalResource::new(move || {
+        let path = format!(
+            "/api/v1/meshes/{}/dataplanes/{}",
+            api::segment(&mesh()),
+            api::segment(&name())
+        );
+        async move { api::get::<weft_model::Manifest>(&path).await }
+    });
     view! {
         <section class="dataplane">
             <h1>"Dataplane " <span class="dataplane-name">{name}</span></h1>
             <p class="muted">"in mesh " <A href=move || format!("/meshes/{}", api::segment(&mesh()))>{mesh}</A></p>
+            <Suspense fallback=|| ()>
+                {move || manifest.get().and_then(Result::ok).map(|manifest| {
+                    let session = Session::of(manifest.status.as_ref());
+                    view! {
+                        <dl class="session">
+                            <dt>"Session"</dt><dd class=session.connection_class() data-connected=session.connected_attr()>{session.connection_text()}</dd>
+                            <dt>"Config"</dt><dd class=session.config_class()>{session.config_text()}</dd>
+                            <dt>"Certificate expires"</dt><dd class="certificate">{session.certificate_text()}</dd>
+                        </dl>
+                    }
+                })}
+            </Suspense>
             <Suspense fallback=|| view! { <p class="muted">"Reading what this proxy receives…"</p> }>
                 {move || report.get().map(|result| match result {
                     Err(error) => view! { <ErrorNotice error /> }.into_any(),
