@@ -631,6 +631,19 @@ fn login_open_mesh_and_watch_live_edges() {
                 text.contains("request: 15s").then_some(editor)
             })
             .await;
+            // The YAML is highlighted: keys, and the duration as a plain scalar.
+            let keys = driver
+                .find_all(By::Css(".code-editor pre.highlight span.y-key"))
+                .await?;
+            let mut names = Vec::new();
+            for key in keys {
+                names.push(key.text().await?);
+            }
+            assert!(
+                names.iter().any(|name| name == "kind") && names.iter().any(|name| name == "request"),
+                "highlighted keys: {names:?}"
+            );
+            driver.screenshot(&shot("policy-yaml")).await?;
             let stored = editor.prop("value").await?.unwrap_or_default();
             editor.clear().await?;
             editor

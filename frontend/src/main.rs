@@ -4,6 +4,7 @@
 mod api;
 mod app;
 mod components;
+mod highlight;
 mod layout;
 mod me;
 mod pages;

@@ -5,11 +5,12 @@
 use crate::{console, prerequisites, root, run_command};
 
 /// Screenshot taken by the tests → where the docs keep it.
-const PICTURES: [(&str, &str); 5] = [
+const PICTURES: [(&str, &str); 6] = [
     ("graph", "docs/console.png"),
     ("graph-500", "docs/console-500.png"),
     ("dataplane", "docs/dataplane.png"),
     ("policy-form", "docs/policy-form.png"),
+    ("policy-yaml", "docs/policy-yaml.png"),
     ("rollout", "docs/rollout.png"),
 ];
 

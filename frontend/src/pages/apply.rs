@@ -9,6 +9,7 @@ use weft_model::{FieldError, Kind};
 
 use crate::api;
 use crate::components::error::ErrorNotice;
+use crate::highlight::YamlEditor;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Outcome {
@@ -98,7 +99,8 @@ pub fn ApplyPage() -> impl IntoView {
                     </select>
                 </label>
             </div>
-            <textarea name="manifests" spellcheck="false" rows="22" bind:value=text></textarea>
+            <YamlEditor name="manifests" label="Manifests as YAML" text min_rows=22
+                on_input=move |value| text.set(value) />
             <div class="toolbar">
                 <button class="secondary" name="validate" on:click=check>"Validate"</button>
                 <button class="secondary" name="preview" on:click=move |_| submit(true) disabled=move || busy.get()>

@@ -14,6 +14,7 @@ use weft_model::{FieldError, Kind, Manifest};
 
 use crate::api;
 use crate::components::error::ErrorNotice;
+use crate::highlight::YamlEditor;
 use crate::pages::policy_form::PolicyForm;
 
 /// The kinds users write inside a mesh.
@@ -302,10 +303,8 @@ pub fn PolicyPage() -> impl IntoView {
                 {move || switch_problem.get().map(|problem| view! { <span class="field-error">{problem}</span> })}
             </div>
             <Show when=move || form.get() fallback=move || view! {
-                <textarea name="manifest" class="code" spellcheck="false" rows="20"
-                    aria-label="The policy as YAML"
-                    prop:value=move || text.get()
-                    on:input=move |event| { saved.set(None); text.set(event_target_value(&event)) }></textarea>
+                <YamlEditor name="manifest" label="The policy as YAML" text
+                    on_input=move |value| { saved.set(None); text.set(value) } />
             }>
                 {move || {
                     // Rebuilt only when the form opens (the example is read untracked).
