@@ -418,6 +418,73 @@ fn login_open_mesh_and_watch_live_edges() {
                 driver.find(By::Css("g.node[data-node='catalog/v2']")).await.ok()
             })
             .await;
+            // Zones as boxes: the shop spans east and west.
+            driver.find(By::Css("input[name=zones]")).await?.click().await?;
+            eventually("a box per zone", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css("g.zone-box[data-zone='zone east']"))
+                    .await
+                    .ok()?;
+                driver
+                    .find(By::Css("g.zone-box[data-zone='zone west']"))
+                    .await
+                    .ok()
+            })
+            .await;
+            driver.screenshot(&shot("zones")).await?;
+            driver.find(By::Css("input[name=zones]")).await?.click().await?;
+            eventually("no boxes again", Duration::from_secs(10), || async {
+                driver
+                    .find_all(By::Css("g.zone-box"))
+                    .await
+                    .ok()?
+                    .is_empty()
+                    .then_some(())
+            })
+            .await;
+
+            // Drag a node: it stays where it was dropped (pinned) until released.
+            let transform = |id: &'static str| {
+                let driver = driver.clone();
+                async move {
+                    driver
+                        .find(By::Css(format!("g.node[data-node='{id}']")))
+                        .await
+                        .ok()?
+                        .attr("transform")
+                        .await
+                        .ok()?
+                }
+            };
+            let before = transform("orders/v1").await.expect("orders' place");
+            let orders = driver.find(By::Css("g.node[data-node='orders/v1'] rect")).await?;
+            driver
+                .action_chain()
+                .drag_and_drop_element_by_offset(&orders, 0, 120)
+                .perform()
+                .await?;
+            let moved = eventually("orders pinned elsewhere", Duration::from_secs(10), || async {
+                driver
+                    .find(By::Css("g.node.pinned[data-node='orders/v1']"))
+                    .await
+                    .ok()?;
+                transform("orders/v1").await.filter(|now| *now != before)
+            })
+            .await;
+            // Live updates keep it there.
+            let generated = driver.find(By::Css(".stream-status")).await?.text().await?;
+            eventually("a newer graph", Duration::from_secs(10), || async {
+                let now = driver.find(By::Css(".stream-status")).await.ok()?.text().await.ok()?;
+                (now != generated).then_some(())
+            })
+            .await;
+            assert_eq!(transform("orders/v1").await, Some(moved));
+            driver.find(By::Css("button[name=unpin]")).await?.click().await?;
+            eventually("orders back in its slot", Duration::from_secs(10), || async {
+                (transform("orders/v1").await? == before).then_some(())
+            })
+            .await;
+
             // The keyboard reaches the graph: Enter on a focused node opens its panel.
             let web = driver.find(By::Css("g.node[data-node='web/v1']")).await?;
             web.focus().await?;

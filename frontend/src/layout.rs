@@ -41,18 +41,50 @@ pub struct PlacedEdge {
     pub health: Health,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Scene {
-    pub nodes: Vec<PlacedNode>,
-    pub edges: Vec<PlacedEdge>,
+/// A box around the nodes of one zone (or of several zones together, or of none).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZoneBox {
+    pub label: String,
+    pub x: f64,
+    pub y: f64,
     pub width: f64,
     pub height: f64,
 }
 
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scene {
+    pub nodes: Vec<PlacedNode>,
+    pub edges: Vec<PlacedEdge>,
+    /// Empty unless the layout groups by zone.
+    pub boxes: Vec<ZoneBox>,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// Sticky slots: node → (band, column, row); a band is a zone group (one band when the layout
+/// does not group). Bands only grow, so nothing moves when others come and go.
 #[derive(Clone, Debug, Default)]
 pub struct Layout {
-    slots: BTreeMap<String, (usize, usize)>,
-    rows_used: BTreeMap<usize, usize>,
+    /// Whether nodes are banded by their zones.
+    pub by_zone: bool,
+    slots: BTreeMap<String, (String, usize, usize)>,
+    rows_used: BTreeMap<(String, usize), usize>,
+}
+
+/// Room above a zone band for its label.
+const BAND_HEADER: f64 = 30.0;
+/// Space between two zone bands.
+const BAND_GAP: f64 = 24.0;
+
+/// The band a node goes in when grouping by zone: its zones, or a name for having none.
+fn band_of(node: &weft_api::graph::GraphNode) -> String {
+    if node.id == EXTERNAL_NODE {
+        "outside the mesh".to_string()
+    } else if node.zones.is_empty() {
+        "no registered instance".to_string()
+    } else {
+        format!("zone {}", node.zones.join(" + "))
+    }
 }
 
 /// Longest distance from a source for every node (cycles are cut after |V| rounds).
@@ -80,28 +112,60 @@ fn depths(graph: &Graph) -> BTreeMap<String, usize> {
 }
 
 impl Layout {
-    pub fn place(&mut self, graph: &Graph) -> Scene {
+    pub fn grouped_by_zone() -> Layout {
+        Layout {
+            by_zone: true,
+            ..Layout::default()
+        }
+    }
+
+    /// Places `graph`; `pinned` positions (dragged by the user) win over slots.
+    pub fn place(&mut self, graph: &Graph, pinned: &BTreeMap<String, (f64, f64)>) -> Scene {
         let depth = depths(graph);
-        let mut fresh: Vec<&str> = graph
+        let mut fresh: Vec<(String, &str)> = graph
             .nodes
             .iter()
-            .map(|node| node.id.as_str())
-            .filter(|id| !self.slots.contains_key(*id))
+            .filter(|node| !self.slots.contains_key(&node.id))
+            .map(|node| {
+                let band = if self.by_zone {
+                    band_of(node)
+                } else {
+                    String::new()
+                };
+                (band, node.id.as_str())
+            })
             .collect();
         fresh.sort_unstable();
-        for id in fresh {
+        for (band, id) in fresh {
             let column = if id == EXTERNAL_NODE {
                 0
             } else {
                 depth.get(id).copied().unwrap_or(0)
             };
-            let row = self.rows_used.entry(column).or_insert(0);
-            self.slots.insert(id.to_string(), (column, *row));
+            let row = self.rows_used.entry((band.clone(), column)).or_insert(0);
+            self.slots.insert(id.to_string(), (band, column, *row));
             *row += 1;
         }
+        // Each band as tall as its fullest column, stacked in name order.
+        let mut band_rows: BTreeMap<&str, usize> = BTreeMap::new();
+        for ((band, _), rows) in &self.rows_used {
+            let entry = band_rows.entry(band.as_str()).or_insert(0);
+            *entry = (*entry).max(*rows);
+        }
+        let header = if self.by_zone { BAND_HEADER } else { 0.0 };
+        let mut band_top: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut top = MARGIN;
+        for (band, rows) in &band_rows {
+            band_top.insert(band, top + header);
+            top += header + *rows as f64 * ROW + BAND_GAP;
+        }
         let position = |id: &str| -> Option<(f64, f64)> {
-            let (column, row) = self.slots.get(id)?;
-            Some((MARGIN + *column as f64 * COLUMN, MARGIN + *row as f64 * ROW))
+            if let Some(pin) = pinned.get(id) {
+                return Some(*pin);
+            }
+            let (band, column, row) = self.slots.get(id)?;
+            let top = band_top.get(band.as_str()).copied().unwrap_or(MARGIN);
+            Some((MARGIN + *column as f64 * COLUMN, top + *row as f64 * ROW))
         };
         let nodes: Vec<PlacedNode> = graph
             .nodes
@@ -179,9 +243,32 @@ impl Layout {
             .map(|node| node.y + NODE_HEIGHT)
             .fold(0.0, f64::max)
             + MARGIN;
+        // A box per band that holds a node of this graph.
+        let present: std::collections::BTreeSet<&str> = graph
+            .nodes
+            .iter()
+            .filter_map(|node| self.slots.get(&node.id))
+            .map(|(band, _, _)| band.as_str())
+            .collect();
+        let boxes = if self.by_zone {
+            band_rows
+                .iter()
+                .filter(|(band, _)| present.contains(**band))
+                .map(|(band, rows)| ZoneBox {
+                    label: (*band).to_string(),
+                    x: MARGIN / 2.0,
+                    y: band_top[band] - BAND_HEADER,
+                    width: width - MARGIN,
+                    height: BAND_HEADER + *rows as f64 * ROW - (ROW - NODE_HEIGHT) + MARGIN / 2.0,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Scene {
             nodes,
             edges,
+            boxes,
             width: width.max(320.0),
             height: height.max(160.0),
         }
@@ -228,8 +315,15 @@ pub fn by_service(graph: &Graph) -> Graph {
             service: node.service.clone(),
             version: None,
             instances: 0,
+            zones: Vec::new(),
         });
         entry.instances += node.instances;
+        for zone in &node.zones {
+            if !entry.zones.contains(zone) {
+                entry.zones.push(zone.clone());
+            }
+        }
+        entry.zones.sort_unstable();
     }
     let mut edges: BTreeMap<(String, String), GraphEdge> = BTreeMap::new();
     for edge in &graph.edges {
@@ -341,6 +435,13 @@ mod tests {
             service,
             version,
             instances: 1,
+            zones: vec!["east".into()],
+        }
+    }
+
+    impl Layout {
+        fn place_plain(&mut self, graph: &Graph) -> Scene {
+            self.place(graph, &BTreeMap::new())
         }
     }
 
@@ -407,7 +508,7 @@ mod tests {
     #[test]
     fn columns_follow_call_depth() {
         let mut layout = Layout::default();
-        let scene = layout.place(&graph(
+        let scene = layout.place_plain(&graph(
             &[
                 "external",
                 "web/v1",
@@ -434,11 +535,11 @@ mod tests {
     #[test]
     fn positions_are_stable_when_nodes_come_and_go() {
         let mut layout = Layout::default();
-        let first = layout.place(&graph(
+        let first = layout.place_plain(&graph(
             &["web/v1", "catalog/v1"],
             &[("web/v1", "catalog/v1")],
         ));
-        let second = layout.place(&graph(
+        let second = layout.place_plain(&graph(
             &["web/v1", "catalog/v1", "catalog/v2"],
             &[("web/v1", "catalog/v1"), ("web/v1", "catalog/v2")],
         ));
@@ -446,7 +547,7 @@ mod tests {
             position(&first, "catalog/v1"),
             position(&second, "catalog/v1")
         );
-        let third = layout.place(&graph(
+        let third = layout.place_plain(&graph(
             &["web/v1", "catalog/v2"],
             &[("web/v1", "catalog/v2")],
         ));
@@ -459,7 +560,7 @@ mod tests {
     #[test]
     fn fanned_out_labels_do_not_overlap() {
         let mut layout = Layout::default();
-        let scene = layout.place(&graph(
+        let scene = layout.place_plain(&graph(
             &["web/v1", "catalog/v1", "catalog/v2", "orders/v1"],
             &[
                 ("web/v1", "catalog/v1"),
@@ -480,7 +581,7 @@ mod tests {
     #[test]
     fn cycles_do_not_loop_forever() {
         let mut layout = Layout::default();
-        let scene = layout.place(&graph(&["a", "b"], &[("a", "b"), ("b", "a"), ("a", "a")]));
+        let scene = layout.place_plain(&graph(&["a", "b"], &[("a", "b"), ("b", "a"), ("a", "a")]));
         assert_eq!(scene.nodes.len(), 2);
     }
 
@@ -496,5 +597,52 @@ mod tests {
         assert_eq!(format_mtls(true, 1.0), "mTLS");
         assert_eq!(format_mtls(false, 0.25), "25% mTLS");
         assert_eq!(format_mtls(false, 0.0), "plaintext");
+    }
+
+    #[test]
+    fn zones_get_a_band_each_and_pins_win() {
+        let mut g = graph(&["a", "b", "c"], &[("a", "b"), ("a", "c")]);
+        g.nodes[2].zones = vec!["west".into()];
+        g.nodes.push(GraphNode {
+            zones: Vec::new(),
+            instances: 0,
+            ..node("d")
+        });
+        let mut layout = Layout::grouped_by_zone();
+        let scene = layout.place(&g, &BTreeMap::new());
+        let labels: Vec<&str> = scene.boxes.iter().map(|b| b.label.as_str()).collect();
+        // Bands in name order: each node inside its own band's box.
+        assert_eq!(
+            labels,
+            vec!["no registered instance", "zone east", "zone west"]
+        );
+        for (id, band) in [("a", 1), ("b", 1), ("c", 2), ("d", 0)] {
+            let (x, y) = position(&scene, id);
+            let b = &scene.boxes[band];
+            assert!(
+                x >= b.x
+                    && x + NODE_WIDTH <= b.x + b.width
+                    && y >= b.y
+                    && y + NODE_HEIGHT <= b.y + b.height,
+                "{id} at ({x}, {y}) outside {b:?}"
+            );
+        }
+        // Boxes do not overlap.
+        for pair in scene.boxes.windows(2) {
+            assert!(pair[0].y + pair[0].height <= pair[1].y);
+        }
+        // A node the user dragged stays where it was dropped; its edges follow it.
+        let pins = BTreeMap::from([("b".to_string(), (700.0, 40.0))]);
+        let pinned = layout.place(&g, &pins);
+        assert_eq!(position(&pinned, "b"), (700.0, 40.0));
+        let to_b = pinned.edges.iter().find(|e| e.target == "b").unwrap();
+        assert!(to_b.path.ends_with("700.0,65.0"), "{}", to_b.path);
+        // Without grouping there are no boxes.
+        assert!(
+            Layout::default()
+                .place(&g, &BTreeMap::new())
+                .boxes
+                .is_empty()
+        );
     }
 }

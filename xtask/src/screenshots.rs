@@ -5,9 +5,10 @@
 use crate::{console, prerequisites, root, run_command};
 
 /// Screenshot taken by the tests → where the docs keep it.
-const PICTURES: [(&str, &str); 6] = [
+const PICTURES: [(&str, &str); 7] = [
     ("graph", "docs/console.png"),
     ("graph-500", "docs/console-500.png"),
+    ("zones", "docs/console-zones.png"),
     ("dataplane", "docs/dataplane.png"),
     ("policy-form", "docs/policy-form.png"),
     ("policy-yaml", "docs/policy-yaml.png"),

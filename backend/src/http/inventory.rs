@@ -33,18 +33,21 @@ pub(super) fn typed_rows(rows: &[StoredResource]) -> Vec<Resource> {
         .collect()
 }
 
-/// Registered instances per (service, version) in a mesh.
+/// Registered instances per (service, version) in a mesh, with their zones.
 pub async fn instances(
     state: &AppState,
     mesh: &str,
-) -> Result<BTreeMap<(String, Option<String>), usize>> {
-    let mut counts = BTreeMap::new();
+) -> Result<BTreeMap<(String, Option<String>), crate::traffic::Instances>> {
+    let mut counts: BTreeMap<(String, Option<String>), crate::traffic::Instances> = BTreeMap::new();
     for dataplane in typed(state, Kind::Dataplane, mesh).await? {
+        let zone = dataplane.metadata.labels.get(ZONE_LABEL);
         if let Spec::Dataplane(spec) = &dataplane.spec {
             for inbound in &spec.networking.inbound {
                 if let Some(service) = inbound.tags.get(SERVICE_TAG) {
                     let key = (service.clone(), inbound.tags.get(VERSION_TAG).cloned());
-                    *counts.entry(key).or_insert(0) += 1;
+                    let entry = counts.entry(key).or_default();
+                    entry.count += 1;
+                    entry.zones.extend(zone.cloned());
                 }
             }
         }

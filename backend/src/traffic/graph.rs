@@ -33,17 +33,24 @@ fn health(counters: &EdgeCounters, thresholds: Thresholds) -> (f64, Health) {
     (rate, health)
 }
 
-/// `instances` maps (service, version) of registered dataplanes to their count.
+/// Registered dataplanes of one service version: how many, in which zones.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Instances {
+    pub count: usize,
+    pub zones: std::collections::BTreeSet<String>,
+}
+
+/// `instances` maps (service, version) to its registered dataplanes.
 pub fn build_graph(
     mesh: &str,
     window_seconds: u64,
     generated_at: String,
-    instances: &BTreeMap<(String, Option<String>), usize>,
+    instances: &BTreeMap<(String, Option<String>), Instances>,
     traffic: &HashMap<EdgeKey, EdgeCounters>,
     thresholds: Thresholds,
 ) -> Graph {
     let mut nodes: BTreeMap<String, GraphNode> = BTreeMap::new();
-    for ((service, version), count) in instances {
+    for ((service, version), registered) in instances {
         let id = node_id(service, version.as_deref());
         nodes.insert(
             id.clone(),
@@ -51,7 +58,8 @@ pub fn build_graph(
                 id,
                 service: service.clone(),
                 version: version.clone(),
-                instances: *count,
+                instances: registered.count,
+                zones: registered.zones.iter().cloned().collect(),
             },
         );
     }
@@ -64,6 +72,7 @@ pub fn build_graph(
                     service: EXTERNAL_NODE.to_string(),
                     version: None,
                     instances: 0,
+                    zones: Vec::new(),
                 });
             return EXTERNAL_NODE.to_string();
         }
@@ -74,6 +83,7 @@ pub fn build_graph(
             service: service.to_string(),
             version,
             instances: 0,
+            zones: Vec::new(),
         });
         id
     };
@@ -135,8 +145,15 @@ mod tests {
     #[test]
     fn nodes_edges_and_health() {
         let mut instances = BTreeMap::new();
-        instances.insert(("web".to_string(), Some("v1".to_string())), 1);
-        instances.insert(("orders".to_string(), None), 2);
+        let zones = |names: &[&str]| Instances {
+            count: names.len(),
+            zones: names.iter().map(|name| name.to_string()).collect(),
+        };
+        instances.insert(
+            ("web".to_string(), Some("v1".to_string())),
+            zones(&["east"]),
+        );
+        instances.insert(("orders".to_string(), None), zones(&["east", "west"]));
         let mut traffic = HashMap::new();
         traffic.insert(key(("", ""), ("web", "v1")), counters(100, 0));
         let mut catalog = counters(95, 5);
@@ -165,6 +182,18 @@ mod tests {
             ids,
             vec!["catalog/v2", "external", "orders", "payments", "web/v1"]
         );
+        // Registered instances carry their zones; services only seen in traffic have none.
+        let zones_of = |id: &str| {
+            graph
+                .nodes
+                .iter()
+                .find(|n| n.id == id)
+                .unwrap()
+                .zones
+                .clone()
+        };
+        assert_eq!(zones_of("orders"), vec!["east", "west"]);
+        assert!(zones_of("catalog/v2").is_empty());
         let find = |source: &str, target: &str| {
             graph
                 .edges

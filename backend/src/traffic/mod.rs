@@ -6,7 +6,7 @@ pub mod health;
 pub mod insights;
 pub mod window;
 
-pub use graph::{Thresholds, build_graph};
+pub use graph::{Instances, Thresholds, build_graph};
 pub use health::HealthBoard;
 pub use insights::InsightBoard;
 pub use window::TrafficWindow;

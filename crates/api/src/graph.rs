@@ -41,6 +41,9 @@ pub struct GraphNode {
     pub version: Option<String>,
     /// Registered instances (0 for services only seen in traffic).
     pub instances: usize,
+    /// Zones of those instances, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -81,7 +81,25 @@ pub struct GraphControls {
     pub by_service: RwSignal<bool>,
     /// Drawing scale: 1 is one layout unit per pixel.
     pub zoom: RwSignal<f64>,
+    /// Nodes banded by their zones.
+    pub zones: RwSignal<bool>,
+    /// Where the user dropped nodes they dragged (layout units); these stay put.
+    pub pins: RwSignal<std::collections::BTreeMap<String, (f64, f64)>>,
+    /// A drag just ended: the click it produces selects nothing.
+    pub dragged: RwSignal<bool>,
 }
+
+/// A node being dragged: where the pointer and the node started.
+#[derive(Clone, Debug)]
+struct Drag {
+    id: String,
+    pointer: (f64, f64),
+    node: (f64, f64),
+    moved: bool,
+}
+
+/// Pointer travel (pixels) below which a press is a click, not a drag.
+const DRAG_THRESHOLD: f64 = 4.0;
 
 /// Zoom steps offered by the − and + buttons.
 pub const ZOOM_STEPS: [f64; 7] = [0.25, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0];
@@ -100,6 +118,9 @@ impl GraphControls {
             selected: RwSignal::new(None),
             by_service: RwSignal::new(false),
             zoom: RwSignal::new(1.0),
+            zones: RwSignal::new(false),
+            pins: RwSignal::new(Default::default()),
+            dragged: RwSignal::new(false),
         }
     }
 }
@@ -140,6 +161,28 @@ pub fn GraphView(
     marks: Signal<Vec<RolloutMark>>,
     controls: GraphControls,
 ) -> impl IntoView {
+    let drag = StoredValue::new(None::<Drag>);
+    // The graph is drawn anew on every update, so the drag follows the pointer on the window,
+    // not on the node's element (which may be replaced mid-drag).
+    let moving = window_event_listener(leptos::ev::pointermove, move |event| {
+        drag_to(drag, controls, &event);
+    });
+    let released = window_event_listener(leptos::ev::pointerup, move |event| {
+        drag_to(drag, controls, &event);
+        if drag.with_value(|drag| drag.as_ref().is_some_and(|drag| drag.moved)) {
+            // The click that follows the release is not a click on the node.
+            controls.dragged.set(true);
+            set_timeout(
+                move || controls.dragged.set(false),
+                std::time::Duration::ZERO,
+            );
+        }
+        drag.set_value(None);
+    });
+    on_cleanup(move || {
+        moving.remove();
+        released.remove();
+    });
     move || {
         let marks = marks.get();
         let scene = scene
@@ -151,12 +194,17 @@ pub fn GraphView(
             <div class="graph empty"><p class="muted">"No services and no traffic in this mesh yet."</p></div>
         }
         .into_any(),
-        Some(scene) => render(scene, &marks, controls).into_any(),
+        Some(scene) => render(scene, &marks, controls, drag).into_any(),
     }
     }
 }
 
-fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl IntoView {
+fn render(
+    scene: Scene,
+    marks: &[RolloutMark],
+    controls: GraphControls,
+    drag: StoredValue<Option<Drag>>,
+) -> impl IntoView {
     let mode = controls.label.get();
     let find = controls.find.get();
     let selected = controls.selected.get();
@@ -260,6 +308,9 @@ fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl 
                 if picked { " selected" } else { "" }
             );
             let pick = node.id.clone();
+            let pinned = controls.pins.with_untracked(|pins| pins.contains_key(&node.id));
+            let class = if pinned { format!("{class} pinned") } else { class };
+            let start = (node.id.clone(), node.x, node.y);
             // Under a rollout, each version says its share: "canary 25 %" / "stable 75 %".
             let badge = mark.and_then(|mark| {
                 let version = node.version.as_deref()?;
@@ -280,15 +331,47 @@ fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl 
             view! {
                 <g class=class data-node=node.id.clone() transform=format!("translate({:.1},{:.1})", node.x, node.y)
                     tabindex="0" role="button" aria-label=format!("service {}", node.id)
-                    on:click={ let pick = pick.clone(); move |_| controls.selected.set(Some(Selection::Node(pick.clone()))) }
+                    on:click={ let pick = pick.clone(); move |_| {
+                        // The end of a drag is not a click.
+                        if !controls.dragged.get_untracked() {
+                            controls.selected.set(Some(Selection::Node(pick.clone())));
+                        }
+                    } }
                     on:keydown=move |event: leptos::ev::KeyboardEvent| if event.key() == "Enter" || event.key() == " " {
                         event.prevent_default();
                         controls.selected.set(Some(Selection::Node(pick.clone())));
-                    }>
+                    }
+                    on:pointerdown=move |event: leptos::ev::PointerEvent| {
+                        if event.button() != 0 {
+                            return;
+                        }
+                        // No text selection while dragging.
+                        event.prevent_default();
+                        drag.set_value(Some(Drag {
+                            id: start.0.clone(),
+                            pointer: (f64::from(event.client_x()), f64::from(event.client_y())),
+                            node: (start.1, start.2),
+                            moved: false,
+                        }));
+                    }
+>
                     <rect width=NODE_WIDTH height=NODE_HEIGHT rx="8" />
                     <text class="service" x="12" y="21">{node.service}</text>
                     <text class="version" x="12" y="38">{subtitle}</text>
                     {badge}
+                </g>
+            }
+        })
+        .collect_view();
+    let boxes = scene
+        .boxes
+        .into_iter()
+        .map(|zone| {
+            let label = zone.label.clone();
+            view! {
+                <g class="zone-box" data-zone=label>
+                    <rect x=format!("{:.1}", zone.x) y=format!("{:.1}", zone.y) width=format!("{:.1}", zone.width) height=format!("{:.1}", zone.height) rx="12" />
+                    <text x=format!("{:.1}", zone.x + 12.0) y=format!("{:.1}", zone.y + 20.0)>{zone.label}</text>
                 </g>
             }
         })
@@ -302,11 +385,39 @@ fn render(scene: Scene, marks: &[RolloutMark], controls: GraphControls) -> impl 
                         <path d="M0,0 L10,5 L0,10 z" />
                     </marker>
                 </defs>
+                <g class="zones">{boxes}</g>
                 <g class="edges">{edges}</g>
                 <g class="nodes">{nodes}</g>
             </svg>
         </div>
     }
+}
+
+/// Moves the dragged node with the pointer (scaled by the zoom) and pins it there.
+fn drag_to(
+    drag: StoredValue<Option<Drag>>,
+    controls: GraphControls,
+    event: &leptos::ev::PointerEvent,
+) {
+    let Some(mut current) = drag.get_value() else {
+        return;
+    };
+    let zoom = controls.zoom.get_untracked().max(0.1);
+    let dx = f64::from(event.client_x()) - current.pointer.0;
+    let dy = f64::from(event.client_y()) - current.pointer.1;
+    if !current.moved && dx.hypot(dy) < DRAG_THRESHOLD {
+        return;
+    }
+    current.moved = true;
+    let at = (
+        (current.node.0 + dx / zoom).max(0.0),
+        (current.node.1 + dy / zoom).max(0.0),
+    );
+    let id = current.id.clone();
+    drag.set_value(Some(current));
+    controls.pins.update(|pins| {
+        pins.insert(id, at);
+    });
 }
 
 /// A small padlock, 11 × 13, for mTLS edges and the legend.
@@ -373,6 +484,7 @@ mod tests {
                     ..edge(Health::Healthy)
                 },
             ],
+            boxes: Vec::new(),
             width: 0.0,
             height: 0.0,
         };

@@ -66,19 +66,26 @@ fn MeshView(
     // The newest graph; the scene is laid out from it, per version or per service (each with
     // its own sticky layout, so switching back finds everything where it was).
     let latest = RwSignal::new(None::<weft_api::graph::Graph>);
-    let layouts =
-        send_wrapper::SendWrapper::new(RefCell::new((Layout::default(), Layout::default())));
+    // One sticky layout per view: by version or service, banded by zone or not.
+    let layouts = send_wrapper::SendWrapper::new(RefCell::new([
+        Layout::default(),
+        Layout::default(),
+        Layout::grouped_by_zone(),
+        Layout::grouped_by_zone(),
+    ]));
     // The first graph on screen is marked for the Performance API (the browser test reads it).
     let painted = RwSignal::new(false);
     Effect::new(move |_| {
         let grouped = controls.by_service.get();
+        let view = usize::from(controls.zones.get()) * 2 + usize::from(grouped);
+        let pins = controls.pins.get();
         latest.with(|graph| {
             if let Some(graph) = graph {
-                let mut layouts = layouts.borrow_mut();
+                let layout = &mut layouts.borrow_mut()[view];
                 let placed = if grouped {
-                    layouts.1.place(&crate::layout::by_service(graph))
+                    layout.place(&crate::layout::by_service(graph), &pins)
                 } else {
-                    layouts.0.place(graph)
+                    layout.place(graph, &pins)
                 };
                 scene.set(Some(placed));
                 if !painted.get_untracked() {
@@ -266,6 +273,10 @@ fn MeshView(
                     <span class="zoom-value">{move || format!("{:.0} %", controls.zoom.get() * 100.0)}</span>
                     <button class="secondary" name="zoom-in" aria-label="Zoom in" on:click=move |_| controls.zoom.update(|zoom| *zoom = ZOOM_STEPS.iter().copied().find(|step| *step > *zoom + 1e-9).unwrap_or(ZOOM_STEPS[ZOOM_STEPS.len() - 1]))>"+"</button>
                 </span>
+                <label><input type="checkbox" name="zones" prop:checked=move || controls.zones.get() on:change=move |event| controls.zones.set(event_target_checked(&event)) />" zones"</label>
+                <Show when=move || controls.pins.with(|pins| !pins.is_empty())>
+                    <button class="secondary" name="unpin" on:click=move |_| controls.pins.set(Default::default())>"Release pinned"</button>
+                </Show>
                 <label><input type="checkbox" name="by-service" prop:checked=move || controls.by_service.get() on:change=move |event| controls.by_service.set(event_target_checked(&event)) />" by service"</label>
                 <label><input type="checkbox" name="problems" prop:checked=move || controls.problems_only.get() on:change=move |event| controls.problems_only.set(event_target_checked(&event)) />" only problems"</label>
             </div>
