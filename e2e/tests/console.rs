@@ -179,6 +179,7 @@ fn login_open_mesh_and_watch_live_edges() {
         let driver = browser(driver_port, &work.path().join("chromium-profile"))
             .await
             .expect("chromium starts");
+        let mut inaccessible = Vec::new();
         let result = async {
             // Without a session every page sends you to the login form.
             driver.goto(format!("{base}/meshes/shop")).await?;
@@ -186,6 +187,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 driver.find(By::Css("input[name=username]")).await.ok()
             })
             .await;
+            audit(&driver, "login", &mut inaccessible).await;
 
             // A wrong password is refused with a message.
             user.clear().await?;
@@ -221,6 +223,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 || async { driver.find(By::Css("a[data-mesh=shop]")).await.ok() },
             )
             .await;
+            audit(&driver, "meshes", &mut inaccessible).await;
             mesh.click().await?;
 
             let live = eventually(
@@ -432,6 +435,7 @@ fn login_open_mesh_and_watch_live_edges() {
             })
             .await;
             driver.screenshot(&shot("zones")).await?;
+            audit(&driver, "graph by zone", &mut inaccessible).await;
             driver.find(By::Css("input[name=zones]")).await?.click().await?;
             eventually("no boxes again", Duration::from_secs(10), || async {
                 driver
@@ -541,6 +545,7 @@ fn login_open_mesh_and_watch_live_edges() {
             })
             .await;
             driver.screenshot(&screenshot).await?;
+            audit(&driver, "mesh graph", &mut inaccessible).await;
 
             // Manifests are validated in the browser before anything is sent.
             driver.goto(format!("{base}/apply")).await?;
@@ -555,6 +560,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 .await?
                 .click()
                 .await?;
+            audit(&driver, "apply", &mut inaccessible).await;
             let problem = eventually("the field error", Duration::from_secs(10), || async {
                 driver
                     .find(By::Css("[data-outcome=invalid] code.field"))
@@ -669,6 +675,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 .await?;
             assert!(outbound.text().await?.contains("catalog"));
             driver.screenshot(&shot("dataplane")).await?;
+            audit(&driver, "dataplane", &mut inaccessible).await;
 
             // The policy in the editor: validated as it is typed, the change shown, and a
             // conflict with someone else's edit explained and overwritten on request.
@@ -679,7 +686,7 @@ fn login_open_mesh_and_watch_live_edges() {
             .await
             .click()
             .await?;
-            eventually(
+            let timeout_link = eventually(
                 "the Timeout in the policies",
                 Duration::from_secs(20),
                 || async {
@@ -689,9 +696,9 @@ fn login_open_mesh_and_watch_live_edges() {
                         .ok()
                 },
             )
-            .await
-            .click()
-            .await?;
+            .await;
+            audit(&driver, "policies", &mut inaccessible).await;
+            timeout_link.click().await?;
             let editor = eventually("the policy editor", Duration::from_secs(20), || async {
                 let editor = driver.find(By::Css("textarea[name=manifest]")).await.ok()?;
                 let text = editor.prop("value").await.ok()??;
@@ -711,6 +718,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 "highlighted keys: {names:?}"
             );
             driver.screenshot(&shot("policy-yaml")).await?;
+            audit(&driver, "policy YAML editor", &mut inaccessible).await;
             let stored = editor.prop("value").await?.unwrap_or_default();
             editor.clear().await?;
             editor
@@ -895,6 +903,7 @@ fn login_open_mesh_and_watch_live_edges() {
             })
             .await;
             driver.screenshot(&shot("policy-form")).await?;
+            audit(&driver, "policy form", &mut inaccessible).await;
             driver
                 .find(By::Css("button[name=save]"))
                 .await?
@@ -955,6 +964,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 )
                 .await;
             }
+            audit(&driver, "zones", &mut inaccessible).await;
             // A page that does not exist says so.
             driver.goto(format!("{base}/no/such/page")).await?;
             let missing = eventually("the not-found page", Duration::from_secs(20), || async {
@@ -989,6 +999,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 driver.find(By::Css("tr[data-token=console-ci]")).await.ok()
             })
             .await;
+            audit(&driver, "API tokens", &mut inaccessible).await;
             // The audit log shows the writes just made.
             driver.goto(format!("{base}/audit")).await?;
             eventually("audit entries", Duration::from_secs(20), || async {
@@ -1003,6 +1014,7 @@ fn login_open_mesh_and_watch_live_edges() {
                 Some((issued, applied))
             })
             .await;
+            audit(&driver, "audit log", &mut inaccessible).await;
 
             // The tenant switcher narrows the meshes page to one tenant's meshes.
             driver.goto(&base).await?;
@@ -1043,6 +1055,7 @@ fn login_open_mesh_and_watch_live_edges() {
 
             // The GraphQL explorer answers with what the admin may see: both teams' meshes.
             let answer = graphql(&driver, &base, "{ meshes { name } }").await?;
+            audit(&driver, "GraphQL explorer", &mut inaccessible).await;
             assert!(
                 answer.contains("payments") && answer.contains("shop"),
                 "{answer}"
@@ -1114,6 +1127,11 @@ fn login_open_mesh_and_watch_live_edges() {
         .await;
         let _ = driver.quit().await;
         result.expect("browser session");
+        assert!(
+            inaccessible.is_empty(),
+            "accessibility (axe-core, WCAG 2.1 A and AA):\n{}",
+            inaccessible.join("\n")
+        );
     });
     // The applied Timeout reached the proxies.
     shop.web().wait_for_config("the applied timeout", |config| {
@@ -1224,6 +1242,7 @@ fn a_rollout_page_follows_the_canary_and_acts_on_it() {
         let driver = browser(driver_port, &work.path().join("chromium-profile"))
             .await
             .expect("chromium starts");
+        let mut inaccessible = Vec::new();
         let result = async {
             log_in(&driver, &base, "admin").await?;
             // From the mesh page: the rollouts link, the list, the rollout.
@@ -1281,6 +1300,7 @@ fn a_rollout_page_follows_the_canary_and_acts_on_it() {
             })
             .await;
             driver.screenshot(&screenshot).await?;
+            audit(&driver, "rollout", &mut inaccessible).await;
 
             // Pause, confirmed: the page and the API agree.
             rollout_action(&driver, "pause").await?;
@@ -1320,8 +1340,45 @@ fn a_rollout_page_follows_the_canary_and_acts_on_it() {
         .await;
         let _ = driver.quit().await;
         result.expect("browser session");
+        assert!(
+            inaccessible.is_empty(),
+            "accessibility (axe-core, WCAG 2.1 A and AA):\n{}",
+            inaccessible.join("\n")
+        );
     });
     drop(shop);
+}
+
+/// axe-core's WCAG 2.0/2.1 A and AA rules run on the page as it is now: one line per rule
+/// broken, with up to three of the elements that break it.
+async fn accessibility_violations(driver: &WebDriver) -> Vec<String> {
+    let path = std::env::var("WEFT_AXE_JS").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/tools/axe.min.js").to_string()
+    });
+    let script = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+        panic!("axe-core at {path}: {error} (cargo xtask test fetches it from PyPI)")
+    });
+    driver
+        .execute(&script, Vec::new())
+        .await
+        .expect("axe-core loads");
+    let found = driver
+        .execute(
+            "return axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+               .then(r => r.violations.map(v => v.id + ' (' + v.impact + '): '
+                 + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')));",
+            Vec::new(),
+        )
+        .await
+        .expect("axe-core runs");
+    serde_json::from_value(found.json().clone()).expect("a list of violations")
+}
+
+/// Adds the page's accessibility problems to `found` (asserted empty once every page is seen).
+async fn audit(driver: &WebDriver, page: &str, found: &mut Vec<String>) {
+    for violation in accessibility_violations(driver).await {
+        found.push(format!("{page}: {violation}"));
+    }
 }
 
 /// Reads a Performance API entry's start time, once it exists.

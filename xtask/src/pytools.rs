@@ -55,3 +55,32 @@ pub fn splice(existing: &str, begin: &str, end: &str, report: &str) -> String {
         _ => format!("{}\n\n{block}\n", existing.trim_end()),
     }
 }
+
+/// axe-core, the accessibility rules engine the browser tests run on every console page, from
+/// PyPI's `axe-core-python` (which ships `axe.min.js`); copied to `target/tools/axe.min.js`.
+pub fn axe_core() -> anyhow::Result<PathBuf> {
+    let script = root().join("target/tools/axe.min.js");
+    if script.is_file() {
+        return Ok(script);
+    }
+    eprintln!("xtask: fetching axe-core (accessibility checks of the console) from PyPI");
+    let (bin, _) = venv("axe-venv", "pip", "pip")?;
+    run_command(Command::new(bin.join("pip")).args(["install", "-q", "axe-core-python==0.1.0"]))?;
+    let lib = root().join("target/axe-venv/lib");
+    let found = std::fs::read_dir(&lib)
+        .with_context(|| format!("cannot read {}", lib.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| {
+            entry
+                .path()
+                .join("site-packages/axe_core_python/axe.min.js")
+        })
+        .find(|path| path.is_file())
+        .context("axe-core-python installed but axe.min.js not found in it")?;
+    if let Some(dir) = script.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::copy(&found, &script)
+        .with_context(|| format!("cannot copy {} to {}", found.display(), script.display()))?;
+    Ok(script)
+}

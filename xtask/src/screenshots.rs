@@ -29,7 +29,8 @@ pub fn run() -> anyhow::Result<()> {
             .args(["test", "-p", "weft-e2e", "--test", "console"])
             .env("WEFT_CONSOLE_DIR", &console_dir)
             .env("WEFT_CHROMIUM", &tools.chromium)
-            .env("WEFT_CHROMEDRIVER", &tools.chromedriver),
+            .env("WEFT_CHROMEDRIVER", &tools.chromedriver)
+            .env("WEFT_AXE_JS", crate::pytools::axe_core()?),
     )?;
     for (shot, doc) in PICTURES {
         let from = shots.join(format!("{shot}.png"));

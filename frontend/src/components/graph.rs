@@ -379,7 +379,7 @@ fn render(
     view! {
         <div class="graph">
             {note.map(|note| view! { <p class="muted graph-note">{note}</p> })}
-            <svg viewBox=view_box width=format!("{:.0}", scene.width * zoom) height=format!("{:.0}", scene.height * zoom) role="img" aria-label="traffic graph">
+            <svg viewBox=view_box width=format!("{:.0}", scene.width * zoom) height=format!("{:.0}", scene.height * zoom) role="group" aria-label="traffic graph: services and the calls between them">
                 <defs>
                     <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                         <path d="M0,0 L10,5 L0,10 z" />

@@ -39,8 +39,8 @@ pub fn AuditPage() -> impl IntoView {
         <section class="audit">
             <h1>"Audit log"</h1>
             <div class="toolbar">
-                <input name="user" placeholder="user" on:change=move |event| { before.set(None); user.set(event_target_value(&event)) } />
-                <input name="kind" placeholder="kind, e.g. TrafficRoute" on:change=move |event| { before.set(None); kind.set(event_target_value(&event)) } />
+                <input name="user" aria-label="Filter by user" placeholder="user" on:change=move |event| { before.set(None); user.set(event_target_value(&event)) } />
+                <input name="kind" aria-label="Filter by kind" placeholder="kind, e.g. TrafficRoute" on:change=move |event| { before.set(None); kind.set(event_target_value(&event)) } />
                 <button class="secondary" on:click=move |_| before.set(None)>"Newest"</button>
             </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading the audit log…"</p> }>

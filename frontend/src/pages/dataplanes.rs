@@ -296,7 +296,7 @@ fn render(report: Value) -> impl IntoView {
         <table class="provenance"><thead><tr><th>"Setting"</th><th>"From"</th></tr></thead><tbody>{provenance}</tbody></table>
         <details class="raw-config">
             <summary>"The whole configuration this proxy receives"</summary>
-            <pre>{raw}</pre>
+            <pre tabindex="0" aria-label="the configuration as JSON">{raw}</pre>
         </details>
     }
 }

@@ -165,6 +165,7 @@ pub fn GraphQlPage() -> impl IntoView {
                 <div class="graphql-editor">
                     <textarea
                         name="query"
+                        aria-label="GraphQL query"
                         class="code"
                         rows="18"
                         spellcheck="false"
@@ -174,6 +175,7 @@ pub fn GraphQlPage() -> impl IntoView {
                     ></textarea>
                     <textarea
                         name="variables"
+                        aria-label="Variables, as a JSON object"
                         class="code"
                         rows="3"
                         spellcheck="false"

@@ -128,8 +128,8 @@ pub fn MembersPage() -> impl IntoView {
             </Suspense>
             <Show when=owner>
                 <form class="toolbar add-member" on:submit=add>
-                    <input name="user" placeholder="user" required bind:value=new_user />
-                    <select name="role" on:change=move |event| new_role.set(event_target_value(&event))>
+                    <input name="user" aria-label="User" placeholder="user" required bind:value=new_user />
+                    <select name="role" aria-label="Role" on:change=move |event| new_role.set(event_target_value(&event))>
                         {ROLES.iter().map(|role| view! { <option value=*role>{*role}</option> }).collect_view()}
                     </select>
                     <button type="submit">"Add member"</button>

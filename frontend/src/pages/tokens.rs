@@ -63,15 +63,15 @@ pub fn TokensPage() -> impl IntoView {
             <h1>"API tokens"</h1>
             <p class="muted">"Tokens for scripts and CI, narrowed to a tenant and a role if you like; never more than you may do yourself."</p>
             <form class="toolbar issue-token" on:submit=create>
-                <input name="name" placeholder="name, e.g. ci-deploy" required bind:value=name />
-                <input name="tenant" placeholder="tenant (optional)" bind:value=tenant />
-                <select name="role" on:change=move |event| role.set(event_target_value(&event))>
+                <input name="name" aria-label="Token name" placeholder="name, e.g. ci-deploy" required bind:value=name />
+                <input name="tenant" aria-label="Tenant (optional)" placeholder="tenant (optional)" bind:value=tenant />
+                <select name="role" aria-label="Role" on:change=move |event| role.set(event_target_value(&event))>
                     <option value="">"your roles"</option>
                     <option value="viewer">"viewer"</option>
                     <option value="editor">"editor"</option>
                     <option value="owner">"owner"</option>
                 </select>
-                <input name="validFor" placeholder="valid for" bind:value=valid_for />
+                <input name="validFor" aria-label="Valid for (e.g. 30d)" placeholder="valid for" bind:value=valid_for />
                 <button type="submit">"Issue token"</button>
             </form>
             {move || problem.get().map(|error| view! { <ErrorNotice error /> })}
