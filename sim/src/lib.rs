@@ -3,4 +3,5 @@
 //! their traffic ([`mesh`]). Tests and benchmarks use them; no product binary does.
 
 pub mod mesh;
+pub mod proxies;
 pub mod zone;

@@ -11,6 +11,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use weft_e2e::process::{cpu_seconds, rss_kib};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -32,12 +33,17 @@ pub struct BenchArgs {
     /// Skip the instruction counts (valgrind is slow).
     #[arg(long)]
     no_callgrind: bool,
+    /// Fleet sizes for `scale`, comma-separated.
+    #[arg(long, default_value = "1000,5000,10000")]
+    proxies: String,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Bench {
     /// Proxy latency, CPU, instructions and memory (DESIGN goals for the data path).
     Proxy,
+    /// A zone with 1,000 to 10,000 simulated proxies: ACK times, memory, CPU, bytes.
+    Scale,
 }
 
 const RATES: [f64; 2] = [1000.0, 5000.0];
@@ -126,39 +132,6 @@ fn http_get(port: u16) -> Option<u16> {
 }
 
 /// utime + stime of a process, in seconds.
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0.0);
-    let per_second = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .unwrap_or(100.0);
-    Ok(ticks / per_second)
-}
-
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS")
-}
-
 struct Paths {
     work: PathBuf,
     weft_dp: PathBuf,
@@ -294,7 +267,9 @@ struct Samples {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let Bench::Proxy = args.what;
+    if let Bench::Scale = args.what {
+        return crate::scale::run(&args.proxies);
+    }
     if args.rounds == 0 || args.seconds <= 0.0 {
         bail!("--rounds and --seconds must be above 0");
     }

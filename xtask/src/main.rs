@@ -6,6 +6,7 @@ mod console;
 mod demo;
 mod prerequisites;
 mod pytools;
+mod scale;
 mod schemathesis;
 mod screenshots;
 mod sslyze;

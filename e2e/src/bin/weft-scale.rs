@@ -1,0 +1,232 @@
+//! `weft-scale`: the zone at scale, measured. For each fleet size it starts weft-global and one
+//! weft-zone (the binaries built next to this one), connects that many simulated proxies
+//! (`weft-sim`: real tokens, hellos, configs and ACKs) over a number of services, and makes two
+//! policy changes: one that changes every proxy's config and one that changes 1 % of them. It
+//! prints one JSON object per size: connection time, the zone's memory per proxy, and for each
+//! change the time from the API write to each proxy's new config, the proxies pushed to, the
+//! config bytes sent and the zone's CPU time. `cargo xtask bench scale` runs it and writes the
+//! table in docs/benchmarks.md.
+//!
+//! Usage: weft-scale [--proxies 1000,5000,10000] [--services 100]
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use weft_e2e::process::{cpu_seconds, rss_kib};
+use weft_e2e::topology::{Global, GlobalOptions, Zone};
+use weft_e2e::{free_port, wait_until};
+use weft_sim::proxies::{Fleet, ProxySpec, Received};
+
+const MESH: &str = "scale";
+/// Sessions per HTTP/2 connection to the zone (a zone allows 64 streams per connection).
+const PER_CONNECTION: usize = 50;
+
+fn main() -> anyhow::Result<()> {
+    let mut sizes = vec![1_000usize, 5_000, 10_000];
+    let mut services = 100usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--proxies" => {
+                let list = args
+                    .next()
+                    .context("--proxies needs a list, e.g. 1000,5000")?;
+                sizes = list
+                    .split(',')
+                    .map(|size| size.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()
+                    .context("--proxies takes numbers separated by commas")?;
+            }
+            "--services" => {
+                services = args
+                    .next()
+                    .context("--services needs a number")?
+                    .parse()
+                    .context("--services takes a number")?;
+            }
+            other => bail!("unknown argument {other:?} (use --proxies and --services)"),
+        }
+    }
+    anyhow::ensure!(services >= 1, "--services must be at least 1");
+    for size in sizes {
+        let result = measure(size, services)?;
+        println!("{result}");
+    }
+    Ok(())
+}
+
+fn measure(proxies: usize, services: usize) -> anyhow::Result<Value> {
+    let work = tempfile::tempdir()?;
+    let global = Global::start(
+        work.path(),
+        GlobalOptions {
+            http_port: free_port(),
+            grpc_port: free_port(),
+            admin_password: "weft-scale-password".into(),
+            console_dir: None,
+            database_url: None,
+        },
+    );
+    let api = global.api();
+    api.apply_all(&format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: scale-team}}\nspec: {{displayName: Scale}}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {MESH}}}\nspec: {{tenant: scale-team}}\n"
+    ));
+    let zone = Zone::start(
+        work.path(),
+        "z1",
+        &global.upstream(),
+        free_port(),
+        free_port(),
+        &api.zone_token("z1"),
+    );
+    zone.wait_for_mesh(MESH);
+    let pid = zone.process.pid().context("the zone's pid")?;
+    let tokens: Vec<String> = (0..services)
+        .map(|index| api.dataplane_token(MESH, &service(index)))
+        .collect();
+    let specs: Vec<ProxySpec> = (0..proxies)
+        .map(|index| ProxySpec {
+            mesh: MESH.to_string(),
+            name: format!("p-{index:05}"),
+            service: service(index % services),
+            version: "v1".to_string(),
+            port: u16::try_from(20_000 + index % 40_000).unwrap_or(20_000),
+            token: tokens[index % services].clone(),
+        })
+        .collect();
+    let ca = std::fs::read_to_string(&zone.upstream().ca_file)?;
+    let rss_idle = rss_kib(pid)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let started = Instant::now();
+    let fleet = runtime
+        .block_on(Fleet::start(&zone.grpc_url(), &ca, specs, PER_CONNECTION))
+        .map_err(anyhow::Error::msg)?;
+    wait_until(
+        "every simulated proxy's first config",
+        Duration::from_secs(1_200),
+        || {
+            let received = fleet.received();
+            if let Some(ended) = received.iter().find_map(|r| r.ended.clone()) {
+                panic!("a simulated proxy's session ended: {ended}");
+            }
+            received.iter().all(|r| r.configs > 0).then_some(())
+        },
+    );
+    let connect_seconds = started.elapsed().as_secs_f64();
+    let rss_connected = rss_kib(pid)?;
+
+    // A limit on every proxy's inbound: every config changes.
+    let all = change(
+        &api,
+        &fleet,
+        pid,
+        "ratelimits/everyone",
+        &format!(
+            "apiVersion: weft.dev/v1alpha1\nkind: RateLimit\nmetadata: {{name: everyone, mesh: {MESH}}}\nspec:\n  targetRef: {{kind: Mesh}}\n  from:\n    - targetRef: {{kind: Mesh}}\n      default: {{requests: 1000, interval: 1s}}\n"
+        ),
+        proxies,
+    )?;
+    // A limit on one service of `services`: about 1 % of the configs change.
+    let one = service(0);
+    let affected = proxies.div_ceil(services);
+    let some = change(
+        &api,
+        &fleet,
+        pid,
+        "ratelimits/one-service",
+        &format!(
+            "apiVersion: weft.dev/v1alpha1\nkind: RateLimit\nmetadata: {{name: one-service, mesh: {MESH}}}\nspec:\n  targetRef: {{kind: Service, name: {one}}}\n  from:\n    - targetRef: {{kind: Mesh}}\n      default: {{requests: 10, interval: 1s}}\n"
+        ),
+        affected,
+    )?;
+    let rss_end = rss_kib(pid)?;
+    drop(fleet);
+    Ok(json!({
+        "proxies": proxies,
+        "services": services,
+        "connectSeconds": connect_seconds,
+        "zoneRssKib": {"idle": rss_idle, "connected": rss_connected, "end": rss_end},
+        "zoneRssPerProxyKib": (rss_connected.saturating_sub(rss_idle)) as f64 / proxies as f64,
+        "everyProxy": all,
+        "onePercent": some,
+    }))
+}
+
+fn service(index: usize) -> String {
+    format!("svc-{index:03}")
+}
+
+/// Writes `manifest` at `path` (under the mesh) and follows the new configs until `expected`
+/// proxies have one and nothing more arrives for two seconds.
+fn change(
+    api: &weft_e2e::api::Api,
+    fleet: &Fleet,
+    pid: u32,
+    path: &str,
+    manifest: &str,
+    expected: usize,
+) -> anyhow::Result<Value> {
+    let before = fleet.received();
+    let cpu_before = cpu_seconds(pid)?;
+    let written = Instant::now();
+    api.apply(&format!("/api/v1/meshes/{MESH}/{path}"), manifest);
+    let api_millis = written.elapsed().as_secs_f64() * 1e3;
+    let changed = |now: &[Received]| -> usize {
+        now.iter()
+            .zip(&before)
+            .filter(|(now, then)| now.configs > then.configs)
+            .count()
+    };
+    wait_until(
+        "the affected proxies' new configs",
+        Duration::from_secs(600),
+        || (changed(&fleet.received()) >= expected).then_some(()),
+    );
+    // Quiet for two seconds: nothing else was going to be pushed.
+    let mut last = fleet.received();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = fleet.received();
+        if now.iter().zip(&last).any(|(a, b)| a.configs != b.configs) {
+            quiet_since = Instant::now();
+        }
+        last = now;
+    }
+    let cpu = cpu_seconds(pid)? - cpu_before;
+    let mut millis: Vec<f64> = last
+        .iter()
+        .zip(&before)
+        .filter(|(now, then)| now.configs > then.configs)
+        .filter_map(|(now, _)| now.last_at)
+        .map(|at| at.saturating_duration_since(written).as_secs_f64() * 1e3)
+        .collect();
+    millis.sort_by(f64::total_cmp);
+    let percentile = |p: f64| -> f64 {
+        if millis.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * millis.len() as f64).ceil() as usize;
+        millis[rank.clamp(1, millis.len()) - 1]
+    };
+    let bytes: u64 = last
+        .iter()
+        .zip(&before)
+        .map(|(now, then)| now.bytes - then.bytes)
+        .sum();
+    let pushes: u64 = last
+        .iter()
+        .zip(&before)
+        .map(|(now, then)| now.configs - then.configs)
+        .sum();
+    Ok(json!({
+        "expected": expected,
+        "proxiesPushed": changed(&last),
+        "pushes": pushes,
+        "apiWriteMs": api_millis,
+        "ackMs": {"p50": percentile(50.0), "p99": percentile(99.0), "max": percentile(100.0)},
+        "configBytes": bytes,
+        "zoneCpuSeconds": cpu,
+    }))
+}

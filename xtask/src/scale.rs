@@ -1,0 +1,92 @@
+//! `cargo xtask bench scale` (not in CI): the zone with 1,000, 5,000 and 10,000 simulated
+//! proxies (`weft-scale`, release builds), and the table it measures in docs/benchmarks.md.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::{root, run_command};
+
+const BEGIN: &str = "<!-- scale:begin (cargo xtask bench scale writes this part) -->";
+const END: &str = "<!-- scale:end -->";
+
+pub fn run(proxies: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    run_command(crate::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "weft-global",
+        "-p",
+        "weft-zone",
+        "-p",
+        "weft-e2e",
+        "--bin",
+        "weft-global",
+        "--bin",
+        "weft-zone",
+        "--bin",
+        "weft-scale",
+    ]))?;
+    eprintln!("xtask: measuring {proxies} simulated proxies (this takes minutes)");
+    let output = Command::new(root().join("target/release/weft-scale"))
+        .args(["--proxies", proxies])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run weft-scale")?;
+    anyhow::ensure!(output.status.success(), "weft-scale failed");
+    let results: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("weft-scale printed something other than JSON lines")?;
+    let report = table(&results);
+    println!("{report}");
+    let doc = root().join("docs/benchmarks.md");
+    let text = std::fs::read_to_string(&doc)?;
+    std::fs::write(&doc, crate::pytools::splice(&text, BEGIN, END, &report))?;
+    eprintln!(
+        "xtask: scale results written to docs/benchmarks.md in {:.0?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn table(results: &[Value]) -> String {
+    let ms = |value: &Value| {
+        value
+            .as_f64()
+            .map_or("–".to_string(), |ms| format!("{ms:.0}"))
+    };
+    let mut out = format!(
+        "Measured {} on this machine (2 cores) with `cargo xtask bench scale`: one weft-global and \
+         one weft-zone (release builds, SQLite), N simulated proxies over 100 services (`weft-sim`: \
+         real dataplane tokens, hellos, configs and ACKs, 50 sessions per connection). \"Every \
+         proxy\" adds a RateLimit on every inbound; \"1 %\" adds one on a single service. ACK \
+         times run from the API write to each proxy's new config.\n\n\
+         | proxies | connect all | zone RSS / proxy | change | proxies pushed | ACK p50 | ACK p99 | ACK max | config bytes | zone CPU |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+        crate::bench::today()
+    );
+    for result in results {
+        for (label, key) in [("every proxy", "everyProxy"), ("1 %", "onePercent")] {
+            let change = &result[key];
+            out.push_str(&format!(
+                "| {} | {:.1} s | {:.1} KiB | {label} | {} of {} | {} ms | {} ms | {} ms | {:.1} MB | {:.2} s |\n",
+                result["proxies"],
+                result["connectSeconds"].as_f64().unwrap_or(f64::NAN),
+                result["zoneRssPerProxyKib"].as_f64().unwrap_or(f64::NAN),
+                change["proxiesPushed"],
+                change["expected"],
+                ms(&change["ackMs"]["p50"]),
+                ms(&change["ackMs"]["p99"]),
+                ms(&change["ackMs"]["max"]),
+                change["configBytes"].as_f64().unwrap_or(0.0) / 1e6,
+                change["zoneCpuSeconds"].as_f64().unwrap_or(f64::NAN),
+            ));
+        }
+    }
+    out
+}
