@@ -88,11 +88,6 @@ fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
         Duration::from_secs(60),
         || {
             let received = fleet.received();
-            assert!(
-                received.iter().all(|r| r.ended.is_none()),
-                "a session ended: {:?}",
-                received.iter().find_map(|r| r.ended.clone())
-            );
             received.iter().all(|r| r.configs > 0).then_some(())
         },
     );
@@ -100,6 +95,13 @@ fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
         "every first config acknowledged",
         Duration::from_secs(30),
         || all_acknowledged(&zone),
+    );
+    // 200 proxies at once are no flood: the zone takes every one on its first hello.
+    let received = fleet.received();
+    assert!(
+        received.iter().all(|r| r.retries == 0),
+        "a session was refused: {:?}",
+        received.iter().find_map(|r| r.ended.clone())
     );
 
     // One service's policy: its 10 proxies get a new config, the other 190 nothing.

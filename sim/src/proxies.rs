@@ -53,7 +53,9 @@ pub struct Received {
     pub bytes: u64,
     pub version: u64,
     pub last_at: Option<Instant>,
-    /// Why the session ended, if it did.
+    /// Sessions the zone refused or broke off; the proxy dials again, as weft-dp does.
+    pub retries: u64,
+    /// Why the last session ended, if one did.
     pub ended: Option<String>,
 }
 
@@ -112,16 +114,31 @@ impl Drop for Fleet {
     }
 }
 
+/// Backoff between attempts: doubles from 200 ms to 5 s, spread by the proxy's name.
+fn backoff(attempt: u32, name: &str) -> std::time::Duration {
+    let base = 200u64.saturating_mul(1 << attempt.min(5)).min(5_000);
+    let spread = name.bytes().map(u64::from).sum::<u64>() % (base / 2 + 1);
+    std::time::Duration::from_millis(base / 2 + spread)
+}
+
 async fn run(
     mut grpc: DataplaneDiscoveryClient<tonic::transport::Channel>,
     spec: ProxySpec,
     record: Arc<Mutex<Received>>,
 ) {
-    let ended = session(&mut grpc, &spec, &record).await;
-    record
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .ended = Some(ended);
+    let mut attempt = 0;
+    loop {
+        let ended = session(&mut grpc, &spec, &record).await;
+        {
+            let mut record = record
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            record.ended = Some(ended);
+            record.retries += 1;
+        }
+        tokio::time::sleep(backoff(attempt, &spec.name)).await;
+        attempt += 1;
+    }
 }
 
 /// One session until it ends; returns why.

@@ -66,7 +66,7 @@ fn table(results: &[Value]) -> String {
          real dataplane tokens, hellos, configs and ACKs, 50 sessions per connection). \"Every \
          proxy\" adds a RateLimit on every inbound; \"1 %\" adds one on a single service. ACK \
          times run from the API write to each proxy's new config.\n\n\
-         | proxies | connect all | zone RSS / proxy | change | proxies pushed | ACK p50 | ACK p99 | ACK max | config bytes | zone CPU |\n\
+         | proxies | connect all (hellos refused) | zone RSS / proxy | change | proxies pushed | ACK p50 | ACK p99 | ACK max | config bytes | zone CPU |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
         crate::bench::today()
     );
@@ -74,9 +74,10 @@ fn table(results: &[Value]) -> String {
         for (label, key) in [("every proxy", "everyProxy"), ("1 %", "onePercent")] {
             let change = &result[key];
             out.push_str(&format!(
-                "| {} | {:.1} s | {:.1} KiB | {label} | {} of {} | {} ms | {} ms | {} ms | {:.1} MB | {:.2} s |\n",
+                "| {} | {:.1} s ({}) | {:.1} KiB | {label} | {} of {} | {} ms | {} ms | {} ms | {:.1} MB | {:.2} s |\n",
                 result["proxies"],
                 result["connectSeconds"].as_f64().unwrap_or(f64::NAN),
+                result["connectRetries"],
                 result["zoneRssPerProxyKib"].as_f64().unwrap_or(f64::NAN),
                 change["proxiesPushed"],
                 change["expected"],
