@@ -31,22 +31,28 @@ pub fn run(proxies: &str) -> anyhow::Result<()> {
         "weft-scale",
     ]))?;
     eprintln!("xtask: measuring {proxies} simulated proxies (this takes minutes)");
-    let output = Command::new(root().join("target/release/weft-scale"))
+    let mut child = Command::new(root().join("target/release/weft-scale"))
         .args(["--proxies", proxies])
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
+        .spawn()
         .context("cannot run weft-scale")?;
-    anyhow::ensure!(output.status.success(), "weft-scale failed");
-    let results: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()
-        .context("weft-scale printed something other than JSON lines")?;
-    let report = table(&results);
-    println!("{report}");
+    let stdout = child.stdout.take().context("weft-scale's output")?;
+    // The table is written after every fleet size, so a long run keeps what it measured.
     let doc = root().join("docs/benchmarks.md");
-    let text = std::fs::read_to_string(&doc)?;
-    std::fs::write(&doc, crate::pytools::splice(&text, BEGIN, END, &report))?;
+    let mut results: Vec<Value> = Vec::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line?;
+        results
+            .push(serde_json::from_str(&line).with_context(|| {
+                format!("weft-scale printed something other than JSON: {line}")
+            })?);
+        let report = table(&results);
+        let text = std::fs::read_to_string(&doc)?;
+        std::fs::write(&doc, crate::pytools::splice(&text, BEGIN, END, &report))?;
+        println!("{report}");
+    }
+    anyhow::ensure!(child.wait()?.success(), "weft-scale failed");
     eprintln!(
         "xtask: scale results written to docs/benchmarks.md in {:.0?}",
         started.elapsed()
@@ -74,7 +80,7 @@ fn table(results: &[Value]) -> String {
         for (label, key) in [("every proxy", "everyProxy"), ("1 %", "onePercent")] {
             let change = &result[key];
             out.push_str(&format!(
-                "| {} | {:.1} s ({}) | {:.1} KiB | {label} | {} of {} | {} ms | {} ms | {} ms | {:.1} MB | {:.2} s |\n",
+                "| {} | {:.1} s ({}) | {:.1} KiB | {label} | {} of {} | {} ms | {} ms | {} ms | {:.0} KB | {:.2} s |\n",
                 result["proxies"],
                 result["connectSeconds"].as_f64().unwrap_or(f64::NAN),
                 result["connectRetries"],
@@ -84,7 +90,7 @@ fn table(results: &[Value]) -> String {
                 ms(&change["ackMs"]["p50"]),
                 ms(&change["ackMs"]["p99"]),
                 ms(&change["ackMs"]["max"]),
-                change["configBytes"].as_f64().unwrap_or(0.0) / 1e6,
+                change["configBytes"].as_f64().unwrap_or(0.0) / 1e3,
                 change["zoneCpuSeconds"].as_f64().unwrap_or(f64::NAN),
             ));
         }
