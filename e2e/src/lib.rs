@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod certificates;
+pub mod fleet;
 pub mod load;
 pub mod process;
 pub mod shop;

@@ -18,6 +18,19 @@ pub struct GlobalOptions {
     pub database_url: Option<String>,
 }
 
+impl GlobalOptions {
+    /// Free loopback ports, the embedded store, no console.
+    pub fn local(admin_password: &str) -> GlobalOptions {
+        GlobalOptions {
+            http_port: crate::free_port(),
+            grpc_port: crate::free_port(),
+            admin_password: admin_password.to_string(),
+            console_dir: None,
+            database_url: None,
+        }
+    }
+}
+
 pub struct Global {
     pub process: Process,
     pub http_port: u16,

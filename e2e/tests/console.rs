@@ -274,16 +274,8 @@ fn login_open_mesh_and_watch_live_edges() {
             // The graph page's first paint after a fresh load, as the Performance API saw it
             // (recorded for docs/benchmarks.md by `cargo xtask screenshots`, not asserted).
             driver.goto(format!("{base}/meshes/shop")).await?;
-            let painted = eventually("the graph's paint mark", Duration::from_secs(20), || async {
-                driver
-                    .execute(
-                        "const e = performance.getEntriesByName('weft-graph-painted'); return e.length ? e[0].startTime : null;",
-                        Vec::new(),
-                    )
-                    .await
-                    .ok()?
-                    .json()
-                    .as_f64()
+            let painted = eventually("the graph's paint mark", Duration::from_secs(20), || {
+                mark(&driver, "weft-graph-painted")
             })
             .await;
             std::fs::write(
@@ -1402,11 +1394,8 @@ fn a_mesh_of_500_services_and_2000_edges_is_drawn_and_stays_usable() {
     let global = weft_e2e::topology::Global::start(
         work.path(),
         weft_e2e::topology::GlobalOptions {
-            http_port: free_port(),
-            grpc_port: free_port(),
-            admin_password: PASSWORD.into(),
             console_dir: Some(console_dir()),
-            database_url: None,
+            ..weft_e2e::topology::GlobalOptions::local(PASSWORD)
         },
     );
     let api = global.api();

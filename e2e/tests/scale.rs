@@ -5,16 +5,13 @@
 
 use std::time::Duration;
 
-use weft_e2e::topology::{Global, GlobalOptions, Zone};
-use weft_e2e::{api, free_port, wait_until};
-use weft_sim::proxies::{Fleet, ProxySpec, Received};
+use weft_e2e::fleet;
+use weft_e2e::topology::Zone;
+use weft_e2e::{api, wait_until};
+use weft_sim::proxies::{Fleet, Received};
 
 const PROXIES: usize = 200;
 const SERVICES: usize = 20;
-
-fn service(index: usize) -> String {
-    format!("svc-{index:02}")
-}
 
 /// Proxies whose config count grew since `before`, and by how much in total.
 fn pushed(before: &[Received], now: &[Received]) -> (usize, u64) {
@@ -42,42 +39,9 @@ fn all_acknowledged(zone: &Zone) -> Option<()> {
 #[test]
 fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
     let work = tempfile::tempdir().unwrap();
-    let global = Global::start(
-        work.path(),
-        GlobalOptions {
-            http_port: free_port(),
-            grpc_port: free_port(),
-            admin_password: "scale-test-password".into(),
-            console_dir: None,
-            database_url: None,
-        },
-    );
+    let (global, zone) = fleet::start(work.path());
     let api = global.api();
-    api.apply_all(
-        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {name: scale-team}\nspec: {displayName: Scale}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {name: scale}\nspec: {tenant: scale-team}\n",
-    );
-    let zone = Zone::start(
-        work.path(),
-        "z1",
-        &global.upstream(),
-        free_port(),
-        free_port(),
-        &api.zone_token("z1"),
-    );
-    zone.wait_for_mesh("scale");
-    let tokens: Vec<String> = (0..SERVICES)
-        .map(|index| api.dataplane_token("scale", &service(index)))
-        .collect();
-    let specs: Vec<ProxySpec> = (0..PROXIES)
-        .map(|index| ProxySpec {
-            mesh: "scale".into(),
-            name: format!("p-{index:03}"),
-            service: service(index % SERVICES),
-            version: "v1".into(),
-            port: u16::try_from(20_000 + index).unwrap(),
-            token: tokens[index % SERVICES].clone(),
-        })
-        .collect();
+    let specs = fleet::proxies(&global, PROXIES, SERVICES);
     let ca = std::fs::read_to_string(&zone.upstream().ca_file).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let fleet = runtime
@@ -108,10 +72,10 @@ fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
     let before = fleet.received();
     api.apply(
         "/api/v1/meshes/scale/ratelimits/one-service",
-        "apiVersion: weft.dev/v1alpha1\nkind: RateLimit\nmetadata: {name: one-service, mesh: scale}\nspec:\n  targetRef: {kind: Service, name: svc-00}\n  from:\n    - targetRef: {kind: Mesh}\n      default: {requests: 10, interval: 1s}\n",
+        "apiVersion: weft.dev/v1alpha1\nkind: RateLimit\nmetadata: {name: one-service, mesh: scale}\nspec:\n  targetRef: {kind: Service, name: svc-000}\n  from:\n    - targetRef: {kind: Mesh}\n      default: {requests: 10, interval: 1s}\n",
     );
     let affected = PROXIES / SERVICES;
-    wait_until("svc-00's proxies pushed", Duration::from_secs(30), || {
+    wait_until("svc-000's proxies pushed", Duration::from_secs(30), || {
         (pushed(&before, &fleet.received()).0 >= affected).then_some(())
     });
     wait_until(
@@ -123,11 +87,11 @@ fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
     assert_eq!(pushed(&before, &now), (affected, affected as u64));
     for (index, (now, then)) in now.iter().zip(&before).enumerate() {
         let concerned = index % SERVICES == 0;
-        assert_eq!(now.configs > then.configs, concerned, "proxy p-{index:03}");
+        assert_eq!(now.configs > then.configs, concerned, "proxy p-{index:05}");
     }
 
     // 100 mesh-wide policies in one apply: one new config per proxy, not one per policy. The
-    // proxies of svc-00 keep their more specific limit, so theirs does not change at all.
+    // proxies of svc-000 keep their more specific limit, so theirs does not change at all.
     let concerned = PROXIES - affected;
     let documents: Vec<String> = (0..100)
         .map(|index| {

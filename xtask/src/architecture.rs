@@ -114,24 +114,7 @@ impl Metadata {
     /// Names of every package a build of `package` alone (for `target`, if given) compiles as a
     /// normal dependency; unlike the workspace-wide metadata, features resolve for that build only.
     pub fn built_with(package: &str, target: Option<&str>) -> anyhow::Result<BTreeSet<String>> {
-        let mut command = crate::cargo();
-        command.args([
-            "tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "--format",
-            "{p}",
-        ]);
-        if let Some(target) = target {
-            command.args(["--target", target]);
-        }
-        let output = command
-            .current_dir(crate::root())
-            .output()
-            .context("running cargo tree")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "cargo tree failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        Ok(String::from_utf8_lossy(&output.stdout)
+        Ok(cargo_tree(package, target, "{p}")?
             .lines()
             .filter_map(|line| line.split_whitespace().next().map(str::to_string))
             .collect())
@@ -222,12 +205,11 @@ pub fn check_console_has_no_grpc() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The features `weft-model` is built with when `package` alone is built (for `target`).
-fn model_features(package: &str, target: Option<&str>) -> anyhow::Result<BTreeSet<String>> {
+/// `cargo tree` of `package` alone (for `target`), normal dependencies, one `format` line each.
+fn cargo_tree(package: &str, target: Option<&str>, format: &str) -> anyhow::Result<String> {
     let mut command = crate::cargo();
     command.args([
-        "tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "--format",
-        "{p} {f}",
+        "tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "--format", format,
     ]);
     if let Some(target) = target {
         command.args(["--target", target]);
@@ -241,7 +223,12 @@ fn model_features(package: &str, target: Option<&str>) -> anyhow::Result<BTreeSe
         "cargo tree failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The features `weft-model` is built with when `package` alone is built (for `target`).
+fn model_features(package: &str, target: Option<&str>) -> anyhow::Result<BTreeSet<String>> {
+    let text = cargo_tree(package, target, "{p} {f}")?;
     let line = text
         .lines()
         .find(|line| line.starts_with("weft-model "))

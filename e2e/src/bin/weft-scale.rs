@@ -13,12 +13,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use weft_e2e::fleet::{self, MESH, service};
 use weft_e2e::process::{cpu_seconds, rss_kib};
-use weft_e2e::topology::{Global, GlobalOptions, Zone};
-use weft_e2e::{free_port, wait_until};
-use weft_sim::proxies::{Fleet, ProxySpec, Received};
-
-const MESH: &str = "scale";
+use weft_e2e::wait_until;
+use weft_sim::proxies::{Fleet, Received};
 /// Sessions per HTTP/2 connection to the zone (a zone allows 64 streams per connection).
 const PER_CONNECTION: usize = 50;
 
@@ -58,43 +56,10 @@ fn main() -> anyhow::Result<()> {
 
 fn measure(proxies: usize, services: usize) -> anyhow::Result<Value> {
     let work = tempfile::tempdir()?;
-    let global = Global::start(
-        work.path(),
-        GlobalOptions {
-            http_port: free_port(),
-            grpc_port: free_port(),
-            admin_password: "weft-scale-password".into(),
-            console_dir: None,
-            database_url: None,
-        },
-    );
+    let (global, zone) = fleet::start(work.path());
     let api = global.api();
-    api.apply_all(&format!(
-        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: scale-team}}\nspec: {{displayName: Scale}}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {MESH}}}\nspec: {{tenant: scale-team}}\n"
-    ));
-    let zone = Zone::start(
-        work.path(),
-        "z1",
-        &global.upstream(),
-        free_port(),
-        free_port(),
-        &api.zone_token("z1"),
-    );
-    zone.wait_for_mesh(MESH);
     let pid = zone.process.pid().context("the zone's pid")?;
-    let tokens: Vec<String> = (0..services)
-        .map(|index| api.dataplane_token(MESH, &service(index)))
-        .collect();
-    let specs: Vec<ProxySpec> = (0..proxies)
-        .map(|index| ProxySpec {
-            mesh: MESH.to_string(),
-            name: format!("p-{index:05}"),
-            service: service(index % services),
-            version: "v1".to_string(),
-            port: u16::try_from(20_000 + index % 40_000).unwrap_or(20_000),
-            token: tokens[index % services].clone(),
-        })
-        .collect();
+    let specs = fleet::proxies(&global, proxies, services);
     let ca = std::fs::read_to_string(&zone.upstream().ca_file)?;
     let rss_idle = rss_kib(pid)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -153,10 +118,6 @@ fn measure(proxies: usize, services: usize) -> anyhow::Result<Value> {
         "everyProxy": all,
         "onePercent": some,
     }))
-}
-
-fn service(index: usize) -> String {
-    format!("svc-{index:03}")
 }
 
 /// Writes `manifest` at `path` (under the mesh) and follows the new configs until `expected`

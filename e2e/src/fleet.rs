@@ -1,0 +1,54 @@
+//! The topology the scale test and the `weft-scale` benchmark share: weft-global, one zone
+//! `z1` serving mesh `scale`, and simulated proxies spread over numbered services.
+
+use std::path::Path;
+
+use weft_sim::proxies::ProxySpec;
+
+use crate::free_port;
+use crate::topology::{Global, GlobalOptions, Zone};
+
+pub const MESH: &str = "scale";
+
+/// The name of service number `index`.
+pub fn service(index: usize) -> String {
+    format!("svc-{index:03}")
+}
+
+/// weft-global (embedded store) and zone `z1`, with mesh [`MESH`] of tenant `scale-team`.
+pub fn start(work: &Path) -> (Global, Zone) {
+    let global = Global::start(work, GlobalOptions::local("weft-scale-password"));
+    let api = global.api();
+    api.apply_all(&format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: scale-team}}\nspec: {{displayName: Scale}}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {MESH}}}\nspec: {{tenant: scale-team}}\n"
+    ));
+    let zone = Zone::start(
+        work,
+        "z1",
+        &global.upstream(),
+        free_port(),
+        free_port(),
+        &api.zone_token("z1"),
+    );
+    zone.wait_for_mesh(MESH);
+    (global, zone)
+}
+
+/// `proxies` simulated proxies named `p-00000…`, proxy `i` serving service `i % services`,
+/// each with a dataplane token of its service (one issued per service).
+pub fn proxies(global: &Global, proxies: usize, services: usize) -> Vec<ProxySpec> {
+    let api = global.api();
+    let tokens: Vec<String> = (0..services)
+        .map(|index| api.dataplane_token(MESH, &service(index)))
+        .collect();
+    (0..proxies)
+        .map(|index| ProxySpec {
+            mesh: MESH.to_string(),
+            name: format!("p-{index:05}"),
+            service: service(index % services),
+            version: "v1".to_string(),
+            port: u16::try_from(20_000 + index % 40_000).unwrap_or(20_000),
+            token: tokens[index % services].clone(),
+        })
+        .collect()
+}
