@@ -39,7 +39,7 @@ pub struct Trust {
 }
 
 /// A zone's report on a mesh's trust generation.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub generation: u64,
@@ -557,14 +557,70 @@ pub struct CaView {
     pub zones: std::collections::BTreeMap<String, Progress>,
 }
 
+/// Zones' rotation reports, shared with the other replicas: the leader moves rotations on
+/// whichever replica the zones report to.
+impl crate::replicas::ZoneBoard for MeshCas {
+    fn kind(&self) -> &'static str {
+        "ca-progress"
+    }
+
+    fn export(&self, zone: &str) -> Option<serde_json::Value> {
+        let progress = self
+            .progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries: Vec<(&String, &Progress)> = progress
+            .iter()
+            .filter(|((_, reporter), _)| reporter == zone)
+            .map(|((mesh, _), report)| (mesh, report))
+            .collect();
+        if entries.is_empty() {
+            return None;
+        }
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        Some(serde_json::json!(entries))
+    }
+
+    fn import(
+        &self,
+        zone: &str,
+        value: serde_json::Value,
+    ) -> std::result::Result<(), serde_json::Error> {
+        let entries: Vec<(String, Progress)> = serde_json::from_value(value)?;
+        let mut progress = self
+            .progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        progress.retain(|(_, reporter), _| reporter != zone);
+        for (mesh, report) in entries {
+            progress.insert((mesh, zone.to_string()), report);
+        }
+        drop(progress);
+        self.reported.notify_one();
+        Ok(())
+    }
+
+    fn forget(&self, zone: &str) {
+        self.forget_zone(zone);
+    }
+}
+
 /// Moves rotations along until shutdown: every second and on every zone report.
-pub async fn drive(cas: Arc<MeshCas>, mut shutdown: watch::Receiver<bool>) {
+/// Only the leader moves them.
+pub async fn drive(
+    cas: Arc<MeshCas>,
+    leadership: crate::replicas::Leadership,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(STEP_INTERVAL);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = cas.reported.notified() => {}
             _ = weft_runtime::stopped(&mut shutdown) => return,
+        }
+        if leadership.term().is_none() {
+            continue;
         }
         if let Err(error) = cas.step().await {
             tracing::warn!(%error, "CA rotation step failed; trying again");

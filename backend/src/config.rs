@@ -46,6 +46,11 @@ pub struct Config {
     #[arg(long, env = "WEFT_EDGE_FAILURE_PERCENT", default_value_t = 10.0, value_parser = parse_percent)]
     pub edge_failure_percent: f64,
 
+    /// How long deletions stay in the change feed; a zone away for longer gets a full
+    /// snapshot when it comes back, e.g. 24h.
+    #[arg(long, env = "WEFT_TOMBSTONE_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub tombstone_retention: std::time::Duration,
+
     #[arg(long, env = "WEFT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 

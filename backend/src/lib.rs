@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod replicas;
 pub mod rollouts;
 pub mod secrets;
 pub mod store;
@@ -90,7 +91,6 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot open the store at {}", store::redact(&url)))?;
     tracing::info!(backend = ?store.backend(), store_id = store.store_id(), "store ready");
-    store.all_zones_offline().await?;
     ensure_admin(&store, &config).await?;
     let authority = Arc::new(Authority::load(&store, config.token_ttl).await?);
     let secrets = Arc::new(secrets::Secrets::load_or_create(
@@ -113,8 +113,22 @@ pub async fn run(
         .with_context(|| format!("cannot listen on {} (--grpc-address)", config.grpc_address))?;
 
     let (shutdown_sender, shutdown_receiver) = watch::channel(false);
-    let traffic = Arc::new(TrafficWindow::new());
+    // Replicas share one store only on Postgres; there they share telemetry and zone reports.
+    let replicated = store.backend() == store::Backend::Postgres;
+    let traffic = Arc::new(if replicated {
+        TrafficWindow::sharing()
+    } else {
+        TrafficWindow::new()
+    });
     let metrics = Arc::new(metrics::Metrics::default());
+    let replica = replicas::Replica::new();
+    tracing::info!(replica = %replica.id, "replica started");
+    let (leadership, leader_task) = replicas::Leadership::start(
+        store.clone(),
+        replica.id.clone(),
+        metrics.clone(),
+        shutdown_receiver.clone(),
+    );
     let state = AppState {
         store: store.clone(),
         authority: authority.clone(),
@@ -131,8 +145,12 @@ pub async fn run(
         graphql: http::graphql::schema(),
         rollouts_wake: Arc::default(),
     };
-    let controller =
-        rollouts::Controller::new(store.clone(), traffic.clone(), state.rollouts_wake.clone());
+    let controller = rollouts::Controller::new(
+        store.clone(),
+        traffic.clone(),
+        state.rollouts_wake.clone(),
+        leadership.clone(),
+    );
     let guard = state.login_guard.clone();
     let mut guard_shutdown = shutdown_receiver.clone();
     tokio::spawn(async move {
@@ -149,6 +167,12 @@ pub async fn run(
     }
 
     let cas_driver = cas.clone();
+    let mirror = replicated.then(|| replicas::Mirror {
+        store: store.clone(),
+        replica: replica.clone(),
+        traffic: traffic.clone(),
+        cas: cas.clone(),
+    });
     let sync = sync::SyncService::new(
         store.clone(),
         authority,
@@ -156,6 +180,7 @@ pub async fn run(
         traffic,
         metrics,
         shutdown_receiver.clone(),
+        replica.clone(),
     );
     let http_address = http_listener.local_addr()?;
     let grpc_address = grpc_listener.local_addr()?;
@@ -185,8 +210,27 @@ pub async fn run(
             },
         );
 
-    let rotations = tokio::spawn(ca::drive(cas_driver, shutdown_receiver.clone()));
+    let rotations = tokio::spawn(ca::drive(
+        cas_driver,
+        leadership.clone(),
+        shutdown_receiver.clone(),
+    ));
     let rollouts_task = tokio::spawn(controller.run(shutdown_receiver.clone()));
+    let beat = tokio::spawn(replica.beat(store.clone(), shutdown_receiver.clone()));
+    let follower = store.clone();
+    let follow_shutdown = shutdown_receiver.clone();
+    tokio::spawn(async move { follower.follow_other_replicas(follow_shutdown).await });
+    let duties = tokio::spawn(
+        replicas::Duties {
+            store: store.clone(),
+            leadership,
+            settings: replicas::DutySettings {
+                tombstone_retention: config.tombstone_retention,
+            },
+        }
+        .run(shutdown_receiver.clone()),
+    );
+    let mirror = mirror.map(|mirror| tokio::spawn(mirror.run(shutdown_receiver.clone())));
     let http_task = tokio::spawn(http);
     let grpc_task = tokio::spawn(grpc);
     shutdown.await;
@@ -197,6 +241,13 @@ pub async fn run(
         let _ = grpc_task.await;
         let _ = rotations.await;
         let _ = rollouts_task.await;
+        let _ = duties.await;
+        if let Some(mirror) = mirror {
+            let _ = mirror.await;
+        }
+        // Last: the lease and this replica's zones are handed over before the store closes.
+        let _ = leader_task.await;
+        let _ = beat.await;
     })
     .await;
     if finished.is_err() {

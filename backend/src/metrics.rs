@@ -17,12 +17,21 @@ pub struct ZoneLabels {
     pub zone: String,
 }
 
+/// Resources sent to a zone, by how: `snapshot` (everything) or `incremental` (the feed).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SentLabels {
+    pub zone: String,
+    pub mode: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
     pub zones_connected: Gauge,
     pub telemetry_reports: Family<ZoneLabels, Counter>,
     pub store_revision: Gauge,
+    pub leader: Gauge,
+    pub resources_sent: Family<SentLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -52,8 +61,22 @@ impl Default for Metrics {
             "Latest store revision seen by this replica",
             store_revision.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica leads (runs the rollout controller, CA rotations, zone liveness)",
+            leader.clone(),
+        );
+        let resources_sent = Family::<SentLabels, Counter>::default();
+        registry.register(
+            "sync_resources_sent",
+            "Resources sent to zones, by zone and mode (snapshot or incremental)",
+            resources_sent.clone(),
+        );
         Metrics {
             registry,
+            leader,
+            resources_sent,
             http_requests,
             zones_connected,
             telemetry_reports,

@@ -1,8 +1,9 @@
-//! The rollout controller: once a second (and at once after a user's action) the replica that
-//! holds the controller lease walks every Rollout, moves it with the pure decisions of
+//! The rollout controller: once a second (and at once after a user's action) the leader
+//! replica walks every Rollout, moves it with the pure decisions of
 //! `weft_model::canary`, judges its gates on the canary's traffic in the same window the graph
 //! uses, and keeps the TrafficRoute it owns in line with the state. Another replica takes over
-//! from the stored state when the lease runs out (or at once when the holder shuts down).
+//! from the stored state when it becomes the leader; states move only by compare-and-swap, so
+//! a deposed leader's step changes nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,16 +21,13 @@ use crate::error::{Error, Result};
 use crate::store::{Actor, Store, StoredResource, now_millis};
 use crate::traffic::TrafficWindow;
 
-/// The lease's name, how long it holds without renewal, and how often the controller looks.
-pub const LEASE: &str = "rollout-controller";
-const LEASE_MILLIS: i64 = 10_000;
+/// How often the controller looks.
 const TICK: Duration = Duration::from_secs(1);
 
 pub struct Controller {
     store: Store,
     traffic: Arc<TrafficWindow>,
-    /// This replica's identity in the lease.
-    holder: String,
+    leadership: crate::replicas::Leadership,
     /// Woken by the API after a user's action.
     pub wake: Arc<Notify>,
 }
@@ -104,16 +102,21 @@ pub fn rollout_spec(row: &StoredResource) -> Result<RolloutSpec> {
 }
 
 impl Controller {
-    pub fn new(store: Store, traffic: Arc<TrafficWindow>, wake: Arc<Notify>) -> Controller {
+    pub fn new(
+        store: Store,
+        traffic: Arc<TrafficWindow>,
+        wake: Arc<Notify>,
+        leadership: crate::replicas::Leadership,
+    ) -> Controller {
         Controller {
             store,
             traffic,
-            holder: uuid::Uuid::new_v4().to_string(),
+            leadership,
             wake,
         }
     }
 
-    /// Runs until shutdown, then gives the lease up.
+    /// Runs until shutdown.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -127,18 +130,11 @@ impl Controller {
                 tracing::warn!(%error, "rollout controller step failed; trying again");
             }
         }
-        if let Err(error) = self.store.release_lease(LEASE, &self.holder).await {
-            tracing::warn!(%error, "could not release the rollout controller lease");
-        }
     }
 
-    /// One pass over every rollout, when this replica holds the lease.
+    /// One pass over every rollout, when this replica leads.
     pub async fn step(&self) -> Result<()> {
-        if !self
-            .store
-            .acquire_lease(LEASE, &self.holder, LEASE_MILLIS)
-            .await?
-        {
+        if self.leadership.term().is_none() {
             return Ok(());
         }
         let rollouts = self.store.list(Kind::Rollout, None).await?;

@@ -334,7 +334,7 @@ spec: {networking: {address: 127.0.0.1, inbound: [{port: 8081, servicePort: 1808
     );
     api.state
         .store
-        .zone_connected("east", "test", "east-store")
+        .zone_connected("east", "test", "east-store", "r1")
         .await
         .unwrap();
     api.state

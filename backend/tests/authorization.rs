@@ -255,7 +255,7 @@ async fn build_world(url: &str, directory: &Path) -> World {
     let store = &api.state.store;
     assert!(store.register_zone("east").await.unwrap());
     store
-        .zone_connected("east", "0.1.0", "east-store")
+        .zone_connected("east", "0.1.0", "east-store", "r1")
         .await
         .unwrap();
     let dataplane = Resource::from_value(

@@ -59,7 +59,10 @@ async fn one_query_reaches_from_tenants_to_policies_for_those_allowed() {
     weft_global::store::stamp_zone(&mut dataplane, "east");
     let store = &api.state.store;
     store.register_zone("east").await.unwrap();
-    store.zone_connected("east", "0.1", "store").await.unwrap();
+    store
+        .zone_connected("east", "0.1", "store", "r1")
+        .await
+        .unwrap();
     store
         .apply_zone_changes("east", &[ZoneChange::Upsert(Box::new(dataplane))], false, 1)
         .await

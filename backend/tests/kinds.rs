@@ -244,7 +244,7 @@ async fn apply_all_or_nothing(api: &Api) {
     .unwrap();
     api.state
         .store
-        .zone_connected("east", "test", "east-store")
+        .zone_connected("east", "test", "east-store", "r1")
         .await
         .unwrap();
     let changes = dataplane

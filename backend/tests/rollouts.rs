@@ -9,6 +9,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use common::{api, mesh_in};
 use weft_api::telemetry::{EdgeCounters, EdgeKey};
+use weft_global::replicas::Leadership;
 use weft_global::rollouts::{Controller, measure};
 use weft_model::Kind;
 use weft_model::rollout::RolloutSpec;
@@ -31,17 +32,23 @@ async fn with_rollout() -> common::Api {
 }
 
 fn controller(api: &common::Api) -> Controller {
+    controller_of(api, Some(1))
+}
+
+/// A controller on a replica that leads in `term`, or does not lead.
+fn controller_of(api: &common::Api, term: Option<u64>) -> Controller {
     Controller::new(
         api.state.store.clone(),
         api.state.traffic.clone(),
         Arc::default(),
+        Leadership::fixed(term),
     )
 }
 
 #[tokio::test]
 async fn one_replica_acts_and_owns_the_route() {
     let api = with_rollout().await;
-    let (first, second) = (controller(&api), controller(&api));
+    let (first, second) = (controller(&api), controller_of(&api, None));
     first.step().await.unwrap();
     let route = api
         .state
@@ -52,7 +59,7 @@ async fn one_replica_acts_and_owns_the_route() {
         .expect("the rollout's route");
     assert_eq!(route.labels["weft.dev/rollout"], "catalog");
     assert_eq!(route.spec["to"][0]["rules"][0]["backends"][1]["weight"], 20);
-    // The second replica does not hold the lease: it changes nothing.
+    // A replica that does not lead changes nothing.
     let before = api.state.store.current_revision().await.unwrap();
     let history = api
         .state

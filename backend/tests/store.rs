@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use weft_global::error::Error;
 use weft_global::store::{
     Actor, ApiTokenRow, AuditQuery, MeshCaRoot, MeshCaState, Phase, SigningKeyRow, Store,
-    TokenKind, TokenRow, UserRow, ZoneChange,
+    TokenKind, TokenRow, TrafficSecond, UserRow, ZoneChange,
 };
 use weft_model::Kind;
 use weft_model::resource::{Author, Resource, parse_resources};
@@ -234,7 +234,7 @@ async fn mesh_deletion(store: Store) {
         .await
         .unwrap();
     store
-        .zone_connected("east", "1", "east-store")
+        .zone_connected("east", "1", "east-store", "r1")
         .await
         .unwrap();
     store
@@ -287,7 +287,7 @@ async fn zone_changes(store: Store) {
     store.put(&mesh("shop"), None, &actor()).await.unwrap();
     assert_eq!(
         store
-            .zone_connected("east", "0.1.0", "east-store-1")
+            .zone_connected("east", "0.1.0", "east-store-1", "r1")
             .await
             .unwrap(),
         0
@@ -305,10 +305,10 @@ async fn zone_changes(store: Store) {
     assert_eq!(served.len(), 1);
     assert!(served["shop"].contains("web"));
     assert!(store.zone_services("west").await.unwrap().is_empty());
-    store.zone_disconnected("east").await.unwrap();
+    store.zone_disconnected("east", "r1").await.unwrap();
     assert_eq!(
         store
-            .zone_connected("east", "0.1.0", "east-store-1")
+            .zone_connected("east", "0.1.0", "east-store-1", "r1")
             .await
             .unwrap(),
         7,
@@ -344,7 +344,7 @@ async fn zone_changes(store: Store) {
 
     // another zone cannot take over a name
     store
-        .zone_connected("west", "0.1.0", "west-store")
+        .zone_connected("west", "0.1.0", "west-store", "r1")
         .await
         .unwrap();
     store
@@ -391,7 +391,7 @@ async fn zone_changes(store: Store) {
     // a recreated zone store starts over
     assert_eq!(
         store
-            .zone_connected("east", "0.1.0", "east-store-2")
+            .zone_connected("east", "0.1.0", "east-store-2", "r1")
             .await
             .unwrap(),
         0
@@ -405,7 +405,7 @@ async fn zone_changes(store: Store) {
         summary,
         vec![("east".into(), true, 1), ("west".into(), true, 0)]
     );
-    store.all_zones_offline().await.unwrap();
+    store.replica_stopped("r1").await.unwrap();
     assert!(store.zones().await.unwrap().iter().all(|zone| !zone.online));
 }
 
@@ -1033,42 +1033,161 @@ async fn rollouts_and_leases(store: Store) {
             .unwrap()
             .is_empty()
     );
+}
 
-    // Leases: one holder at a time; renewals keep it; release or expiry hands it over.
-    assert!(
-        store
-            .acquire_lease("controller", "a", 60_000)
-            .await
-            .unwrap()
+async fn replicas_and_leases(store: Store) {
+    // The leader lease: one holder at a time, renewals keep its term, release or expiry hands
+    // it over with a higher term (the fencing token of the new leader).
+    assert_eq!(
+        store.acquire_lease("leader", "a", 60_000).await.unwrap(),
+        Some(1)
     );
-    assert!(
-        store
-            .acquire_lease("controller", "a", 60_000)
-            .await
-            .unwrap()
+    assert_eq!(
+        store.acquire_lease("leader", "a", 60_000).await.unwrap(),
+        Some(1)
     );
-    assert!(
-        !store
-            .acquire_lease("controller", "b", 60_000)
-            .await
-            .unwrap()
+    assert_eq!(
+        store.acquire_lease("leader", "b", 60_000).await.unwrap(),
+        None
     );
-    store.release_lease("controller", "b").await.unwrap();
-    assert!(
-        !store
-            .acquire_lease("controller", "b", 60_000)
-            .await
-            .unwrap(),
+    store.release_lease("leader", "b").await.unwrap();
+    assert_eq!(
+        store.acquire_lease("leader", "b", 60_000).await.unwrap(),
+        None,
         "only the holder releases"
     );
-    store.release_lease("controller", "a").await.unwrap();
-    assert!(store.acquire_lease("controller", "b", -1).await.unwrap());
+    store.release_lease("leader", "a").await.unwrap();
+    assert_eq!(
+        store.acquire_lease("leader", "b", -1).await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store.acquire_lease("leader", "a", 60_000).await.unwrap(),
+        Some(3),
+        "an expired lease is taken over"
+    );
+
+    // Zones held by a replica that stops beating go offline, by the leader's hand only.
+    store.register_zone("east").await.unwrap();
+    store.register_zone("west").await.unwrap();
+    store
+        .zone_connected("east", "1", "store-e", "r1")
+        .await
+        .unwrap();
+    store
+        .zone_connected("west", "1", "store-w", "r2")
+        .await
+        .unwrap();
+    store
+        .replica_heartbeat("r1", 1, &["east".to_string()])
+        .await
+        .unwrap();
+    store
+        .put_zone_report("west", "health", "r2", "[]")
+        .await
+        .unwrap();
+    store
+        .put_zone_report("west", "health", "r2", "[1]")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.zone_report_versions("r1").await.unwrap(),
+        vec![("west".to_string(), "health".to_string(), 2)]
+    );
+    assert_eq!(
+        store.zone_report("west", "health").await.unwrap(),
+        Some((2, "[1]".to_string()))
+    );
+    assert!(store.zone_report_versions("r2").await.unwrap().is_empty());
+    // A deposed leader (term 1) changes nothing.
     assert!(
         store
-            .acquire_lease("controller", "a", 60_000)
+            .orphaned_zones_offline("leader", "a", 1, 10_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .orphaned_zones_offline("leader", "a", 3, 10_000)
             .await
             .unwrap(),
-        "an expired lease is taken over"
+        vec!["west".to_string()]
+    );
+    let online: Vec<(String, bool)> = store
+        .zones()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|zone| (zone.name, zone.online))
+        .collect();
+    assert_eq!(online, vec![("east".into(), true), ("west".into(), false)]);
+    assert!(store.zone_report("west", "health").await.unwrap().is_none());
+    assert_eq!(
+        store.live_replicas(10_000).await.unwrap(),
+        vec!["r1".to_string()]
+    );
+    // Only the replica holding the stream marks the zone offline.
+    store.zone_disconnected("east", "r2").await.unwrap();
+    assert!(store.zones().await.unwrap()[0].online);
+    store.replica_stopped("r1").await.unwrap();
+    assert!(!store.zones().await.unwrap()[0].online);
+    assert!(store.live_replicas(10_000).await.unwrap().is_empty());
+
+    // Telemetry seconds are shared with the other replicas, once each.
+    for (replica, second) in [("r1", 100), ("r2", 100), ("r2", 101), ("r2", 101)] {
+        store
+            .put_traffic_second(&TrafficSecond {
+                replica: replica.into(),
+                mesh: "shop".into(),
+                second,
+                edges: format!("[{second}]"),
+            })
+            .await
+            .unwrap();
+    }
+    let seen: Vec<(String, u64)> = store
+        .traffic_seconds_since("r1", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|second| (second.replica, second.second))
+        .collect();
+    assert_eq!(seen, vec![("r2".into(), 100), ("r2".into(), 101)]);
+    assert_eq!(store.forget_traffic_before(101).await.unwrap(), 2);
+}
+
+async fn compaction(store: Store) {
+    store.put(&mesh("shop"), None, &actor()).await.unwrap();
+    store
+        .put(&route("shop", "a", 1), None, &actor())
+        .await
+        .unwrap();
+    store
+        .put(&route("shop", "b", 1), None, &actor())
+        .await
+        .unwrap();
+    store
+        .delete(Kind::TrafficRoute, "shop", "a", None, &actor())
+        .await
+        .unwrap();
+    let deleted_at = store.current_revision().await.unwrap();
+    assert_eq!(store.compacted_revision().await.unwrap(), 0);
+    // Nothing old enough yet.
+    assert_eq!(store.compact_tombstones(0).await.unwrap(), 0);
+    let point = store.compact_tombstones(i64::MAX).await.unwrap();
+    assert_eq!(
+        point, deleted_at,
+        "the point is the newest tombstone removed"
+    );
+    assert_eq!(store.compacted_revision().await.unwrap(), deleted_at);
+    let feed = store.changes_since(0, 100).await.unwrap();
+    assert!(feed.iter().all(|row| !row.deleted), "tombstones are gone");
+    assert_eq!(feed.len(), 2, "live rows stay");
+    // Compacting again with nothing to remove keeps the point.
+    assert_eq!(
+        store.compact_tombstones(i64::MAX).await.unwrap(),
+        deleted_at
     );
 }
 
@@ -1093,6 +1212,8 @@ async fn run_suite(backend: &str, mut fresh: impl FnMut() -> String) {
     case!(tokens_of_users);
     case!(audit_log);
     case!(rollouts_and_leases);
+    case!(replicas_and_leases);
+    case!(compaction);
     eprintln!("[{backend}] reopen_keeps_identity");
     reopen_keeps_identity(fresh()).await;
 }

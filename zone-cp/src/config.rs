@@ -16,13 +16,15 @@ pub struct Config {
     #[arg(long, env = "WEFT_ZONE_NAME", value_parser = parse_name)]
     pub zone_name: String,
 
-    /// Address of the global control plane's zone sync port (always TLS).
+    /// Address of the global control plane's zone sync port (always TLS). With several
+    /// replicas, list each one separated by commas: the zone dials the next when one fails.
     #[arg(
         long,
         env = "WEFT_GLOBAL_ADDRESS",
-        default_value = "https://127.0.0.1:5685"
+        default_value = "https://127.0.0.1:5685",
+        value_delimiter = ','
     )]
-    pub global_address: String,
+    pub global_address: Vec<String>,
 
     /// PEM CA certificate global's gRPC certificate must chain to (global keeps its own in
     /// `<its data-dir>/tls/ca.pem` unless it was given --tls-cert-file).

@@ -60,18 +60,27 @@ pub async fn run(
             config.global_ca_file.display()
         )
     })?;
-    let global = weft_runtime::grpc::ControlClient::new(
-        &config.global_address,
-        "--global-address",
-        &global_ca,
-        &zone_token,
-    )
-    .map_err(|error| {
-        anyhow::anyhow!(
-            "{error} (--global-ca-file {})",
-            config.global_ca_file.display()
-        )
-    })?;
+    let globals = config
+        .global_address
+        .iter()
+        .map(|address| {
+            weft_runtime::grpc::ControlClient::new(
+                address.trim(),
+                "--global-address",
+                &global_ca,
+                &zone_token,
+            )
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "{error} (--global-ca-file {})",
+                    config.global_ca_file.display()
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if globals.is_empty() {
+        anyhow::bail!("--global-address names no address");
+    }
     let serving = config
         .tls
         .load(&data_dir, &format!("zone {}", config.zone_name))
@@ -128,7 +137,8 @@ pub async fn run(
 
     let uplink = uplink::Uplink {
         zone: config.zone_name.clone(),
-        global,
+        globals,
+        current: 0,
         store: store.clone(),
         state: state.clone(),
         local_changes: local_changes.subscribe(),
@@ -170,7 +180,7 @@ pub async fn run(
         zone = %config.zone_name,
         grpc_address = %grpc_listener.local_addr()?,
         http_address = %http_listener.local_addr()?,
-        global = %config.global_address,
+        global = %config.global_address.join(","),
         "weft-zone listening"
     );
     let mut http_shutdown = shutdown_receiver.clone();

@@ -28,8 +28,10 @@ const MAX_TELEMETRY_PER_MESSAGE: usize = 256;
 
 pub struct Uplink {
     pub zone: String,
-    /// Global's sync port: TLS, this zone's token, reconnects.
-    pub global: weft_runtime::grpc::ControlClient,
+    /// Global's sync port, one per replica: TLS, this zone's token. The zone dials `current`
+    /// and moves to the next after a session ends.
+    pub globals: Vec<weft_runtime::grpc::ControlClient>,
+    pub current: usize,
     pub store: ZoneStore,
     pub state: Arc<ZoneState>,
     /// Ticks when a local dataplane changed.
@@ -56,13 +58,16 @@ impl Uplink {
             };
             self.connected.store(false, Ordering::SeqCst);
             self.metrics.global_connected.set(0);
+            let address = self.global().address.clone();
+            // The next replica, if there are several: this one may be going away.
+            self.current = (self.current + 1) % self.globals.len().max(1);
             match result {
                 Ok(()) => {
                     tracing::info!(zone = %self.zone, "global closed the sync stream; reconnecting");
                     backoff.reset();
                 }
                 Err(error) => {
-                    tracing::warn!(zone = %self.zone, global = %self.global.address, %error, "global unreachable; retrying")
+                    tracing::warn!(zone = %self.zone, global = %address, %error, "global unreachable; retrying")
                 }
             }
             tokio::select! {
@@ -72,8 +77,12 @@ impl Uplink {
         }
     }
 
+    fn global(&self) -> &weft_runtime::grpc::ControlClient {
+        &self.globals[self.current % self.globals.len()]
+    }
+
     async fn session(&mut self) -> Result<(), String> {
-        let channel = self.global.connect().await?;
+        let channel = self.global().connect().await?;
         let mut client = ZoneSyncClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -96,7 +105,7 @@ impl Uplink {
             })
             .await
             .map_err(|_| "stream closed before hello".to_string())?;
-        let request = self.global.request(ReceiverStream::new(receiver));
+        let request = self.global().request(ReceiverStream::new(receiver));
         let mut inbound = client
             .sync(request)
             .await

@@ -8,6 +8,7 @@
 mod api_tokens;
 mod audit;
 mod cas;
+mod replicas;
 mod resources;
 mod rollouts;
 mod tokens;
@@ -24,6 +25,7 @@ use tokio::sync::watch;
 pub use api_tokens::ApiTokenRow;
 pub use audit::{Actor, AuditEntry, AuditQuery, AuditRow};
 pub use cas::{MeshCaRoot, MeshCaState, Phase};
+pub use replicas::TrafficSecond;
 pub use resources::{Outcome, StoredResource, ZoneChange, stamp_zone, tenant_of};
 pub use rollouts::{HistoryRow, RolloutRow};
 pub use tokens::{TokenKind, TokenRow};
@@ -50,7 +52,12 @@ pub struct Store {
     revision: watch::Sender<u64>,
     /// Bumped when tokens are issued or revoked (zones learn revocations from it).
     credentials: watch::Sender<u64>,
+    /// Postgres: where to listen for other replicas' writes.
+    listen_url: Option<std::sync::Arc<str>>,
 }
+
+/// The Postgres channel on which a write announces its revision to the other replicas.
+const REVISION_CHANNEL: &str = "weft_revision";
 
 /// Milliseconds since the Unix epoch.
 pub fn now_millis() -> i64 {
@@ -121,6 +128,7 @@ impl Store {
             store_id,
             revision,
             credentials,
+            listen_url: (backend == Backend::Postgres).then(|| url.into()),
         })
     }
 
@@ -164,7 +172,27 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// A write of this process committed at `revision`: wakes this process's feed readers and,
+    /// on Postgres, announces it to the other replicas.
     fn published(&self, revision: u64) {
+        self.seen(revision);
+        if self.backend == Backend::Postgres {
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                let announced = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(REVISION_CHANNEL)
+                    .bind(revision.to_string())
+                    .execute(&pool)
+                    .await;
+                if let Err(error) = announced {
+                    // The readers' periodic look finds the write anyway.
+                    tracing::debug!(%error, "could not announce a revision");
+                }
+            });
+        }
+    }
+
+    fn seen(&self, revision: u64) {
         self.revision.send_if_modified(|current| {
             if revision > *current {
                 *current = revision;
@@ -173,6 +201,49 @@ impl Store {
                 false
             }
         });
+    }
+
+    /// Follows the announcements until the connection fails.
+    async fn listen(
+        &self,
+        url: &str,
+        backoff: &mut weft_runtime::grpc::Backoff,
+    ) -> std::result::Result<(), sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(REVISION_CHANNEL).await?;
+        backoff.reset();
+        loop {
+            let notification = listener.recv().await?;
+            if let Ok(revision) = notification.payload().parse::<u64>() {
+                self.seen(revision);
+            }
+        }
+    }
+
+    /// On Postgres, listens until shutdown for the revisions other replicas announce and wakes
+    /// this process's feed readers at once (they also look every two seconds, in case a
+    /// notification is lost while the connection is re-established).
+    pub async fn follow_other_replicas(&self, mut shutdown: watch::Receiver<bool>) {
+        let Some(url) = self.listen_url.clone() else {
+            return;
+        };
+        let mut backoff =
+            weft_runtime::grpc::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        loop {
+            let listener = self.listen(&url, &mut backoff);
+            tokio::select! {
+                result = listener => {
+                    if let Err(error) = result {
+                        tracing::warn!(%error, "listening for other replicas' writes failed; listening again");
+                    }
+                }
+                _ = weft_runtime::stopped(&mut shutdown) => return,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
+                _ = weft_runtime::stopped(&mut shutdown) => return,
+            }
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Rollout state, its decision history and the controller's lease. A state changes only by
+//! Rollout state and its decision history. A state changes only by
 //! compare-and-swap on its version, with its decisions (and, for a user's action, the audit
 //! entry) in the same transaction, so a step is never made twice or lost.
 
@@ -180,34 +180,5 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Takes or renews the lease `name` for `holder` for `ttl_millis`; false while another
-    /// holder's lease runs.
-    pub async fn acquire_lease(&self, name: &str, holder: &str, ttl_millis: i64) -> Result<bool> {
-        let now = now_millis();
-        let taken = sqlx::query(
-            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-             WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(now.saturating_add(ttl_millis))
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(taken == 1)
-    }
-
-    /// Gives the lease up (on shutdown), so another replica takes over at once.
-    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
-        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
-            .bind(name)
-            .bind(holder)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 }

@@ -39,13 +39,14 @@ impl Store {
         }
     }
 
-    /// Records a zone connection and returns the zone revision to resume from:
+    /// Records a zone connection to `replica` and returns the zone revision to resume from:
     /// 0 (send a snapshot) when the zone is new or its store was recreated.
     pub async fn zone_connected(
         &self,
         name: &str,
         version: &str,
         zone_store_id: &str,
+        replica: &str,
     ) -> Result<u64> {
         let now = now_millis();
         let mut transaction = self.pool.begin().await?;
@@ -64,13 +65,15 @@ impl Store {
                     0
                 };
                 sqlx::query(
-                    "UPDATE zones SET version = $1, zone_store_id = $2, zone_revision = $3, online = 1, last_seen = $4
-                     WHERE name = $5",
+                    "UPDATE zones SET version = $1, zone_store_id = $2, zone_revision = $3, online = 1, last_seen = $4,
+                         replica = $5
+                     WHERE name = $6",
                 )
                 .bind(version)
                 .bind(zone_store_id)
                 .bind(resume)
                 .bind(now)
+                .bind(replica)
                 .bind(name)
                 .execute(&mut *transaction)
                 .await?;
@@ -78,13 +81,14 @@ impl Store {
             }
             None => {
                 sqlx::query(
-                    "INSERT INTO zones (name, version, zone_store_id, zone_revision, online, last_seen, created_at)
-                     VALUES ($1, $2, $3, 0, 1, $4, $4)",
+                    "INSERT INTO zones (name, version, zone_store_id, zone_revision, online, last_seen, created_at, replica)
+                     VALUES ($1, $2, $3, 0, 1, $4, $4, $5)",
                 )
                 .bind(name)
                 .bind(version)
                 .bind(zone_store_id)
                 .bind(now)
+                .bind(replica)
                 .execute(&mut *transaction)
                 .await?;
                 0
@@ -103,18 +107,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn zone_disconnected(&self, name: &str) -> Result<()> {
-        sqlx::query("UPDATE zones SET online = 0, last_seen = $1 WHERE name = $2")
+    /// The zone's stream on `replica` ended; a newer stream on another replica keeps it online.
+    pub async fn zone_disconnected(&self, name: &str, replica: &str) -> Result<()> {
+        sqlx::query("UPDATE zones SET online = 0, last_seen = $1 WHERE name = $2 AND replica = $3")
             .bind(now_millis())
             .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Marks every zone offline; at startup no zone stream is connected to this process yet.
-    pub async fn all_zones_offline(&self) -> Result<()> {
-        sqlx::query("UPDATE zones SET online = 0 WHERE online = 1")
+            .bind(replica)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -7,10 +7,8 @@
 mod inbound;
 mod outbound;
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::Stream;
 use tokio::sync::{mpsc, watch};
@@ -23,6 +21,7 @@ use weft_model::name::Name;
 
 use crate::auth::Authority;
 use crate::metrics::Metrics;
+use crate::replicas::Replica;
 use crate::store::Store;
 use crate::traffic::TrafficWindow;
 
@@ -38,9 +37,8 @@ pub struct SyncService {
     traffic: Arc<TrafficWindow>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
-    /// Current stream generation per zone: only the newest stream may mark a zone offline.
-    sessions: Arc<Mutex<HashMap<String, u64>>>,
-    generations: Arc<AtomicU64>,
+    /// This replica and the zone streams it holds.
+    replica: Replica,
 }
 
 impl SyncService {
@@ -51,6 +49,7 @@ impl SyncService {
         traffic: Arc<TrafficWindow>,
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
+        replica: Replica,
     ) -> Self {
         SyncService {
             store,
@@ -59,8 +58,7 @@ impl SyncService {
             traffic,
             metrics,
             shutdown,
-            sessions: Arc::default(),
-            generations: Arc::default(),
+            replica,
         }
     }
 
@@ -123,14 +121,15 @@ impl ZoneSync for SyncService {
         }
         let zone_revision = self
             .store
-            .zone_connected(&zone, &hello.version, &hello.zone_store_id)
+            .zone_connected(
+                &zone,
+                &hello.version,
+                &hello.zone_store_id,
+                &self.replica.id,
+            )
             .await
             .map_err(Status::from)?;
-        let generation = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
-        self.sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(zone.clone(), generation);
+        let generation = self.replica.held.connected(&zone);
         self.metrics.zones_connected.inc();
         tracing::info!(zone = %zone, version = %hello.version, zone_revision, global_revision = hello.global_revision, "zone connected");
 
@@ -160,8 +159,11 @@ impl ZoneSync for SyncService {
             self.shutdown.clone(),
         ));
         tokio::spawn(outbound::send_changes(
-            self.store.clone(),
-            zone.clone(),
+            outbound::Feed {
+                store: self.store.clone(),
+                zone: zone.clone(),
+                metrics: self.metrics.clone(),
+            },
             resume,
             sender.clone(),
             self.shutdown.clone(),
@@ -187,22 +189,14 @@ impl ZoneSync for SyncService {
 impl SyncService {
     async fn disconnected(&self, zone: &str, generation: u64) {
         self.metrics.zones_connected.dec();
-        let newest = {
-            let mut sessions = self
-                .sessions
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let newest = sessions.get(zone) == Some(&generation);
-            if newest {
-                sessions.remove(zone);
-            }
-            newest
-        };
-        if newest {
+        if self.replica.held.disconnected(zone, generation) {
             self.cas.forget_zone(zone);
             self.traffic.insights.forget(zone);
-            if let Err(error) = self.store.zone_disconnected(zone).await {
+            if let Err(error) = self.store.zone_disconnected(zone, &self.replica.id).await {
                 tracing::warn!(zone, %error, "could not mark zone offline");
+            }
+            if let Err(error) = self.store.delete_zone_reports(zone, &self.replica.id).await {
+                tracing::warn!(zone, %error, "could not forget the zone's shared reports");
             }
             tracing::info!(zone, "zone disconnected");
         }

@@ -51,11 +51,13 @@ async fn send_batch(sender: &Sender, batch: ResourceBatch) -> bool {
     sender.send(Ok(message)).await.is_ok()
 }
 
+/// Sends every live resource for `zone`; the revision it is at and how many were sent, or
+/// `None` when the stream is gone.
 async fn snapshot(
     store: &Store,
     zone: &str,
     sender: &Sender,
-) -> Result<Option<u64>, crate::error::Error> {
+) -> Result<Option<(u64, usize)>, crate::error::Error> {
     // Read the revision first: rows changed after it are sent again by the feed, which is harmless.
     let revision = store.current_revision().await?;
     let rows: Vec<WireResource> = store
@@ -65,50 +67,120 @@ async fn snapshot(
         .filter(|row| relevant(row, zone))
         .map(to_wire)
         .collect();
+    let count = rows.len();
     for batch in weft_api::sync::snapshot_batches(rows, revision) {
         if !send_batch(sender, batch).await {
             return Ok(None);
         }
     }
-    Ok(Some(revision))
+    Ok(Some((revision, count)))
+}
+
+/// One zone's feed.
+pub struct Feed {
+    pub store: Store,
+    pub zone: String,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+impl Feed {
+    fn count(&self, mode: &'static str, resources: usize) {
+        self.metrics
+            .resources_sent
+            .get_or_create(&crate::metrics::SentLabels {
+                zone: self.zone.clone(),
+                mode,
+            })
+            .inc_by(resources as u64);
+    }
+
+    /// Sends a snapshot; the revision it is at, or `None` when the stream is gone.
+    async fn snapshot(&self, sender: &Sender) -> Option<u64> {
+        match snapshot(&self.store, &self.zone, sender).await {
+            Ok(Some((revision, resources))) => {
+                self.count("snapshot", resources);
+                tracing::info!(zone = %self.zone, revision, resources, "snapshot sent to zone");
+                Some(revision)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(zone = %self.zone, %error, "snapshot failed; closing the stream so the zone retries");
+                let _ = sender
+                    .send(Err(Status::unavailable("global store unavailable")))
+                    .await;
+                None
+            }
+        }
+    }
+}
+
+/// Whether tombstones after `revision` may be gone (the zone needs a snapshot).
+async fn behind_compaction(store: &Store, revision: u64) -> Result<bool, crate::error::Error> {
+    Ok(store.compacted_revision().await? > revision)
 }
 
 pub async fn send_changes(
-    store: Store,
-    zone: String,
+    feed: Feed,
     resume: Option<u64>,
     sender: Sender,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Feed { store, zone, .. } = &feed;
     let mut changes = store.subscribe();
-    let mut sent = match resume {
-        Some(revision) => revision,
-        None => match snapshot(&store, &zone, &sender).await {
-            Ok(Some(revision)) => {
-                tracing::info!(zone = %zone, revision, "snapshot sent to zone");
-                revision
+    let resume = match resume {
+        Some(revision) => match behind_compaction(store, revision).await {
+            Ok(false) => Some(revision),
+            Ok(true) => {
+                tracing::info!(zone = %zone, revision, "the zone resumes from before the compaction point");
+                None
             }
-            Ok(None) => return,
             Err(error) => {
-                tracing::warn!(zone = %zone, %error, "snapshot failed; closing the stream so the zone retries");
+                tracing::warn!(zone = %zone, %error, "store unreachable; closing the stream so the zone retries");
                 let _ = sender
                     .send(Err(Status::unavailable("global store unavailable")))
                     .await;
                 return;
             }
         },
+        None => None,
+    };
+    let mut sent = match resume {
+        Some(revision) => revision,
+        None => match feed.snapshot(&sender).await {
+            Some(revision) => revision,
+            None => return,
+        },
     };
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     loop {
-        match store.changes_since(sent, BATCH_SIZE).await {
+        let read = store.changes_since(sent, BATCH_SIZE).await;
+        // Compaction may overtake a zone still catching up. Asked after the read: rows read
+        // before the compaction committed are complete, and one read after it sees its point.
+        match behind_compaction(store, sent).await {
+            Ok(false) => {}
+            Ok(true) => {
+                sent = match feed.snapshot(&sender).await {
+                    Some(revision) => revision,
+                    None => return,
+                };
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(zone = %zone, %error, "reading the compaction point failed; will retry");
+                tokio::time::sleep(POLL_INTERVAL).await;
+                continue;
+            }
+        }
+        match read {
             Ok(rows) if !rows.is_empty() => {
                 let full = rows.len() == BATCH_SIZE as usize;
                 let last = rows.last().map_or(sent, |row| row.revision);
                 let resources: Vec<WireResource> = rows
                     .iter()
-                    .filter(|row| relevant(row, &zone))
+                    .filter(|row| relevant(row, zone))
                     .map(to_wire)
                     .collect();
+                feed.count("incremental", resources.len());
                 let batch = ResourceBatch {
                     kind: BatchKind::Incremental as i32,
                     resources,

@@ -51,3 +51,44 @@ impl HealthBoard {
             .reduce(|a, b| a && b)
     }
 }
+
+impl crate::replicas::ZoneBoard for HealthBoard {
+    fn kind(&self) -> &'static str {
+        "health"
+    }
+
+    fn export(&self, zone: &str) -> Option<serde_json::Value> {
+        let zones = self
+            .zones
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries: Vec<(&String, &String, u16, bool)> = zones
+            .get(zone)?
+            .iter()
+            .map(|((mesh, dataplane, port), healthy)| (mesh, dataplane, *port, *healthy))
+            .collect();
+        entries.sort();
+        Some(serde_json::json!(entries))
+    }
+
+    fn import(&self, zone: &str, value: serde_json::Value) -> Result<(), serde_json::Error> {
+        let entries: Vec<(String, String, u16, bool)> = serde_json::from_value(value)?;
+        let reported: Endpoints = entries
+            .into_iter()
+            .take(MAX_PER_ZONE)
+            .map(|(mesh, dataplane, port, healthy)| ((mesh, dataplane, port), healthy))
+            .collect();
+        self.zones
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(zone.to_string(), reported);
+        Ok(())
+    }
+
+    fn forget(&self, zone: &str) {
+        self.zones
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(zone);
+    }
+}

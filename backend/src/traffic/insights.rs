@@ -18,7 +18,7 @@ const MAX_PER_ZONE: usize = 100_000;
 const MAX_REJECTION: usize = 1024;
 
 /// One proxy's session as its zone last reported it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Insight {
     pub connected: bool,
@@ -102,6 +102,38 @@ impl InsightBoard {
     }
 }
 
+impl crate::replicas::ZoneBoard for InsightBoard {
+    fn kind(&self) -> &'static str {
+        "sessions"
+    }
+
+    fn export(&self, zone: &str) -> Option<serde_json::Value> {
+        let zones = self.zones();
+        let mut entries: Vec<(&String, &String, &Insight)> = zones
+            .get(zone)?
+            .iter()
+            .map(|((mesh, name), insight)| (mesh, name, insight))
+            .collect();
+        entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        Some(serde_json::json!(entries))
+    }
+
+    fn import(&self, zone: &str, value: serde_json::Value) -> Result<(), serde_json::Error> {
+        let entries: Vec<(String, String, Insight)> = serde_json::from_value(value)?;
+        let sessions: Sessions = entries
+            .into_iter()
+            .take(MAX_PER_ZONE)
+            .map(|(mesh, name, insight)| ((mesh, name), insight))
+            .collect();
+        self.zones().insert(zone.to_string(), sessions);
+        Ok(())
+    }
+
+    fn forget(&self, zone: &str) {
+        InsightBoard::forget(self, zone);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +186,15 @@ mod tests {
                 insights: vec![reported("web-2", false)],
             },
         );
+        // Another replica imports what this one exports.
+        use crate::replicas::ZoneBoard;
+        let other = InsightBoard::default();
+        other.import("east", board.export("east").unwrap()).unwrap();
+        assert_eq!(
+            other.of("east", "shop", "web-2"),
+            board.of("east", "shop", "web-2")
+        );
+        assert!(other.export("west").is_none());
         board.forget("east");
         assert!(board.of("east", "shop", "web-2").is_none());
     }

@@ -17,9 +17,14 @@ struct Second {
     edges: HashMap<EdgeKey, EdgeCounters>,
 }
 
+/// (mesh, second) → counters received by this replica, not yet shared with the others.
+type Outbox = HashMap<(String, u64), HashMap<EdgeKey, EdgeCounters>>;
+
 #[derive(Default)]
 pub struct TrafficWindow {
     meshes: Mutex<HashMap<String, VecDeque<Second>>>,
+    /// Present when replicas share telemetry through the store.
+    outbox: Option<Mutex<Outbox>>,
     /// Endpoint health from the zones, shown with the services.
     pub health: super::HealthBoard,
     /// The proxies' sessions as their zones report them, shown with the dataplanes.
@@ -31,11 +36,45 @@ impl TrafficWindow {
         Self::default()
     }
 
-    /// Adds counters received at unix second `now`.
+    /// A window whose own telemetry is also kept for sharing with other replicas
+    /// (`take_finished`).
+    pub fn sharing() -> Self {
+        TrafficWindow {
+            outbox: Some(Mutex::default()),
+            ..Self::default()
+        }
+    }
+
+    /// Adds counters this replica received at unix second `now`.
     pub fn record(
         &self,
         mesh: &str,
         now: u64,
+        edges: impl IntoIterator<Item = (EdgeKey, EdgeCounters)>,
+    ) {
+        match &self.outbox {
+            Some(outbox) => {
+                let edges: Vec<_> = edges.into_iter().collect();
+                let mut outbox = outbox
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let bucket = outbox.entry((mesh.to_string(), now)).or_default();
+                add(
+                    bucket,
+                    edges.iter().map(|(key, counters)| (key.clone(), counters)),
+                );
+                drop(outbox);
+                self.record_shared(mesh, now, edges);
+            }
+            None => self.record_shared(mesh, now, edges),
+        }
+    }
+
+    /// Adds counters of unix second `at`, received by another replica.
+    pub fn record_shared(
+        &self,
+        mesh: &str,
+        at: u64,
         edges: impl IntoIterator<Item = (EdgeKey, EdgeCounters)>,
     ) {
         let mut meshes = self
@@ -43,28 +82,67 @@ impl TrafficWindow {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let seconds = meshes.entry(mesh.to_string()).or_default();
-        if seconds.back().is_none_or(|last| last.at < now) {
-            seconds.push_back(Second {
-                at: now,
-                edges: HashMap::new(),
-            });
-        }
-        // Late reports (clock moved back) land in the newest bucket rather than being lost.
-        let Some(bucket) = seconds.back_mut() else {
+        let newest = seconds.back().map_or(at, |last| last.at.max(at));
+        if at + RETENTION_SECONDS <= newest {
             return;
-        };
-        for (key, counters) in edges {
-            if bucket.edges.len() >= MAX_EDGES_PER_SECOND && !bucket.edges.contains_key(&key) {
-                continue;
-            }
-            bucket.edges.entry(key).or_default().merge(&counters);
         }
+        // Seconds are kept in order; a second arrives late only by a moment, so look from the back.
+        let position = seconds.iter().rposition(|second| second.at <= at);
+        let index = match position {
+            Some(index) if seconds[index].at == at => index,
+            Some(index) => {
+                seconds.insert(
+                    index + 1,
+                    Second {
+                        at,
+                        edges: HashMap::new(),
+                    },
+                );
+                index + 1
+            }
+            None => {
+                seconds.push_front(Second {
+                    at,
+                    edges: HashMap::new(),
+                });
+                0
+            }
+        };
+        let edges: Vec<_> = edges.into_iter().collect();
+        add(
+            &mut seconds[index].edges,
+            edges.iter().map(|(key, counters)| (key.clone(), counters)),
+        );
         while seconds
             .front()
-            .is_some_and(|first| first.at + RETENTION_SECONDS <= now)
+            .is_some_and(|first| first.at + RETENTION_SECONDS <= newest)
         {
             seconds.pop_front();
         }
+    }
+
+    /// This replica's counters of the seconds before `now`, once each: (mesh, second, edges).
+    pub fn take_finished(&self, now: u64) -> Vec<(String, u64, HashMap<EdgeKey, EdgeCounters>)> {
+        let Some(outbox) = &self.outbox else {
+            return Vec::new();
+        };
+        let mut outbox = outbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let finished: Vec<(String, u64)> = outbox
+            .keys()
+            .filter(|(_, second)| *second < now)
+            .cloned()
+            .collect();
+        let mut taken: Vec<_> = finished
+            .into_iter()
+            .filter_map(|key| {
+                let edges = outbox.remove(&key)?;
+                Some((key.0, key.1, edges))
+            })
+            .collect();
+        taken.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        taken
     }
 
     /// Sum of the counters of the last `window` seconds up to and including `now`.
@@ -88,6 +166,19 @@ impl TrafficWindow {
             }
         }
         total
+    }
+}
+
+/// Merges `edges` into one second's counters, within the cap on distinct edges.
+fn add<'a>(
+    bucket: &mut HashMap<EdgeKey, EdgeCounters>,
+    edges: impl IntoIterator<Item = (EdgeKey, &'a EdgeCounters)>,
+) {
+    for (key, counters) in edges {
+        if bucket.len() >= MAX_EDGES_PER_SECOND && !bucket.contains_key(&key) {
+            continue;
+        }
+        bucket.entry(key).or_default().merge(counters);
     }
 }
 
@@ -151,6 +242,41 @@ mod tests {
         assert_eq!(counters.requests, u64::MAX);
         // Quantiles of saturated buckets are still a number, not a panic.
         assert!(counters.quantile_micros(0.99).is_some());
+    }
+
+    #[test]
+    fn shared_seconds_land_in_their_own_bucket_and_are_taken_once() {
+        let window = TrafficWindow::sharing();
+        window.record("shop", 100, [(edge("web", "catalog"), requests(2))]);
+        window.record("shop", 102, [(edge("web", "catalog"), requests(3))]);
+        // Another replica's second 101 arrives after 102 and goes between them.
+        window.record_shared("shop", 101, [(edge("web", "orders"), requests(4))]);
+        window.record_shared("shop", 100, [(edge("web", "catalog"), requests(1))]);
+        assert_eq!(
+            window.window("shop", 101, 1)[&edge("web", "orders")].requests,
+            4
+        );
+        assert_eq!(
+            window.window("shop", 100, 1)[&edge("web", "catalog")].requests,
+            3
+        );
+        assert_eq!(
+            window.window("shop", 102, 3)[&edge("web", "catalog")].requests,
+            6
+        );
+        // Only this replica's own seconds are shared, finished ones only, each once.
+        let taken = window.take_finished(102);
+        assert_eq!(taken.len(), 1);
+        assert_eq!(
+            (taken[0].1, taken[0].2[&edge("web", "catalog")].requests),
+            (100, 2)
+        );
+        assert!(window.take_finished(102).is_empty());
+        assert_eq!(window.take_finished(103)[0].1, 102);
+        // A window that does not share keeps nothing aside.
+        let alone = TrafficWindow::new();
+        alone.record("shop", 100, [(edge("a", "b"), requests(1))]);
+        assert!(alone.take_finished(200).is_empty());
     }
 
     #[test]
