@@ -33,6 +33,8 @@ impl GlobalOptions {
 
 pub struct Global {
     pub process: Process,
+    /// The process's name (its log is `<work>/<name>.log`).
+    name: String,
     pub http_port: u16,
     pub grpc_port: u16,
     pub password: String,
@@ -45,6 +47,12 @@ pub struct Global {
 
 impl Global {
     pub fn start(work: &Path, options: GlobalOptions) -> Global {
+        Global::start_named(work, "weft-global", options)
+    }
+
+    /// A replica named `name`: replicas started in one work directory share its data
+    /// directory (the secrets key and the gRPC port's CA), so zones trust every one of them.
+    pub fn start_named(work: &Path, name: &str, options: GlobalOptions) -> Global {
         let mut args = vec![
             format!("--http-address=127.0.0.1:{}", options.http_port),
             format!("--grpc-address=127.0.0.1:{}", options.grpc_port),
@@ -56,10 +64,12 @@ impl Global {
         let mut global = Global {
             process: spawn_global(
                 work,
+                name,
                 &args,
                 &options.admin_password,
                 options.database_url.as_deref(),
             ),
+            name: name.to_string(),
             http_port: options.http_port,
             grpc_port: options.grpc_port,
             password: options.admin_password,
@@ -119,6 +129,7 @@ impl Global {
         self.process.stop();
         self.process = spawn_global(
             &self.work,
+            &self.name,
             &self.options_args,
             &self.password,
             self.database_url.as_deref(),
@@ -129,10 +140,23 @@ impl Global {
     pub fn stop(&mut self) {
         self.process.stop();
     }
+
+    /// Global's Prometheus metrics as text.
+    pub fn metrics(&self) -> String {
+        api::text(&format!("{}/metrics", self.url()))
+            .map(|(_, text)| text)
+            .unwrap_or_default()
+    }
+
+    /// Whether this replica says it leads.
+    pub fn leads(&self) -> bool {
+        api::metric_sum(&self.metrics(), &["weft_global_leader "]) == 1.0
+    }
 }
 
 fn spawn_global(
     work: &Path,
+    name: &str,
     args: &[String],
     password: &str,
     database_url: Option<&str>,
@@ -141,7 +165,7 @@ fn spawn_global(
     if let Some(url) = database_url {
         envs.push(("WEFT_DATABASE_URL", url));
     }
-    Process::spawn("weft-global", &binary("weft-global"), args, &envs, work)
+    Process::spawn(name, &binary("weft-global"), args, &envs, work)
 }
 
 /// A control plane's gRPC address and the CA file its certificate chains to.
