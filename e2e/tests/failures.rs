@@ -248,3 +248,90 @@ fn a_rejected_config_is_reported_and_retried_until_it_applies() {
         },
     );
 }
+
+/// What a zone holds per mesh, from its own status document.
+fn inventory(shop: &mut Shop, zone: &str) -> serde_json::Value {
+    shop.zone(zone).status()["inventory"].clone()
+}
+
+#[test]
+fn a_zone_restarted_while_its_proxies_are_away_serves_its_stored_state() {
+    let work = tempfile::tempdir().unwrap();
+    let mut shop = start(&work);
+    let before = inventory(&mut shop, "east");
+    assert!(
+        before[0]["localDataplanes"].as_u64() > Some(0)
+            && before[0]["remoteDataplanes"].as_u64() > Some(0)
+            && before[0]["policies"].as_u64() > Some(0),
+        "east holds its proxies, the other zone's and the policies: {before}"
+    );
+    // Every proxy crashes (no goodbye), then global goes; the zone restarts with nobody to ask.
+    for instance in &mut shop.instances {
+        instance.proxy.kill();
+    }
+    shop.global.stop();
+    shop.zone("east").restart();
+    let status = shop.zone("east").status();
+    assert_eq!(status["globalConnected"], false);
+    let (_, sessions) = api::get_with(
+        &format!("{}/api/v1/dataplanes", shop.zone("east").http_url()),
+        &[],
+    )
+    .expect("the zone API answers");
+    let items = sessions["items"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !items.is_empty() && items.iter().all(|item| item["connected"] == false),
+        "east lists its stored proxies, none connected yet: {sessions}"
+    );
+    assert_eq!(
+        status["inventory"], before,
+        "the zone serves what it stored: its dataplanes, the other zone's, the policies"
+    );
+}
+
+#[test]
+fn a_zone_that_missed_n_writes_receives_those_n_changes_not_a_snapshot() {
+    let work = tempfile::tempdir().unwrap();
+    let mut shop = start(&work);
+    let sent = |shop: &Shop, mode: &str| {
+        api::metric_sum(
+            &shop.global.metrics(),
+            &[
+                "weft_global_sync_resources_sent_total{",
+                "zone=\"east\"",
+                &format!("mode=\"{mode}\""),
+            ],
+        )
+    };
+    let policies = |shop: &mut Shop| inventory(shop, "east")[0]["policies"].as_u64();
+    let api = shop.global.api();
+    let held = policies(&mut shop).expect("east's policies");
+    shop.zone("east").process.stop();
+    wait_until("global sees east go", Duration::from_secs(30), || {
+        let (_, zone) = api.get("/api/v1/zones/east").ok()?;
+        (zone["status"]["online"] == false).then_some(())
+    });
+    let (incremental, snapshot) = (sent(&shop, "incremental"), sent(&shop, "snapshot"));
+    const MISSED: u64 = 4;
+    for n in 0..MISSED {
+        api.apply(
+            &format!("/api/v1/meshes/shop/timeouts/missed-{n}"),
+            &format!(
+                "apiVersion: weft.dev/v1alpha1\nkind: Timeout\nmetadata: {{name: missed-{n}, mesh: shop}}\nspec:\n  targetRef: {{kind: Mesh}}\n  to:\n    - targetRef: {{kind: Mesh}}\n      default: {{request: {}s}}\n",
+                n + 5
+            ),
+        );
+    }
+    shop.zone("east").restart();
+    wait_until(
+        "east holds the missed writes",
+        Duration::from_secs(30),
+        || (policies(&mut shop)? == held + MISSED).then_some(()),
+    );
+    assert_eq!(
+        sent(&shop, "incremental") - incremental,
+        MISSED as f64,
+        "exactly the missed changes were sent"
+    );
+    assert_eq!(sent(&shop, "snapshot"), snapshot, "no snapshot was sent");
+}

@@ -60,9 +60,11 @@ fn two_replicas_on_one_postgres_act_as_one_global() {
     // A write through a reaches the zone held by b; a sees the zone online.
     replicas[0].api().apply_all(&tenant_and_mesh("shop"));
     zone.wait_for_mesh("shop");
-    wait_until("a sees the zone b holds online", Duration::from_secs(30), || {
-        zone_online(&replicas[0], "east").then_some(())
-    });
+    wait_until(
+        "a sees the zone b holds online",
+        Duration::from_secs(30),
+        || zone_online(&replicas[0], "east").then_some(()),
+    );
 
     // Telemetry a simulated zone sends to a shows in b's graph.
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -113,7 +115,9 @@ fn two_replicas_on_one_postgres_act_as_one_global() {
         "the survivor took the lead {:.1} s after the leader was killed",
         killed.elapsed().as_secs_f64()
     );
-    replicas[survivor].api().apply_all(&tenant_and_mesh("after"));
+    replicas[survivor]
+        .api()
+        .apply_all(&tenant_and_mesh("after"));
     zone.wait_for_mesh("after");
     wait_until(
         "the zone is online through the survivor",

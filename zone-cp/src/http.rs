@@ -106,6 +106,19 @@ struct ZoneStatus {
     zone: String,
     global_connected: bool,
     meshes: Vec<String>,
+    /// What the zone holds per mesh (received from global, or registered here).
+    inventory: Vec<MeshInventory>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MeshInventory {
+    mesh: String,
+    policies: usize,
+    /// Registered with this zone.
+    local_dataplanes: usize,
+    /// Other zones' dataplanes (the endpoints across zones).
+    remote_dataplanes: usize,
 }
 
 #[derive(Serialize)]
@@ -159,6 +172,20 @@ async fn status(State(state): State<HttpState>) -> Json<ZoneStatus> {
             .iter()
             .filter(|(_, mesh)| mesh.exists())
             .map(|(name, _)| name.clone())
+            .collect(),
+        inventory: snapshot
+            .meshes
+            .iter()
+            .filter(|(_, mesh)| mesh.exists())
+            .map(|(name, mesh)| {
+                let local = mesh.dataplanes.values().filter(|entry| entry.local).count();
+                MeshInventory {
+                    mesh: name.clone(),
+                    policies: mesh.policies.len(),
+                    local_dataplanes: local,
+                    remote_dataplanes: mesh.dataplanes.len() - local,
+                }
+            })
             .collect(),
     })
 }
