@@ -125,3 +125,57 @@ fn two_replicas_on_one_postgres_act_as_one_global() {
         || zone_online(&replicas[survivor], "east").then_some(()),
     );
 }
+
+#[test]
+fn global_rides_out_a_postgres_restart_and_loses_nothing() {
+    let cluster = PgCluster::start();
+    let work = tempfile::tempdir().unwrap();
+    let global = Global::start(
+        work.path(),
+        GlobalOptions {
+            database_url: Some(cluster.fresh_database()),
+            ..GlobalOptions::local(PASSWORD)
+        },
+    );
+    let api = global.api();
+    api.apply_all(&tenant_and_mesh("before"));
+
+    cluster.pause();
+    let ready = format!("{}/readyz", global.url());
+    wait_until("global reports not ready", Duration::from_secs(30), || {
+        (weft_e2e::api::status(&ready) == Some(503)).then_some(())
+    });
+    let (status, body) = api
+        .put(
+            "/api/v1/tenants/during-team",
+            "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {name: during-team}\nspec: {displayName: during}\n",
+        )
+        .unwrap();
+    assert_eq!(
+        status, 503,
+        "a write without the store fails clearly: {body}"
+    );
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+
+    cluster.resume();
+    wait_until("global is ready again", Duration::from_secs(60), || {
+        (weft_e2e::api::status(&ready) == Some(200)).then_some(())
+    });
+    let (status, mesh) = api.get("/api/v1/meshes/before").unwrap();
+    assert_eq!(status, 200, "what was acknowledged before survives: {mesh}");
+    let (status, _) = api.get("/api/v1/tenants/during-team").unwrap();
+    assert_eq!(status, 404, "the refused write left nothing behind");
+    wait_until(
+        "writes succeed again without a restart of global",
+        Duration::from_secs(30),
+        || {
+            let (status, _) = api
+                .put(
+                    "/api/v1/tenants/after-team",
+                    "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {name: after-team}\nspec: {displayName: after}\n",
+                )
+                .ok()?;
+            (status == 201).then_some(())
+        },
+    );
+}

@@ -88,17 +88,35 @@ impl PgCluster {
                 "UTF8",
             ],
         );
-        let log = cluster.directory.path().join("log").display().to_string();
+        cluster.start_server();
+        cluster
+    }
+
+    fn start_server(&self) {
+        let data = self.data_dir();
+        let log = self.directory.path().join("log").display().to_string();
         let options = format!(
             "-k {} -c listen_addresses='' -p {} -c fsync=off -c max_connections=200",
-            cluster.socket_dir().display(),
-            port
+            self.socket_dir().display(),
+            self.port
         );
-        cluster.run(
+        self.run(
             "pg_ctl",
             &["-D", &data, "-l", &log, "-w", "-o", &options, "start"],
         );
-        cluster
+    }
+
+    /// Stops the server (fast shutdown: connections are cut) until [`PgCluster::resume`].
+    pub fn pause(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"],
+        );
+    }
+
+    /// Starts the server again after [`PgCluster::pause`], with the same data.
+    pub fn resume(&self) {
+        self.start_server();
     }
 
     fn data_dir(&self) -> String {
