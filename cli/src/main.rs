@@ -9,6 +9,7 @@ mod account;
 mod client;
 mod config;
 mod error;
+mod generate;
 mod resources;
 mod rollout;
 
@@ -66,6 +67,9 @@ enum Command {
     /// Canary rollouts: status and decisions, pause, resume, promote, abort.
     #[command(subcommand)]
     Rollout(rollout::RolloutCommand),
+    /// Tokens for zone control planes and proxies.
+    #[command(subcommand)]
+    Generate(generate::GenerateCommand),
     /// Print a shell completion script.
     Completion { shell: clap_complete::Shell },
 }
@@ -85,6 +89,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Users(command) => account::users(context, command),
         Command::Tenants(command) => account::tenants(context, command),
         Command::Rollout(command) => rollout::rollout(context, command),
+        Command::Generate(command) => generate::generate(context, command),
         Command::Completion { shell } => {
             clap_complete::generate(
                 shell,

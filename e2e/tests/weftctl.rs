@@ -282,4 +282,61 @@ fn weftctl_logs_in_applies_reads_inspects_and_revokes() {
     assert!(out.contains("admin (platform admin)"), "{out}");
     let out = ok(&home, &["completion", "bash"], "");
     assert!(out.contains("weftctl"), "{out}");
+
+    // Tokens for a zone and for a service's proxies: the secret on stdout, once; global lists
+    // what it issued.
+    let zone_token = ok(&home, &["generate", "zone-token", "--zone", "north"], "");
+    assert_eq!(
+        zone_token.trim().split('.').count(),
+        3,
+        "a JWT: {zone_token}"
+    );
+    let dataplane_token = ok(
+        &home,
+        &[
+            "generate",
+            "dataplane-token",
+            "-m",
+            "shop",
+            "--service",
+            "web",
+            "--tag",
+            "version=v1",
+            "--valid-for",
+            "24h",
+        ],
+        "",
+    );
+    assert_eq!(dataplane_token.trim().split('.').count(), 3);
+    let api = shop.global.api();
+    let (_, zones) = api.get("/api/v1/zones/north/tokens").unwrap();
+    assert_eq!(zones["items"].as_array().map(Vec::len), Some(1), "{zones}");
+    let (_, dataplanes) = api.get("/api/v1/meshes/shop/dataplane-tokens").unwrap();
+    assert!(
+        dataplanes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|token| token["subject"] == "web" && token["tags"]["version"] == "v1"),
+        "{dataplanes}"
+    );
+    let (code, _, err) = weftctl(&home, &["generate", "zone-token", "--zone", "../x"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--zone"), "{err}");
+    let (code, _, err) = weftctl(
+        &home,
+        &[
+            "generate",
+            "dataplane-token",
+            "-m",
+            "shop",
+            "--service",
+            "web",
+            "--tag",
+            "v1",
+        ],
+        "",
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("name=value"), "{err}");
 }
