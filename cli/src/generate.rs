@@ -81,8 +81,8 @@ pub fn generate(context: Option<&str>, command: GenerateCommand) -> Result<(), C
     };
     eprintln!(
         "token {} issued, valid until {}; it is shown once, keep it now:",
-        issued["about"]["id"].as_str().unwrap_or("?"),
-        issued["about"]["expiresAt"].as_str().unwrap_or("?")
+        issued["id"].as_str().unwrap_or("?"),
+        issued["expiresAt"].as_str().unwrap_or("?")
     );
     println!("{}", issued["token"].as_str().unwrap_or_default());
     Ok(())

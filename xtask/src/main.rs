@@ -2,8 +2,10 @@
 
 mod architecture;
 mod bench;
+mod compose;
 mod console;
 mod demo;
+mod images;
 mod prerequisites;
 mod pytools;
 mod scale;
@@ -45,6 +47,12 @@ enum Task {
     Schemathesis(schemathesis::SchemathesisArgs),
     /// Run the console's browser tests and copy the pages they photograph into docs/ (not in CI).
     Screenshots,
+    /// Build Weft's container images; where no registry is reachable, make the base images from
+    /// Debian's packages first (not in CI).
+    Images,
+    /// Run docker-compose.yml on the local engine and the failure scenarios across containers;
+    /// leaves nothing behind (not in CI).
+    ComposeTest,
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,6 +69,8 @@ fn main() -> std::process::ExitCode {
         Task::Sslyze => sslyze::run(),
         Task::Schemathesis(args) => schemathesis::run(args),
         Task::Screenshots => screenshots::run(),
+        Task::Images => images::run(),
+        Task::ComposeTest => compose::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

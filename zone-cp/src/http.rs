@@ -105,6 +105,8 @@ mod tests {
 struct ZoneStatus {
     zone: String,
     global_connected: bool,
+    /// The global store revision this zone has applied (0 before the first sync).
+    global_revision: u64,
     meshes: Vec<String>,
     /// What the zone holds per mesh (received from global, or registered here).
     inventory: Vec<MeshInventory>,
@@ -164,9 +166,17 @@ async fn metrics(
 
 async fn status(State(state): State<HttpState>) -> Json<ZoneStatus> {
     let snapshot = state.dataplanes.state.current();
+    let global_revision = match state.dataplanes.store.global_position().await {
+        Ok((_, revision)) => revision,
+        Err(error) => {
+            tracing::warn!(%error, "reading the zone store failed");
+            0
+        }
+    };
     Json(ZoneStatus {
         zone: state.zone.clone(),
         global_connected: state.global_connected.load(Ordering::SeqCst),
+        global_revision,
         meshes: snapshot
             .meshes
             .iter()
