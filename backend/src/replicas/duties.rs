@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use super::ticks;
 use super::{BEAT, LEASE, Leadership, STALE_MILLIS};
 use crate::store::{Store, now_millis};
 
@@ -29,8 +30,7 @@ pub struct Duties {
 
 impl Duties {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(BEAT);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = ticks(BEAT);
         let mut compacted_at: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::BEAT;
+use super::ticks;
 use crate::store::Store;
 
 /// The lease's name in the store.
@@ -37,8 +38,7 @@ impl Leadership {
             term,
         };
         let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(BEAT);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut tick = ticks(BEAT);
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use weft_api::telemetry::{EdgeCounters, EdgeKey};
 
 use super::Replica;
+use super::ticks;
 use crate::store::{Store, TrafficSecond, now_millis};
 use crate::traffic::TrafficWindow;
 
@@ -50,8 +51,7 @@ struct Shared {
 
 impl Mirror {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(SHARE);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = ticks(SHARE);
         let mut shared = Shared::default();
         loop {
             tokio::select! {

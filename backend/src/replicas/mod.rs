@@ -69,6 +69,13 @@ impl HeldZones {
     }
 }
 
+/// A timer for the replicas' periodic work: a late tick delays the next rather than bunching up.
+fn ticks(period: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
 /// This process among the replicas.
 #[derive(Clone)]
 pub struct Replica {
@@ -89,8 +96,7 @@ impl Replica {
     /// Beats until shutdown, then says goodbye: its zones go offline at once rather than when
     /// the leader notices the silence.
     pub async fn beat(self, store: Store, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(BEAT);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = ticks(BEAT);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
