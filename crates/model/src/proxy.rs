@@ -192,6 +192,14 @@ pub struct EndpointConfig {
     pub zone: Option<String>,
 }
 
+impl ProxyConfig {
+    /// The services this proxy may send to: its outbounds, their route backends and mirrors
+    /// (the services whose endpoints it is given).
+    pub fn endpoint_services(&self) -> impl Iterator<Item = &str> {
+        self.outbound.iter().flat_map(OutboundConfig::services)
+    }
+}
+
 impl OutboundConfig {
     /// Every service this outbound routes or mirrors to, sorted, once each.
     pub fn services(&self) -> Vec<&str> {

@@ -3,9 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::dataplane::{SERVICE_TAG, ZONE_LABEL};
+use crate::dataplane::ZONE_LABEL;
 use crate::proxy::{EndpointConfig, OutboundConfig};
-use crate::resource::Spec;
 
 use super::MeshView;
 
@@ -15,27 +14,20 @@ pub(crate) fn for_outbound(
 ) -> BTreeMap<String, Vec<EndpointConfig>> {
     let wanted: BTreeSet<&str> = outbound.iter().flat_map(OutboundConfig::services).collect();
     let mut endpoints: BTreeMap<String, Vec<EndpointConfig>> = BTreeMap::new();
-    for resource in &view.resources {
-        let Spec::Dataplane(spec) = &resource.spec else {
+    for service in wanted {
+        let inbounds = view.inbounds_of(service);
+        if inbounds.is_empty() {
             continue;
-        };
-        for inbound in &spec.networking.inbound {
-            let Some(service) = inbound.tags.get(SERVICE_TAG) else {
-                continue;
-            };
-            if !wanted.contains(service.as_str()) {
-                continue;
-            }
-            endpoints
-                .entry(service.clone())
-                .or_default()
-                .push(EndpointConfig {
-                    address: spec.networking.address.clone(),
-                    port: super::port(inbound.port),
-                    tags: inbound.tags.clone(),
-                    dataplane: resource.name().to_string(),
-                    zone: resource.metadata.labels.get(ZONE_LABEL).cloned(),
-                });
+        }
+        let list = endpoints.entry(service.to_string()).or_default();
+        for (resource, spec, inbound) in inbounds {
+            list.push(EndpointConfig {
+                address: spec.networking.address.clone(),
+                port: super::port(inbound.port),
+                tags: inbound.tags.clone(),
+                dataplane: resource.name().to_string(),
+                zone: resource.metadata.labels.get(ZONE_LABEL).cloned(),
+            });
         }
     }
     for list in endpoints.values_mut() {

@@ -6,6 +6,7 @@
 //! [`policies`]; routes in [`routes`]; permissions in [`permissions`]. `docs/policies.md`
 //! explains the rules with worked examples.
 
+mod dependencies;
 mod endpoints;
 mod permissions;
 mod policies;
@@ -13,20 +14,32 @@ pub mod precedence;
 mod report;
 mod routes;
 
-use crate::dataplane::{DataplaneSpec, ZONE_LABEL};
+use std::collections::HashMap;
+
+use crate::dataplane::{DataplaneSpec, Inbound, SERVICE_TAG, ZONE_LABEL};
 use crate::mesh::MeshSpec;
 use crate::policy::Provenance;
 use crate::proxy::{InboundConfig, OutboundConfig, ProxyConfig};
 use crate::resource::{Resource, Spec};
 
+pub use dependencies::{Change, Dependencies};
 pub use report::{AppliedPolicy, Explanation};
 
 /// Everything of one mesh the computation reads: the Mesh resource (when known) and the
 /// mesh's dataplanes and policies, in any order.
+///
+/// Built once and then asked for any number of proxies: it indexes dataplanes by name, the
+/// inbounds of every service (the endpoints) and the resources with a `targetRef`, so one
+/// proxy's configuration costs its own policies and endpoints, not the size of the mesh.
 #[derive(Clone, Debug, Default)]
 pub struct MeshView<'a> {
-    pub mesh: &'a str,
-    pub resources: Vec<&'a Resource>,
+    mesh: &'a str,
+    mesh_spec: Option<&'a MeshSpec>,
+    dataplanes: HashMap<&'a str, (&'a Resource, &'a DataplaneSpec)>,
+    /// Inbounds by their `service` tag: (dataplane, its spec, the inbound).
+    inbounds: HashMap<&'a str, Vec<(&'a Resource, &'a DataplaneSpec, &'a Inbound)>>,
+    /// Routes and policies: every resource with a `spec.targetRef`.
+    targeted: Vec<&'a Resource>,
 }
 
 /// The proxy being configured.
@@ -38,37 +51,66 @@ pub(crate) struct Proxy<'a> {
 
 impl<'a> MeshView<'a> {
     pub fn new(mesh: &'a str, resources: impl IntoIterator<Item = &'a Resource>) -> Self {
-        MeshView {
+        let mut view = MeshView {
             mesh,
-            resources: resources.into_iter().collect(),
+            ..MeshView::default()
+        };
+        for resource in resources {
+            match &resource.spec {
+                Spec::Mesh(spec) if resource.name() == mesh => {
+                    view.mesh_spec.get_or_insert(spec);
+                }
+                Spec::Dataplane(spec) => {
+                    view.dataplanes
+                        .entry(resource.name())
+                        .or_insert((resource, spec));
+                    for inbound in &spec.networking.inbound {
+                        if let Some(service) = inbound.tags.get(SERVICE_TAG) {
+                            view.inbounds
+                                .entry(service)
+                                .or_default()
+                                .push((resource, spec, inbound));
+                        }
+                    }
+                }
+                spec if spec.target_ref().is_some() => view.targeted.push(resource),
+                _ => {}
+            }
         }
+        view
     }
 
-    fn mesh_spec(&self) -> Option<&'a MeshSpec> {
-        self.resources
-            .iter()
-            .find_map(|resource| match &resource.spec {
-                Spec::Mesh(spec) if resource.name() == self.mesh => Some(spec),
-                _ => None,
-            })
+    pub fn mesh(&self) -> &'a str {
+        self.mesh
     }
 
     fn dataplane(&self, name: &str) -> Option<Proxy<'a>> {
-        self.resources
-            .iter()
-            .find_map(|resource| match &resource.spec {
-                Spec::Dataplane(spec) if resource.name() == name => Some(Proxy {
-                    name: resource.name(),
-                    resource,
-                    spec,
-                }),
-                _ => None,
-            })
+        let (resource, spec) = self.dataplanes.get(name)?;
+        Some(Proxy {
+            name: resource.name(),
+            resource,
+            spec,
+        })
+    }
+
+    /// The inbounds of every dataplane, by service.
+    pub(crate) fn inbounds(
+        &self,
+    ) -> impl Iterator<Item = (&'a Resource, &'a DataplaneSpec, &'a Inbound)> + '_ {
+        self.inbounds.values().flatten().copied()
+    }
+
+    /// The inbounds of `service`'s dataplanes.
+    pub(crate) fn inbounds_of(
+        &self,
+        service: &str,
+    ) -> &[(&'a Resource, &'a DataplaneSpec, &'a Inbound)] {
+        self.inbounds.get(service).map_or(&[], Vec::as_slice)
     }
 
     /// Policies (and routes) whose `spec.targetRef` selects the proxy at all.
     fn selecting(&self, proxy: &Proxy<'_>) -> Vec<&'a Resource> {
-        self.resources
+        self.targeted
             .iter()
             .copied()
             .filter(|resource| {
@@ -83,14 +125,34 @@ impl<'a> MeshView<'a> {
 
 /// The configuration proxy `dataplane` receives, or `None` when it is not in the view.
 pub fn proxy_config(view: &MeshView<'_>, dataplane: &str) -> Option<ProxyConfig> {
-    explain(view, dataplane).map(|explanation| explanation.config)
+    let proxy = view.dataplane(dataplane)?;
+    let selecting = view.selecting(&proxy);
+    Some(configure(view, &proxy, &selecting))
+}
+
+/// The configuration and what it was computed from (see [`Dependencies`]).
+pub fn proxy_config_with_dependencies(
+    view: &MeshView<'_>,
+    dataplane: &str,
+) -> Option<(ProxyConfig, Dependencies)> {
+    let proxy = view.dataplane(dataplane)?;
+    let selecting = view.selecting(&proxy);
+    let config = configure(view, &proxy, &selecting);
+    let dependencies = Dependencies::of(&selecting, &config);
+    Some((config, dependencies))
 }
 
 /// The configuration and the policies that produced it, in the order they were applied.
 pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
     let proxy = view.dataplane(dataplane)?;
     let selecting = view.selecting(&proxy);
-    let mesh_spec = view.mesh_spec();
+    let config = configure(view, &proxy, &selecting);
+    let policies = report::applied(&selecting, &proxy, &config);
+    Some(Explanation { config, policies })
+}
+
+fn configure(view: &MeshView<'_>, proxy: &Proxy<'_>, selecting: &[&Resource]) -> ProxyConfig {
+    let mesh_spec = view.mesh_spec;
     let mtls = mesh_spec.map(MeshSpec::mtls_mode).unwrap_or_default();
     let mut provenance = Provenance::new();
     let (service, version) = proxy.spec.identity();
@@ -114,10 +176,10 @@ pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
             };
             let path = format!("inbound[{}]", config.port);
             config.permissions =
-                permissions::for_inbound(view, &selecting, &proxy, &inbound.tags, mtls);
+                permissions::for_inbound(view, selecting, proxy, &inbound.tags, mtls);
             policies::apply_inbound(
-                &selecting,
-                &proxy,
+                selecting,
+                proxy,
                 &inbound.tags,
                 &path,
                 &mut config,
@@ -137,12 +199,12 @@ pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
                 port: port(outbound.port),
                 service: outbound.service.clone(),
                 protocol: outbound.protocol.unwrap_or_default(),
-                rules: routes::rules_for(&selecting, &outbound.service),
+                rules: routes::rules_for(selecting, &outbound.service),
                 ..OutboundConfig::default()
             };
             let path = format!("outbound[{}]", outbound.service);
             policies::apply_outbound(
-                &selecting,
+                selecting,
                 &outbound.service,
                 &path,
                 &mut config,
@@ -152,9 +214,9 @@ pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
         })
         .collect();
 
-    let trace = policies::trace(&selecting, &mut provenance);
+    let trace = policies::trace(selecting, &mut provenance);
     let endpoints = endpoints::for_outbound(view, &outbound);
-    let config = ProxyConfig {
+    ProxyConfig {
         mesh: view.mesh.to_string(),
         dataplane: proxy.name.to_string(),
         service,
@@ -166,9 +228,7 @@ pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
         endpoints,
         trace,
         provenance,
-    };
-    let policies = report::applied(&selecting, &proxy, &config);
-    Some(Explanation { config, policies })
+    }
 }
 
 /// Ports were validated to 1..=65535 before a resource is stored.

@@ -20,19 +20,13 @@ type RuleKey<'a> = (Reverse<u8>, Reverse<u8>, &'a str, usize);
 /// The services whose dataplanes in the mesh have an inbound carrying every tag of `wanted`.
 fn services_with(view: &MeshView<'_>, wanted: &BTreeMap<String, String>) -> Vec<String> {
     let mut services: Vec<String> = view
-        .resources
-        .iter()
-        .filter_map(|resource| match &resource.spec {
-            Spec::Dataplane(spec) => Some(spec),
-            _ => None,
-        })
-        .flat_map(|spec| spec.networking.inbound.iter())
-        .filter(|inbound| {
+        .inbounds()
+        .filter(|(_, _, inbound)| {
             wanted
                 .iter()
                 .all(|(tag, value)| inbound.tags.get(tag) == Some(value))
         })
-        .filter_map(|inbound| inbound.tags.get(SERVICE_TAG).cloned())
+        .filter_map(|(_, _, inbound)| inbound.tags.get(SERVICE_TAG).cloned())
         .collect();
     services.sort();
     services.dedup();
