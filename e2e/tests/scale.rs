@@ -24,6 +24,12 @@ fn pushed(before: &[Received], now: &[Received]) -> (usize, u64) {
     (grew.len(), grew.iter().sum())
 }
 
+/// How many proxy configs the zone has computed so far.
+fn computed(zone: &Zone) -> f64 {
+    let (_, text) = api::text(&format!("{}/metrics", zone.http_url())).unwrap_or_default();
+    api::metric_sum(&text, &["weft_zone_configs_computed_total "])
+}
+
 /// Every session in the zone has applied the newest version it was sent.
 fn all_acknowledged(zone: &Zone) -> Option<()> {
     let (_, text) = api::text(&format!("{}/api/v1/dataplanes", zone.http_url()))?;
@@ -68,8 +74,10 @@ fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
         received.iter().find_map(|r| r.ended.clone())
     );
 
-    // One service's policy: its 10 proxies get a new config, the other 190 nothing.
+    // One service's policy: its 10 proxies get a new config, the other 190 nothing, and the
+    // zone computes those 10 configs only.
     let before = fleet.received();
+    let computed_before = computed(&zone);
     api.apply(
         "/api/v1/meshes/scale/ratelimits/one-service",
         "apiVersion: weft.dev/v1alpha1\nkind: RateLimit\nmetadata: {name: one-service, mesh: scale}\nspec:\n  targetRef: {kind: Service, name: svc-000}\n  from:\n    - targetRef: {kind: Mesh}\n      default: {requests: 10, interval: 1s}\n",
@@ -85,6 +93,11 @@ fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
     );
     let now = fleet.received();
     assert_eq!(pushed(&before, &now), (affected, affected as u64));
+    assert_eq!(
+        computed(&zone) - computed_before,
+        affected as f64,
+        "configs computed for a change that concerns {affected} proxies"
+    );
     for (index, (now, then)) in now.iter().zip(&before).enumerate() {
         let concerned = index % SERVICES == 0;
         assert_eq!(now.configs > then.configs, concerned, "proxy p-{index:05}");

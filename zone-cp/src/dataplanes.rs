@@ -57,6 +57,9 @@ pub struct SessionInfo {
     /// When the newest certificate issued to the proxy expires (Unix seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate_expires: Option<i64>,
+    /// Tells the session's task that a newer session of the proxy took over.
+    #[serde(skip)]
+    pub superseded: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// (mesh, dataplane name).
@@ -85,6 +88,8 @@ pub struct DataplaneService {
     pub allow_loopback: bool,
     /// The zone's intermediate CAs, which sign the proxies' certificates.
     pub cas: Arc<crate::cas::ZoneCas>,
+    /// The proxies' configurations, computed by one task for the whole zone.
+    pub configs: Arc<crate::configs::Configs>,
     next_id: Arc<AtomicU64>,
 }
 
@@ -117,6 +122,7 @@ impl DataplaneService {
             credentials: Arc::default(),
             allow_loopback: false,
             cas: Arc::new(crate::cas::ZoneCas::empty(store_for_cas)),
+            configs: Arc::default(),
             next_id: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -308,8 +314,9 @@ impl DataplaneService {
         session_id: u64,
         mut inbound: Streaming<DataplaneMessage>,
         sender: mpsc::Sender<Result<ZoneToDataplane, Status>>,
+        superseded: Arc<tokio::sync::Notify>,
     ) {
-        let mut changes = self.state.subscribe();
+        let mut updates = self.configs.subscribe(&key);
         let mut trust_changes = self.cas.subscribe_trust();
         // The trust generation this proxy was last asked to renew for, and when. A proxy that
         // reconnects may hold certificates of an older trust: unless it asks for new ones
@@ -318,66 +325,43 @@ impl DataplaneService {
         let first_ask = tokio::time::Instant::now() + RENEW_AGAIN;
         let mut asked_once = false;
         let mut shutdown = self.shutdown.clone();
-        let mut last_mesh: Option<Arc<crate::state::MeshState>> = None;
-        let mut last_config = None;
-        let mut version = 0u64;
         let mut goodbye = false;
+        // The slot's newest value is to be sent: at the start, then whenever it changes.
+        let mut deliver = true;
         loop {
-            let superseded = self
-                .sessions()
-                .get(&key)
-                .is_none_or(|info| info.id != session_id);
-            if superseded {
-                let _ = sender
-                    .send(Err(Status::aborted(
-                        "a newer session of this dataplane took over",
-                    )))
-                    .await;
-                break;
-            }
-            let snapshot = self.state.current();
-            let mesh = snapshot
-                .meshes
-                .get(&key.0)
-                .filter(|mesh| mesh.exists())
-                .cloned();
-            let Some(mesh) = mesh else {
-                let _ = sender
-                    .send(Err(Status::failed_precondition(format!(
-                        "mesh {:?} was deleted",
-                        key.0
-                    ))))
-                    .await;
-                break;
-            };
-            if last_mesh
-                .as_ref()
-                .is_none_or(|last| !Arc::ptr_eq(last, &mesh))
-            {
-                let config = mesh.proxy_config(&key.0, &key.1);
-                if config.is_some() && config != last_config {
-                    version += 1;
-                    let json = serde_json::to_string(&config).unwrap_or_default();
-                    let update = ZoneToDataplane {
-                        message: Some(zone_to_dataplane::Message::Config(ProxyConfigUpdate {
-                            version,
-                            config_json: json,
-                        })),
-                    };
-                    if sender.send(Ok(update)).await.is_err() {
+            if std::mem::take(&mut deliver) {
+                let update = updates.borrow_and_update().clone();
+                match update.as_deref() {
+                    Some(crate::configs::Update::Config { version, json }) => {
+                        let update = ZoneToDataplane {
+                            message: Some(zone_to_dataplane::Message::Config(ProxyConfigUpdate {
+                                version: *version,
+                                config_json: json.clone(),
+                            })),
+                        };
+                        if sender.send(Ok(update)).await.is_err() {
+                            break;
+                        }
+                        self.metrics.config_pushes.inc();
+                        if let Some(info) = self
+                            .sessions()
+                            .get_mut(&key)
+                            .filter(|info| info.id == session_id)
+                        {
+                            info.config_version = *version;
+                        }
+                    }
+                    Some(crate::configs::Update::MeshDeleted) => {
+                        let _ = sender
+                            .send(Err(Status::failed_precondition(format!(
+                                "mesh {:?} was deleted",
+                                key.0
+                            ))))
+                            .await;
                         break;
                     }
-                    self.metrics.config_pushes.inc();
-                    if let Some(info) = self
-                        .sessions()
-                        .get_mut(&key)
-                        .filter(|info| info.id == session_id)
-                    {
-                        info.config_version = version;
-                    }
-                    last_config = config;
+                    None => {}
                 }
-                last_mesh = Some(mesh);
             }
             // While the mesh's CA rotates, every proxy renews at every step (asked again
             // every few seconds until it has).
@@ -412,10 +396,19 @@ impl DataplaneService {
                 continue;
             }
             tokio::select! {
-                changed = changes.changed() => {
+                changed = updates.changed() => {
                     if changed.is_err() {
                         break;
                     }
+                    deliver = true;
+                }
+                _ = superseded.notified() => {
+                    let _ = sender
+                        .send(Err(Status::aborted(
+                            "a newer session of this dataplane took over",
+                        )))
+                        .await;
+                    break;
                 }
                 _ = trust_changes.changed() => {}
                 _ = sleep_until(renew_at), if renew_at.is_some() => {}
@@ -620,14 +613,19 @@ impl DataplaneDiscovery for DataplaneService {
         );
         self.register(&resource).await.map_err(Status::from)?;
         let session_id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        self.sessions().insert(
+        let superseded = Arc::new(tokio::sync::Notify::new());
+        let previous = self.sessions().insert(
             key.clone(),
             SessionInfo {
                 id: session_id,
                 connected: true,
+                superseded: Some(superseded.clone()),
                 ..SessionInfo::default()
             },
         );
+        if let Some(stop) = previous.and_then(|info| info.superseded) {
+            stop.notify_one();
+        }
         let services: Vec<String> = match &resource.spec {
             Spec::Dataplane(spec) => spec.services().map(str::to_string).collect(),
             _ => Vec::new(),
@@ -637,7 +635,10 @@ impl DataplaneDiscovery for DataplaneService {
         self.metrics.dataplanes_connected.inc();
         tracing::info!(mesh = %key.0, dataplane = %key.1, proxy_version = %hello.version, "dataplane connected");
         let (sender, receiver) = mpsc::channel(4);
-        tokio::spawn(self.clone().run_session(key, session_id, inbound, sender));
+        tokio::spawn(
+            self.clone()
+                .run_session(key, session_id, inbound, sender, superseded),
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }

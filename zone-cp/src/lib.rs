@@ -2,6 +2,7 @@
 
 pub mod cas;
 pub mod config;
+pub mod configs;
 pub mod credentials;
 pub mod dataplanes;
 pub mod error;
@@ -120,6 +121,12 @@ pub async fn run(
     dataplanes.credentials = credentials.clone();
     dataplanes.cas = cas.clone();
     dataplanes.allow_loopback = config.allow_loopback_dataplanes;
+    let configs_task = tokio::spawn(configs::run(
+        dataplanes.configs.clone(),
+        state.clone(),
+        metrics.clone(),
+        shutdown_receiver.clone(),
+    ));
     let loaded_keys: Vec<(String, String)> = state
         .current()
         .meshes
@@ -221,6 +228,7 @@ pub async fn run(
         let _ = uplink_task.await;
         let _ = http_task.await;
         let _ = grpc_task.await;
+        let _ = configs_task.await;
     })
     .await;
     if finished.is_err() {

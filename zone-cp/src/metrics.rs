@@ -9,6 +9,7 @@ pub struct Metrics {
     pub dataplanes_connected: Gauge,
     pub global_connected: Gauge,
     pub config_pushes: Counter,
+    pub configs_computed: Counter,
     pub config_rejections: Counter,
     pub telemetry_forwarded: Counter,
     pub telemetry_dropped: Counter,
@@ -35,6 +36,12 @@ impl Default for Metrics {
             "Proxy config versions sent",
             config_pushes.clone(),
         );
+        let configs_computed = Counter::default();
+        registry.register(
+            "configs_computed",
+            "Proxy configs computed because a change could concern them",
+            configs_computed.clone(),
+        );
         let config_rejections = Counter::default();
         registry.register(
             "config_rejections",
@@ -58,6 +65,7 @@ impl Default for Metrics {
             dataplanes_connected,
             global_connected,
             config_pushes,
+            configs_computed,
             config_rejections,
             telemetry_forwarded,
             telemetry_dropped,

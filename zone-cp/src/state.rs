@@ -63,15 +63,20 @@ impl MeshState {
         self.mesh.is_some()
     }
 
-    /// The configuration of proxy `name`, or `None` when it is not registered here.
-    pub fn proxy_config(&self, mesh: &str, name: &str) -> Option<ProxyConfig> {
+    /// Everything of the mesh a proxy configuration reads, indexed once.
+    pub fn view<'a>(&'a self, mesh: &'a str) -> MeshView<'a> {
         let resources = self
             .mesh
             .iter()
             .map(|mesh| mesh.as_ref())
             .chain(self.policies.values().map(|policy| policy.as_ref()))
             .chain(self.dataplanes.values().map(|entry| &entry.resource));
-        proxy_config(&MeshView::new(mesh, resources), name)
+        MeshView::new(mesh, resources)
+    }
+
+    /// The configuration of proxy `name`, or `None` when it is not registered here.
+    pub fn proxy_config(&self, mesh: &str, name: &str) -> Option<ProxyConfig> {
+        proxy_config(&self.view(mesh), name)
     }
 }
 
