@@ -71,22 +71,25 @@ fn table(results: &[Value]) -> String {
          one weft-zone (release builds, SQLite), N simulated proxies over 100 services (`weft-sim`: \
          real dataplane tokens, hellos, configs and ACKs, 50 sessions per connection). \"Every \
          proxy\" adds a RateLimit on every inbound; \"1 %\" adds one on a single service. ACK \
-         times run from the API write to each proxy's new config.\n\n\
-         | proxies | connect all (hellos refused) | zone RSS / proxy | change | proxies pushed | ACK p50 | ACK p99 | ACK max | config bytes | zone CPU |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+         times run from the API write to each proxy's new config; \"configs computed\" counts the \
+         proxies the zone recomputed (`weft_zone_configs_computed_total`); zone CPU covers the \
+         change and the 2 s of quiet that end its measurement.\n\n\
+         | proxies | connect all (hellos refused) | zone RSS / proxy | change | proxies pushed | configs computed | ACK p50 | ACK p99 | ACK max | config bytes | zone CPU |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
         crate::bench::today()
     );
     for result in results {
         for (label, key) in [("every proxy", "everyProxy"), ("1 %", "onePercent")] {
             let change = &result[key];
             out.push_str(&format!(
-                "| {} | {:.1} s ({}) | {:.1} KiB | {label} | {} of {} | {} ms | {} ms | {} ms | {:.0} KB | {:.2} s |\n",
+                "| {} | {:.1} s ({}) | {:.1} KiB | {label} | {} of {} | {} | {} ms | {} ms | {} ms | {:.0} KB | {:.2} s |\n",
                 result["proxies"],
                 result["connectSeconds"].as_f64().unwrap_or(f64::NAN),
                 result["connectRetries"],
                 result["zoneRssPerProxyKib"].as_f64().unwrap_or(f64::NAN),
                 change["proxiesPushed"],
                 change["expected"],
+                change["configsComputed"],
                 ms(&change["ackMs"]["p50"]),
                 ms(&change["ackMs"]["p99"]),
                 ms(&change["ackMs"]["max"]),

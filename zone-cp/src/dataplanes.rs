@@ -88,6 +88,8 @@ pub struct DataplaneService {
     pub allow_loopback: bool,
     /// The zone's intermediate CAs, which sign the proxies' certificates.
     pub cas: Arc<crate::cas::ZoneCas>,
+    /// Stores registrations in batches (group commit).
+    pub registrations: crate::registrations::Registrations,
     /// The proxies' configurations, computed by one task for the whole zone.
     pub configs: Arc<crate::configs::Configs>,
     next_id: Arc<AtomicU64>,
@@ -108,6 +110,11 @@ impl DataplaneService {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let store_for_cas = store.clone();
+        let registrations = crate::registrations::Registrations::start(
+            store.clone(),
+            state.clone(),
+            local_changes.clone(),
+        );
         DataplaneService {
             zone,
             store,
@@ -123,6 +130,7 @@ impl DataplaneService {
             allow_loopback: false,
             cas: Arc::new(crate::cas::ZoneCas::empty(store_for_cas)),
             configs: Arc::default(),
+            registrations,
             next_id: Arc::new(AtomicU64::new(1)),
         }
     }
@@ -253,10 +261,7 @@ impl DataplaneService {
     }
 
     async fn register(&self, resource: &Resource) -> Result<(), Error> {
-        self.store.put_local(resource).await?;
-        self.state.put_local(resource.clone());
-        self.local_changes.send_modify(|tick| *tick += 1);
-        Ok(())
+        self.registrations.register(resource.clone()).await
     }
 
     /// Removes a proxy's registration, unless a newer session took it over.

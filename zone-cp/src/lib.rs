@@ -10,6 +10,7 @@ pub mod health;
 pub mod http;
 pub mod insights;
 pub mod metrics;
+pub mod registrations;
 pub mod state;
 pub mod store;
 pub mod uplink;

@@ -198,16 +198,23 @@ impl ZoneState {
     }
 
     pub fn put_local(&self, resource: Resource) {
+        self.put_locals(vec![resource]);
+    }
+
+    /// Registers several of this zone's dataplanes as one change.
+    pub fn put_locals(&self, resources: Vec<Resource>) {
         self.update(|snapshot| {
-            let (mesh, name) = key_of(&resource);
-            let state = Arc::make_mut(snapshot.meshes.entry(mesh).or_default());
-            state.dataplanes.insert(
-                name,
-                Arc::new(DataplaneEntry {
-                    resource,
-                    local: true,
-                }),
-            );
+            for resource in resources {
+                let (mesh, name) = key_of(&resource);
+                let state = Arc::make_mut(snapshot.meshes.entry(mesh).or_default());
+                state.dataplanes.insert(
+                    name,
+                    Arc::new(DataplaneEntry {
+                        resource,
+                        local: true,
+                    }),
+                );
+            }
         });
     }
 

@@ -163,36 +163,63 @@ impl ZoneStore {
     /// Registers or updates one of this zone's dataplanes; returns its new zone revision,
     /// or the current one when nothing changed.
     pub async fn put_local(&self, resource: &Resource) -> Result<u64> {
-        let manifest = serde_json::to_string(&resource.to_manifest())
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        let mesh = resource.mesh().unwrap_or_default();
-        let mut transaction = self.pool.begin().await?;
-        let revision = next_revision(&mut transaction).await?;
-        let existing: Option<(String, i64)> = sqlx::query_as(
-            "SELECT manifest, deleted FROM local_dataplanes WHERE mesh = ?1 AND name = ?2",
-        )
-        .bind(mesh)
-        .bind(resource.name())
-        .fetch_optional(&mut *transaction)
-        .await?;
-        if let Some((stored, 0)) = &existing
-            && *stored == manifest
-        {
-            transaction.rollback().await?;
-            return self.local_revision().await;
+        let revisions = self.put_locals(std::slice::from_ref(resource)).await?;
+        revisions
+            .first()
+            .copied()
+            .ok_or_else(|| Error::Internal("no revision for a registration".into()))
+    }
+
+    /// Registers or updates several dataplanes in one transaction (a burst of proxies joining
+    /// costs one commit); returns each one's zone revision, or the current one when it did not
+    /// change.
+    pub async fn put_locals(&self, resources: &[Resource]) -> Result<Vec<u64>> {
+        // It reads before it writes: take the write lock first, so a concurrent writer makes it
+        // wait (busy timeout) rather than fail on upgrading.
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut revisions = Vec::with_capacity(resources.len());
+        let mut latest: Option<u64> = None;
+        for resource in resources {
+            let manifest = serde_json::to_string(&resource.to_manifest())
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let mesh = resource.mesh().unwrap_or_default();
+            let existing: Option<(String, i64)> = sqlx::query_as(
+                "SELECT manifest, deleted FROM local_dataplanes WHERE mesh = ?1 AND name = ?2",
+            )
+            .bind(mesh)
+            .bind(resource.name())
+            .fetch_optional(&mut *transaction)
+            .await?;
+            if let Some((stored, 0)) = &existing
+                && *stored == manifest
+            {
+                let current = match latest {
+                    Some(revision) => revision,
+                    None => current_revision(&mut transaction).await?,
+                };
+                revisions.push(current);
+                continue;
+            }
+            let revision = next_revision(&mut transaction).await?;
+            latest = Some(revision);
+            sqlx::query(
+                "INSERT INTO local_dataplanes (mesh, name, revision, deleted, manifest) VALUES (?1, ?2, ?3, 0, ?4)
+                 ON CONFLICT (mesh, name) DO UPDATE SET revision = excluded.revision, deleted = 0, manifest = excluded.manifest",
+            )
+            .bind(mesh)
+            .bind(resource.name())
+            .bind(to_i64(revision))
+            .bind(&manifest)
+            .execute(&mut *transaction)
+            .await?;
+            revisions.push(revision);
         }
-        sqlx::query(
-            "INSERT INTO local_dataplanes (mesh, name, revision, deleted, manifest) VALUES (?1, ?2, ?3, 0, ?4)
-             ON CONFLICT (mesh, name) DO UPDATE SET revision = excluded.revision, deleted = 0, manifest = excluded.manifest",
-        )
-        .bind(mesh)
-        .bind(resource.name())
-        .bind(to_i64(revision))
-        .bind(&manifest)
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(revision)
+        if latest.is_some() {
+            transaction.commit().await?;
+        } else {
+            transaction.rollback().await?;
+        }
+        Ok(revisions)
     }
 
     /// Deregisters a dataplane, leaving a tombstone; `None` when it was not registered.
@@ -350,7 +377,16 @@ async fn set_meta(
     Ok(())
 }
 
-/// Takes the next local revision; the first statement of every local write transaction.
+/// The local revision as this transaction sees it.
+async fn current_revision(transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<u64> {
+    let value: Option<String> =
+        sqlx::query_scalar("SELECT value FROM zone_meta WHERE key = 'zone_revision'")
+            .fetch_optional(&mut **transaction)
+            .await?;
+    Ok(value.and_then(|value| value.parse().ok()).unwrap_or(0))
+}
+
+/// Takes the next local revision; the first write of every local write transaction.
 async fn next_revision(transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<u64> {
     sqlx::query(
         "INSERT INTO zone_meta (key, value) VALUES ('zone_revision', '1')

@@ -34,6 +34,43 @@ fn global(
 }
 
 #[tokio::test]
+async fn registrations_in_one_batch_take_one_revision_each_and_skip_the_unchanged() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = ZoneStore::open(&directory.path().join("zone.db"))
+        .await
+        .unwrap();
+    let first = store.put_local(&dataplane("web-1", 8080)).await.unwrap();
+    let batch = [
+        dataplane("web-1", 8080),
+        dataplane("web-2", 8081),
+        dataplane("web-3", 8082),
+        dataplane("web-2", 8081),
+    ];
+    let revisions = store.put_locals(&batch).await.unwrap();
+    // web-1 is unchanged (the current revision), web-2 and web-3 are new, and web-2's
+    // second copy changes nothing.
+    assert_eq!(
+        revisions,
+        vec![first, first + 1, first + 2, first + 2],
+        "one revision per change, the current one for no change"
+    );
+    assert_eq!(store.local_revision().await.unwrap(), first + 2);
+    let names: Vec<String> = store
+        .local_changes(first)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|change| change.name)
+        .collect();
+    assert_eq!(names, ["web-2", "web-3"]);
+    assert_eq!(
+        store.put_locals(&batch[..1]).await.unwrap(),
+        vec![first + 2],
+        "nothing new: nothing written"
+    );
+}
+
+#[tokio::test]
 async fn local_dataplanes_have_revisions_and_tombstones() {
     let directory = tempfile::tempdir().unwrap();
     let store = ZoneStore::open(&directory.path().join("zone.db"))

@@ -83,6 +83,7 @@ fn measure(proxies: usize, services: usize) -> anyhow::Result<Value> {
 
     // A limit on every proxy's inbound: every config changes.
     let all = change(
+        &zone,
         &api,
         &fleet,
         pid,
@@ -96,6 +97,7 @@ fn measure(proxies: usize, services: usize) -> anyhow::Result<Value> {
     let one = service(0);
     let affected = proxies.div_ceil(services);
     let some = change(
+        &zone,
         &api,
         &fleet,
         pid,
@@ -123,6 +125,7 @@ fn measure(proxies: usize, services: usize) -> anyhow::Result<Value> {
 /// Writes `manifest` at `path` (under the mesh) and follows the new configs until `expected`
 /// proxies have one and nothing more arrives for two seconds.
 fn change(
+    zone: &weft_e2e::topology::Zone,
     api: &weft_e2e::api::Api,
     fleet: &Fleet,
     pid: u32,
@@ -131,6 +134,7 @@ fn change(
     expected: usize,
 ) -> anyhow::Result<Value> {
     let before = fleet.received();
+    let computed_before = computed(zone);
     let cpu_before = cpu_seconds(pid)?;
     let written = Instant::now();
     api.apply(&format!("/api/v1/meshes/{MESH}/{path}"), manifest);
@@ -191,5 +195,14 @@ fn change(
         "ackMs": {"p50": percentile(50.0), "p99": percentile(99.0), "max": percentile(100.0)},
         "configBytes": bytes,
         "zoneCpuSeconds": cpu,
+        "configsComputed": computed(zone) - computed_before,
     }))
+}
+
+/// How many proxy configs the zone has computed so far.
+fn computed(zone: &weft_e2e::topology::Zone) -> f64 {
+    let text = weft_e2e::api::text(&format!("{}/metrics", zone.http_url()))
+        .map(|(_, text)| text)
+        .unwrap_or_default();
+    weft_e2e::api::metric_sum(&text, &["weft_zone_configs_computed_total "])
 }
