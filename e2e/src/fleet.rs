@@ -34,9 +34,10 @@ pub fn start(work: &Path) -> (Global, Zone) {
     (global, zone)
 }
 
-/// `proxies` simulated proxies named `p-00000…`, proxy `i` serving service `i % services`,
-/// each with a dataplane token of its service (one issued per service).
-pub fn proxies(global: &Global, proxies: usize, services: usize) -> Vec<ProxySpec> {
+/// `proxies` simulated proxies named `p-00000…`, proxy `i` serving service `i % services` and
+/// calling the `calls` services after its own (wrapping around), each with a dataplane token
+/// of its service (one issued per service).
+pub fn proxies(global: &Global, proxies: usize, services: usize, calls: usize) -> Vec<ProxySpec> {
     let api = global.api();
     let tokens: Vec<String> = (0..services)
         .map(|index| api.dataplane_token(MESH, &service(index)))
@@ -48,7 +49,15 @@ pub fn proxies(global: &Global, proxies: usize, services: usize) -> Vec<ProxySpe
             service: service(index % services),
             version: "v1".to_string(),
             port: u16::try_from(20_000 + index % 40_000).unwrap_or(20_000),
+            calls: callees(index % services, services, calls),
             token: tokens[index % services].clone(),
         })
+        .collect()
+}
+
+/// The services service `index` calls: the `calls` next ones, never itself.
+pub fn callees(index: usize, services: usize, calls: usize) -> Vec<String> {
+    (1..=calls.min(services.saturating_sub(1)))
+        .map(|step| service((index + step) % services))
         .collect()
 }

@@ -15,7 +15,8 @@ use weft_api::proto::{
 use weft_api::sync::MAX_MESSAGE_BYTES;
 use weft_runtime::grpc::ControlClient;
 
-/// One simulated proxy: a Dataplane serving `service` (one inbound, no outbound).
+/// One simulated proxy: a Dataplane serving `service` (one inbound) and calling `calls` (one
+/// outbound each, so its config carries their endpoints).
 #[derive(Clone, Debug)]
 pub struct ProxySpec {
     pub mesh: String,
@@ -23,12 +24,20 @@ pub struct ProxySpec {
     pub service: String,
     pub version: String,
     pub port: u16,
+    /// Services it sends to.
+    pub calls: Vec<String>,
     /// A dataplane token for the mesh and service.
     pub token: String,
 }
 
 impl ProxySpec {
     pub fn manifest(&self) -> String {
+        let outbound: Vec<serde_json::Value> = self
+            .calls
+            .iter()
+            .enumerate()
+            .map(|(index, service)| serde_json::json!({"port": 30_000 + index, "service": service}))
+            .collect();
         serde_json::json!({
             "apiVersion": "weft.dev/v1alpha1",
             "kind": "Dataplane",
@@ -40,6 +49,7 @@ impl ProxySpec {
                     "servicePort": self.port,
                     "tags": {"service": self.service, "version": self.version},
                 }],
+                "outbound": outbound,
             }},
         })
         .to_string()

@@ -68,8 +68,9 @@ fn table(results: &[Value]) -> String {
     };
     let mut out = format!(
         "Measured {} on this machine (2 cores) with `cargo xtask bench scale`: one weft-global and \
-         one weft-zone (release builds, SQLite), N simulated proxies over 100 services (`weft-sim`: \
-         real dataplane tokens, hellos, configs and ACKs, 50 sessions per connection). \"Every \
+         one weft-zone (release builds, SQLite), N simulated proxies over 100 services, each proxy \
+         calling 2 of them (`weft-sim`: real dataplane tokens, hellos, configs and ACKs, 50 \
+         sessions per connection). \"Every \
          proxy\" adds a RateLimit on every inbound; \"1 %\" adds one on a single service. ACK \
          times run from the API write to each proxy's new config; \"configs computed\" counts the \
          proxies the zone recomputed (`weft_zone_configs_computed_total`); zone CPU covers the \

@@ -7,7 +7,10 @@
 //! config bytes sent and the zone's CPU time. `cargo xtask bench scale` runs it and writes the
 //! table in docs/benchmarks.md.
 //!
-//! Usage: weft-scale [--proxies 1000,5000,10000] [--services 100]
+//! Usage: weft-scale [--proxies 1000,5000,10000] [--services 100] [--calls 2]
+//!
+//! Each proxy calls the `--calls` services after its own, so its config carries their
+//! endpoints (with 10,000 proxies over 100 services, 100 endpoints per service called).
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +26,7 @@ const PER_CONNECTION: usize = 50;
 fn main() -> anyhow::Result<()> {
     let mut sizes = vec![1_000usize, 5_000, 10_000];
     let mut services = 100usize;
+    let mut calls = 2usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -43,23 +47,30 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--services takes a number")?;
             }
-            other => bail!("unknown argument {other:?} (use --proxies and --services)"),
+            "--calls" => {
+                calls = args
+                    .next()
+                    .context("--calls needs a number")?
+                    .parse()
+                    .context("--calls takes a number")?;
+            }
+            other => bail!("unknown argument {other:?} (use --proxies, --services and --calls)"),
         }
     }
     anyhow::ensure!(services >= 1, "--services must be at least 1");
     for size in sizes {
-        let result = measure(size, services)?;
+        let result = measure(size, services, calls)?;
         println!("{result}");
     }
     Ok(())
 }
 
-fn measure(proxies: usize, services: usize) -> anyhow::Result<Value> {
+fn measure(proxies: usize, services: usize, calls: usize) -> anyhow::Result<Value> {
     let work = tempfile::tempdir()?;
     let (global, zone) = fleet::start(work.path());
     let api = global.api();
     let pid = zone.process.pid().context("the zone's pid")?;
-    let specs = fleet::proxies(&global, proxies, services);
+    let specs = fleet::proxies(&global, proxies, services, calls);
     let ca = std::fs::read_to_string(&zone.upstream().ca_file)?;
     let rss_idle = rss_kib(pid)?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -112,6 +123,7 @@ fn measure(proxies: usize, services: usize) -> anyhow::Result<Value> {
     Ok(json!({
         "proxies": proxies,
         "services": services,
+        "calls": calls,
         "connectSeconds": connect_seconds,
         "connectRetries": retries,
         "firstRetryReason": why,
