@@ -102,6 +102,17 @@ impl Api {
         Self::finish(response)
     }
 
+    /// GET `path` as text (nothing parsed on this side).
+    pub fn get_text(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        let mut response = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()?;
+        let status = response.status().as_u16();
+        Ok((status, response.body_mut().read_to_string()?))
+    }
+
     /// PUT a YAML or JSON manifest.
     pub fn put(&self, path: &str, manifest: &str) -> anyhow::Result<(u16, Value)> {
         let response = self

@@ -17,11 +17,8 @@ pub fn service(index: usize) -> String {
 
 /// weft-global (embedded store) and zone `z1`, with mesh [`MESH`] of tenant `scale-team`.
 pub fn start(work: &Path) -> (Global, Zone) {
-    let global = Global::start(work, GlobalOptions::local("weft-scale-password"));
+    let global = start_global(work);
     let api = global.api();
-    api.apply_all(&format!(
-        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: scale-team}}\nspec: {{displayName: Scale}}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {MESH}}}\nspec: {{tenant: scale-team}}\n"
-    ));
     let zone = Zone::start(
         work,
         "z1",
@@ -32,6 +29,15 @@ pub fn start(work: &Path) -> (Global, Zone) {
     );
     zone.wait_for_mesh(MESH);
     (global, zone)
+}
+
+/// weft-global (embedded store) with mesh [`MESH`] of tenant `scale-team`.
+pub fn start_global(work: &Path) -> Global {
+    let global = Global::start(work, GlobalOptions::local("weft-scale-password"));
+    global.api().apply_all(&format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: scale-team}}\nspec: {{displayName: Scale}}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {MESH}}}\nspec: {{tenant: scale-team}}\n"
+    ));
+    global
 }
 
 /// `proxies` simulated proxies named `p-00000…`, proxy `i` serving service `i % services` and

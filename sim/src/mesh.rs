@@ -101,27 +101,32 @@ impl SyntheticMesh {
 
     /// One Dataplane manifest (JSON) per service, on made-up loopback ports.
     pub fn dataplanes(&self) -> Vec<(String, String)> {
-        self.services
-            .iter()
-            .enumerate()
-            .map(|(index, service)| {
-                let name = format!("{}-1", service.name);
-                let manifest = serde_json::json!({
-                    "apiVersion": "weft.dev/v1alpha1",
-                    "kind": "Dataplane",
-                    "metadata": {"name": name, "mesh": self.mesh},
-                    "spec": {"networking": {
-                        "address": "127.0.0.1",
-                        "inbound": [{
-                            "port": 20_000 + index,
-                            "servicePort": 30_000 + index,
-                            "tags": {"service": service.name, "version": service.version},
-                        }],
-                    }},
-                });
-                (name, manifest.to_string())
-            })
+        (0..self.services.len())
+            .map(|index| self.instance(index))
             .collect()
+    }
+
+    /// Dataplane number `index` (name and manifest JSON): an instance of service
+    /// `index % services`, named after it and numbered from 1 (`svc-007-1`, `svc-007-2`…).
+    pub fn instance(&self, index: usize) -> (String, String) {
+        let count = self.services.len().max(1);
+        let service = &self.services[index % count];
+        let name = format!("{}-{}", service.name, 1 + index / count);
+        let port = 20_000 + index % 40_000;
+        let manifest = serde_json::json!({
+            "apiVersion": "weft.dev/v1alpha1",
+            "kind": "Dataplane",
+            "metadata": {"name": name, "mesh": self.mesh},
+            "spec": {"networking": {
+                "address": "127.0.0.1",
+                "inbound": [{
+                    "port": port,
+                    "servicePort": port,
+                    "tags": {"service": service.name, "version": service.version},
+                }],
+            }},
+        });
+        (name, manifest.to_string())
     }
 
     /// One second of traffic on every edge, as a proxy would count it.

@@ -1,6 +1,10 @@
 //! A simulated zone: dials weft-global's federation port with a real zone token, registers
 //! dataplanes and reports telemetry as weft-zone does, and reads (and drops) what global sends.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use weft_api::proto::zone_message::Message;
@@ -17,8 +21,18 @@ pub struct SimZone {
     pub name: String,
     outbound: mpsc::Sender<ZoneMessage>,
     revision: u64,
-    /// Messages global sent (resources, CA answers…), counted by the reader task.
-    received: tokio::sync::watch::Receiver<u64>,
+    /// What global sent, recorded by the reader task.
+    inbox: Arc<Mutex<Inbox>>,
+}
+
+/// What a simulated zone received from global.
+#[derive(Default)]
+struct Inbox {
+    messages: u64,
+    /// Other zones' dataplanes it holds.
+    dataplanes: HashSet<String>,
+    /// When each other resource (`Kind/name`) last arrived.
+    arrivals: HashMap<String, Instant>,
 }
 
 impl SimZone {
@@ -61,17 +75,38 @@ impl SimZone {
             Ok(_) => return Err("global did not answer with its hello".to_string()),
             Err(status) => return Err(format!("global ended the stream: {}", status.message())),
         }
-        let (count, received) = tokio::sync::watch::channel(0u64);
+        let inbox = Arc::new(Mutex::new(Inbox::default()));
+        let recorder = inbox.clone();
         tokio::spawn(async move {
-            while let Ok(Some(_)) = inbound.message().await {
-                count.send_modify(|count| *count += 1);
+            while let Ok(Some(message)) = inbound.message().await {
+                let now = Instant::now();
+                let mut inbox = recorder
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                inbox.messages += 1;
+                let Some(global_message::Message::Resources(batch)) = message.message else {
+                    continue;
+                };
+                for resource in batch.resources {
+                    if resource.kind == "Dataplane" {
+                        if resource.deleted {
+                            inbox.dataplanes.remove(&resource.name);
+                        } else {
+                            inbox.dataplanes.insert(resource.name);
+                        }
+                    } else {
+                        inbox
+                            .arrivals
+                            .insert(format!("{}/{}", resource.kind, resource.name), now);
+                    }
+                }
             }
         });
         Ok(SimZone {
             name: name.to_string(),
             outbound,
             revision: 0,
-            received,
+            inbox,
         })
     }
 
@@ -115,9 +150,28 @@ impl SimZone {
         .await
     }
 
+    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// How many messages global has sent on this stream so far.
     pub fn received(&self) -> u64 {
-        *self.received.borrow()
+        self.inbox().messages
+    }
+
+    /// How many other zones' dataplanes global has sent (and not deleted).
+    pub fn dataplanes_known(&self) -> usize {
+        self.inbox().dataplanes.len()
+    }
+
+    /// When resource `kind`/`name` (not a Dataplane) last arrived from global.
+    pub fn arrived(&self, kind: &str, name: &str) -> Option<Instant> {
+        self.inbox()
+            .arrivals
+            .get(&format!("{kind}/{name}"))
+            .copied()
     }
 
     async fn send(&self, message: Message) -> Result<(), String> {

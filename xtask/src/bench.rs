@@ -36,13 +36,17 @@ pub struct BenchArgs {
     /// Fleet sizes for `scale`, comma-separated.
     #[arg(long, default_value = "1000,5000,10000")]
     proxies: String,
+    /// Simulated zones for `scale`'s federation scenario (0 skips it).
+    #[arg(long, default_value_t = 50)]
+    zones: usize,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Bench {
     /// Proxy latency, CPU, instructions and memory (DESIGN goals for the data path).
     Proxy,
-    /// A zone with 1,000 to 10,000 simulated proxies: ACK times, memory, CPU, bytes.
+    /// A zone with 1,000 to 10,000 simulated proxies (ACK times, memory, CPU, bytes), then
+    /// global with 50 simulated zones.
     Scale,
 }
 
@@ -268,7 +272,7 @@ struct Samples {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Bench::Scale = args.what {
-        return crate::scale::run(&args.proxies);
+        return crate::scale::run(&args.proxies, args.zones);
     }
     if args.rounds == 0 || args.seconds <= 0.0 {
         bail!("--rounds and --seconds must be above 0");

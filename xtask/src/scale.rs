@@ -10,9 +10,12 @@ use serde_json::Value;
 use crate::{root, run_command};
 
 const BEGIN: &str = "<!-- scale:begin (cargo xtask bench scale writes this part) -->";
+const FEDERATION_BEGIN: &str =
+    "<!-- federation:begin (cargo xtask bench scale writes this part) -->";
+const FEDERATION_END: &str = "<!-- federation:end -->";
 const END: &str = "<!-- scale:end -->";
 
-pub fn run(proxies: &str) -> anyhow::Result<()> {
+pub fn run(proxies: &str, zones: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     run_command(crate::cargo().args([
         "build",
@@ -32,7 +35,7 @@ pub fn run(proxies: &str) -> anyhow::Result<()> {
     ]))?;
     eprintln!("xtask: measuring {proxies} simulated proxies (this takes minutes)");
     let mut child = Command::new(root().join("target/release/weft-scale"))
-        .args(["--proxies", proxies])
+        .args(["--proxies", proxies, "--zones", &zones.to_string()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
@@ -43,13 +46,20 @@ pub fn run(proxies: &str) -> anyhow::Result<()> {
     let mut results: Vec<Value> = Vec::new();
     for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
         let line = line?;
-        results
-            .push(serde_json::from_str(&line).with_context(|| {
-                format!("weft-scale printed something other than JSON: {line}")
-            })?);
-        let report = table(&results);
+        let result: Value = serde_json::from_str(&line)
+            .with_context(|| format!("weft-scale printed something other than JSON: {line}"))?;
         let text = std::fs::read_to_string(&doc)?;
-        std::fs::write(&doc, crate::pytools::splice(&text, BEGIN, END, &report))?;
+        let (report, text) = if result["scenario"] == "federation" {
+            let report = federation_table(&result);
+            let text = crate::pytools::splice(&text, FEDERATION_BEGIN, FEDERATION_END, &report);
+            (report, text)
+        } else {
+            results.push(result);
+            let report = table(&results);
+            let text = crate::pytools::splice(&text, BEGIN, END, &report);
+            (report, text)
+        };
+        std::fs::write(&doc, text)?;
         println!("{report}");
     }
     anyhow::ensure!(child.wait()?.success(), "weft-scale failed");
@@ -58,6 +68,57 @@ pub fn run(proxies: &str) -> anyhow::Result<()> {
         started.elapsed()
     );
     Ok(())
+}
+
+fn federation_table(result: &Value) -> String {
+    let number = |value: &Value, digits: usize| {
+        value
+            .as_f64()
+            .map_or("–".to_string(), |number| format!("{number:.digits$}"))
+    };
+    let mib = |value: &Value| number(&json_div(value, 1024.0), 0);
+    format!(
+        "Measured {} on this machine (2 cores) with `cargo xtask bench scale`: one weft-global \
+         (release build, SQLite) and {} simulated zones (`weft-sim`: real zone tokens and the \
+         federation protocol) of {} dataplanes each, {} in all, over a synthetic mesh of {} \
+         services and {} edges whose traffic the zones report every second.\n\n\
+         | measure | value |\n|---|---|\n\
+         | federation converged (every zone holds every other zone's dataplanes) | {} s, global CPU {} s |\n\
+         | one write → in every zone: p50 / p99 / max | {} / {} / {} ms (global CPU {} s) |\n\
+         | global RSS: idle → converged → with telemetry | {} → {} → {} MiB |\n\
+         | graph endpoint ({} services, {} edges, {} KB): p50 / p99 | {} / {} ms |\n\
+         | global CPU while the zones report every second | {} % of a core |\n",
+        crate::bench::today(),
+        result["zones"],
+        result["dataplanesPerZone"],
+        result["zones"].as_u64().unwrap_or(0) * result["dataplanesPerZone"].as_u64().unwrap_or(0),
+        result["services"],
+        result["edges"],
+        number(&result["convergeSeconds"], 1),
+        number(&result["convergeCpuSeconds"], 1),
+        number(&result["writeToEveryZoneMs"]["p50"], 0),
+        number(&result["writeToEveryZoneMs"]["p99"], 0),
+        number(&result["writeToEveryZoneMs"]["max"], 0),
+        number(&result["writeCpuSeconds"], 2),
+        mib(&result["globalRssKib"]["idle"]),
+        mib(&result["globalRssKib"]["converged"]),
+        mib(&result["globalRssKib"]["end"]),
+        result["services"],
+        result["edges"],
+        number(&json_div(&result["graphBytes"], 1000.0), 0),
+        number(&result["graphMs"]["p50"], 0),
+        number(&result["graphMs"]["p99"], 0),
+        number(
+            &json_div(&result["globalCpuPerSecondWithTelemetry"], 0.01),
+            0
+        ),
+    )
+}
+
+fn json_div(value: &Value, by: f64) -> Value {
+    value
+        .as_f64()
+        .map_or(Value::Null, |number| Value::from(number / by))
 }
 
 fn table(results: &[Value]) -> String {

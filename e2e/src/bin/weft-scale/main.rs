@@ -7,7 +7,10 @@
 //! config bytes sent and the zone's CPU time. `cargo xtask bench scale` runs it and writes the
 //! table in docs/benchmarks.md.
 //!
-//! Usage: weft-scale [--proxies 1000,5000,10000] [--services 100] [--calls 2]
+//! With `--zones N` it then measures global with N simulated zones (see `federation`).
+//!
+//! Usage: weft-scale [--proxies 1000,5000,10000|none] [--services 100] [--calls 2]
+//!                   [--zones 0] [--zone-dataplanes 200]
 //!
 //! Each proxy calls the `--calls` services after its own, so its config carries their
 //! endpoints (with 10,000 proxies over 100 services, 100 endpoints per service called).
@@ -20,6 +23,8 @@ use weft_e2e::fleet::{self, MESH, service};
 use weft_e2e::process::{cpu_seconds, rss_kib};
 use weft_e2e::wait_until;
 use weft_sim::proxies::{Fleet, Received};
+
+mod federation;
 /// Sessions per HTTP/2 connection to the zone (a zone allows 64 streams per connection).
 const PER_CONNECTION: usize = 50;
 
@@ -27,6 +32,8 @@ fn main() -> anyhow::Result<()> {
     let mut sizes = vec![1_000usize, 5_000, 10_000];
     let mut services = 100usize;
     let mut calls = 2usize;
+    let mut zones = 0usize;
+    let mut zone_dataplanes = 200usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -34,11 +41,14 @@ fn main() -> anyhow::Result<()> {
                 let list = args
                     .next()
                     .context("--proxies needs a list, e.g. 1000,5000")?;
-                sizes = list
-                    .split(',')
-                    .map(|size| size.trim().parse::<usize>())
-                    .collect::<Result<_, _>>()
-                    .context("--proxies takes numbers separated by commas")?;
+                sizes = if list == "none" {
+                    Vec::new()
+                } else {
+                    list.split(',')
+                        .map(|size| size.trim().parse::<usize>())
+                        .collect::<Result<_, _>>()
+                        .context("--proxies takes numbers separated by commas, or none")?
+                };
             }
             "--services" => {
                 services = args
@@ -54,13 +64,33 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--calls takes a number")?;
             }
-            other => bail!("unknown argument {other:?} (use --proxies, --services and --calls)"),
+            "--zones" => {
+                zones = args
+                    .next()
+                    .context("--zones needs a number")?
+                    .parse()
+                    .context("--zones takes a number")?;
+            }
+            "--zone-dataplanes" => {
+                zone_dataplanes = args
+                    .next()
+                    .context("--zone-dataplanes needs a number")?
+                    .parse()
+                    .context("--zone-dataplanes takes a number")?;
+            }
+            other => bail!(
+                "unknown argument {other:?} (use --proxies, --services, --calls, --zones and --zone-dataplanes)"
+            ),
         }
     }
     anyhow::ensure!(services >= 1, "--services must be at least 1");
     for size in sizes {
         let result = measure(size, services, calls)?;
         println!("{result}");
+    }
+    if zones > 0 {
+        anyhow::ensure!(zones >= 2, "--zones must be 0 (skip) or at least 2");
+        println!("{}", federation::measure(zones, zone_dataplanes)?);
     }
     Ok(())
 }
@@ -121,6 +151,7 @@ fn measure(proxies: usize, services: usize, calls: usize) -> anyhow::Result<Valu
     let rss_end = rss_kib(pid)?;
     drop(fleet);
     Ok(json!({
+        "scenario": "zone",
         "proxies": proxies,
         "services": services,
         "calls": calls,
@@ -182,13 +213,7 @@ fn change(
         .map(|at| at.saturating_duration_since(written).as_secs_f64() * 1e3)
         .collect();
     millis.sort_by(f64::total_cmp);
-    let percentile = |p: f64| -> f64 {
-        if millis.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * millis.len() as f64).ceil() as usize;
-        millis[rank.clamp(1, millis.len()) - 1]
-    };
+    let percentile = |p: f64| federation::percentile(&millis, p);
     let bytes: u64 = last
         .iter()
         .zip(&before)
