@@ -8,6 +8,11 @@
 //! change that concerns 1 % of the proxies costs about 1 % of the work, and an unchanged proxy
 //! is never woken.
 //!
+//! Configurations are computed without their endpoints; each service's endpoints are encoded
+//! once per round and spliced into the JSON of every proxy that calls it. The task keeps only
+//! each proxy's dependencies and version (the JSON is in its slot), so a connected proxy costs
+//! the zone little more than its encoded configuration.
+//!
 //! Versions count per proxy and survive its reconnects; a reconnecting proxy is sent the
 //! current version again.
 
@@ -15,6 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
 use weft_model::Spec;
 use weft_model::effective::{Change, Dependencies, MeshView, proxy_config_with_dependencies};
@@ -92,8 +98,46 @@ impl Configs {
 /// What the task remembers of one proxy.
 struct Computed {
     version: u64,
-    config: ProxyConfig,
     dependencies: Dependencies,
+}
+
+/// A proxy's configuration as sent: the configuration (its endpoints left out) with the
+/// endpoints of the services it calls, each encoded once per round.
+#[derive(serde::Serialize)]
+struct Wire<'a> {
+    #[serde(flatten)]
+    config: &'a ProxyConfig,
+    endpoints: BTreeMap<&'a str, &'a RawValue>,
+}
+
+/// Each service's endpoints, encoded at most once per round and mesh.
+#[derive(Default)]
+struct EncodedEndpoints(HashMap<String, Box<RawValue>>);
+
+impl EncodedEndpoints {
+    fn encode<'a>(
+        &'a mut self,
+        view: &MeshView<'_>,
+        config: &'a ProxyConfig,
+        dependencies: &'a Dependencies,
+    ) -> serde_json::Result<String> {
+        for service in dependencies.services() {
+            if !self.0.contains_key(service) {
+                let endpoints = view.endpoints(service);
+                if !endpoints.is_empty() {
+                    self.0.insert(
+                        service.to_string(),
+                        serde_json::value::to_raw_value(&endpoints)?,
+                    );
+                }
+            }
+        }
+        let endpoints = dependencies
+            .services()
+            .filter_map(|service| Some((service, self.0.get(service)?.as_ref())))
+            .collect();
+        serde_json::to_string(&Wire { config, endpoints })
+    }
 }
 
 /// Computes and publishes configurations until `shutdown`.
@@ -159,6 +203,7 @@ impl Rounds {
                 _ => changes(previous.map(Arc::as_ref), current),
             };
             let mut view: Option<MeshView<'_>> = None;
+            let mut encoded = EncodedEndpoints::default();
             for (name, slot) in proxies {
                 let key = (mesh.clone(), name);
                 let Some(entry) = current.dataplanes.get(&key.1).filter(|entry| entry.local) else {
@@ -184,27 +229,30 @@ impl Rounds {
                     continue;
                 };
                 computed += 1;
-                let version = match self.computed.get_mut(&key) {
-                    Some(known) if known.config == config => {
-                        known.dependencies = dependencies;
-                        continue;
-                    }
-                    Some(known) => known.version + 1,
-                    None => 1,
-                };
-                let json = match serde_json::to_string(&config) {
+                let json = match encoded.encode(view, &config, &dependencies) {
                     Ok(json) => json,
                     Err(error) => {
                         tracing::error!(mesh = %key.0, dataplane = %key.1, %error, "config not serialisable");
                         continue;
                     }
                 };
+                let unchanged = matches!(
+                    slot.borrow().as_deref(),
+                    Some(Update::Config { json: sent, .. }) if *sent == json
+                );
+                let version = match self.computed.get_mut(&key) {
+                    Some(known) if unchanged => {
+                        known.dependencies = dependencies;
+                        continue;
+                    }
+                    Some(known) => known.version + 1,
+                    None => 1,
+                };
                 slot.send_replace(Some(Arc::new(Update::Config { version, json })));
                 self.computed.insert(
                     key,
                     Computed {
                         version,
-                        config,
                         dependencies,
                     },
                 );

@@ -40,6 +40,7 @@ pub struct ProxyConfig {
     pub inbound: Vec<InboundConfig>,
     pub outbound: Vec<OutboundConfig>,
     /// Endpoints of every service this proxy may route to, by service name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub endpoints: BTreeMap<String, Vec<EndpointConfig>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceConf>,

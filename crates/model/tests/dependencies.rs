@@ -188,9 +188,16 @@ proptest! {
         let before_view = MeshView::new("shop", before.iter());
         let after_view = MeshView::new("shop", after.iter());
         for proxy in PROXIES {
-            let Some((config, dependencies)) = proxy_config_with_dependencies(&before_view, proxy) else {
+            let Some((mut config, dependencies)) = proxy_config_with_dependencies(&before_view, proxy) else {
                 continue;
             };
+            // The config comes without its endpoints: those of the services it depends on.
+            prop_assert!(config.endpoints.is_empty());
+            config.endpoints = dependencies
+                .services()
+                .map(|service| (service.to_string(), before_view.endpoints(service)))
+                .filter(|(_, list)| !list.is_empty())
+                .collect();
             let plain = proxy_config(&before_view, proxy);
             prop_assert_eq!(Some(&config), plain.as_ref());
             let Some(now) = after.iter().find_map(|resource| match &resource.spec {

@@ -50,6 +50,11 @@ impl Dependencies {
         }
     }
 
+    /// The services whose endpoints the configuration carries (those that have any).
+    pub fn services(&self) -> impl Iterator<Item = &str> {
+        self.services.iter().map(String::as_str)
+    }
+
     /// Whether `change` can alter the configuration of proxy `name` (whose Dataplane is now
     /// `spec`), given that these dependencies were computed before the change.
     pub fn concerned_by(&self, name: &str, spec: &DataplaneSpec, change: Change<'_>) -> bool {

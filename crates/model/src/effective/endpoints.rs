@@ -13,25 +13,26 @@ pub(crate) fn for_outbound(
     outbound: &[OutboundConfig],
 ) -> BTreeMap<String, Vec<EndpointConfig>> {
     let wanted: BTreeSet<&str> = outbound.iter().flat_map(OutboundConfig::services).collect();
-    let mut endpoints: BTreeMap<String, Vec<EndpointConfig>> = BTreeMap::new();
-    for service in wanted {
-        let inbounds = view.inbounds_of(service);
-        if inbounds.is_empty() {
-            continue;
-        }
-        let list = endpoints.entry(service.to_string()).or_default();
-        for (resource, spec, inbound) in inbounds {
-            list.push(EndpointConfig {
-                address: spec.networking.address.clone(),
-                port: super::port(inbound.port),
-                tags: inbound.tags.clone(),
-                dataplane: resource.name().to_string(),
-                zone: resource.metadata.labels.get(ZONE_LABEL).cloned(),
-            });
-        }
-    }
-    for list in endpoints.values_mut() {
-        list.sort();
-    }
-    endpoints
+    wanted
+        .into_iter()
+        .map(|service| (service.to_string(), of_service(view, service)))
+        .filter(|(_, list)| !list.is_empty())
+        .collect()
+}
+
+/// Every inbound of `service`'s dataplanes, sorted.
+pub(crate) fn of_service(view: &MeshView<'_>, service: &str) -> Vec<EndpointConfig> {
+    let mut list: Vec<EndpointConfig> = view
+        .inbounds_of(service)
+        .iter()
+        .map(|(resource, spec, inbound)| EndpointConfig {
+            address: spec.networking.address.clone(),
+            port: super::port(inbound.port),
+            tags: inbound.tags.clone(),
+            dataplane: resource.name().to_string(),
+            zone: resource.metadata.labels.get(ZONE_LABEL).cloned(),
+        })
+        .collect();
+    list.sort();
+    list
 }

@@ -108,6 +108,11 @@ impl<'a> MeshView<'a> {
         self.inbounds.get(service).map_or(&[], Vec::as_slice)
     }
 
+    /// The endpoints of `service`: every inbound of its dataplanes, in every zone, in order.
+    pub fn endpoints(&self, service: &str) -> Vec<crate::proxy::EndpointConfig> {
+        endpoints::of_service(self, service)
+    }
+
     /// Policies (and routes) whose `spec.targetRef` selects the proxy at all.
     fn selecting(&self, proxy: &Proxy<'_>) -> Vec<&'a Resource> {
         self.targeted
@@ -127,17 +132,20 @@ impl<'a> MeshView<'a> {
 pub fn proxy_config(view: &MeshView<'_>, dataplane: &str) -> Option<ProxyConfig> {
     let proxy = view.dataplane(dataplane)?;
     let selecting = view.selecting(&proxy);
-    Some(configure(view, &proxy, &selecting))
+    Some(configure(view, &proxy, &selecting, true))
 }
 
-/// The configuration and what it was computed from (see [`Dependencies`]).
+/// The configuration *without its endpoints*, and what it was computed from (see
+/// [`Dependencies`]). The endpoints are those of [`Dependencies::services`], from
+/// [`MeshView::endpoints`]: a caller configuring many proxies computes (and encodes) each
+/// service's endpoints once instead of once per proxy.
 pub fn proxy_config_with_dependencies(
     view: &MeshView<'_>,
     dataplane: &str,
 ) -> Option<(ProxyConfig, Dependencies)> {
     let proxy = view.dataplane(dataplane)?;
     let selecting = view.selecting(&proxy);
-    let config = configure(view, &proxy, &selecting);
+    let config = configure(view, &proxy, &selecting, false);
     let dependencies = Dependencies::of(&selecting, &config);
     Some((config, dependencies))
 }
@@ -146,12 +154,18 @@ pub fn proxy_config_with_dependencies(
 pub fn explain(view: &MeshView<'_>, dataplane: &str) -> Option<Explanation> {
     let proxy = view.dataplane(dataplane)?;
     let selecting = view.selecting(&proxy);
-    let config = configure(view, &proxy, &selecting);
+    let config = configure(view, &proxy, &selecting, true);
     let policies = report::applied(&selecting, &proxy, &config);
     Some(Explanation { config, policies })
 }
 
-fn configure(view: &MeshView<'_>, proxy: &Proxy<'_>, selecting: &[&Resource]) -> ProxyConfig {
+/// The configuration; its `endpoints` only `with_endpoints`.
+fn configure(
+    view: &MeshView<'_>,
+    proxy: &Proxy<'_>,
+    selecting: &[&Resource],
+    with_endpoints: bool,
+) -> ProxyConfig {
     let mesh_spec = view.mesh_spec;
     let mtls = mesh_spec.map(MeshSpec::mtls_mode).unwrap_or_default();
     let mut provenance = Provenance::new();
@@ -215,7 +229,11 @@ fn configure(view: &MeshView<'_>, proxy: &Proxy<'_>, selecting: &[&Resource]) ->
         .collect();
 
     let trace = policies::trace(selecting, &mut provenance);
-    let endpoints = endpoints::for_outbound(view, &outbound);
+    let endpoints = if with_endpoints {
+        endpoints::for_outbound(view, &outbound)
+    } else {
+        Default::default()
+    };
     ProxyConfig {
         mesh: view.mesh.to_string(),
         dataplane: proxy.name.to_string(),
