@@ -84,6 +84,7 @@ fn federation_table(result: &Value) -> String {
          services and {} edges whose traffic the zones report every second.\n\n\
          | measure | value |\n|---|---|\n\
          | federation converged (every zone holds every other zone's dataplanes) | {} s, global CPU {} s |\n\
+         | zone syncs refused while they connected (dialled again after 1 s) | {} {} |\n\
          | one write → in every zone: p50 / p99 / max | {} / {} / {} ms (global CPU {} s) |\n\
          | global RSS: idle → converged → with telemetry | {} → {} → {} MiB |\n\
          | graph endpoint ({} services, {} edges, {} KB): p50 / p99 | {} / {} ms |\n\
@@ -96,6 +97,10 @@ fn federation_table(result: &Value) -> String {
         result["edges"],
         number(&result["convergeSeconds"], 1),
         number(&result["convergeCpuSeconds"], 1),
+        result["syncsRefused"],
+        result["firstRefusal"]
+            .as_str()
+            .map_or(String::new(), |why| format!("(first: {why})")),
         number(&result["writeToEveryZoneMs"]["p50"], 0),
         number(&result["writeToEveryZoneMs"]["p99"], 0),
         number(&result["writeToEveryZoneMs"]["max"], 0),

@@ -34,12 +34,24 @@ pub fn measure(zones: usize, per_zone: usize) -> anyhow::Result<Value> {
     let runtime = tokio::runtime::Runtime::new()?;
     let started = Instant::now();
     let cpu_before = cpu_seconds(pid)?;
+    // Zones dial one after the other, as a fleet of zones does after a global restart; a
+    // refused sync is dialled again after a second, as weft-zone does.
+    let mut refused: Vec<String> = Vec::new();
     let sim_zones: Vec<SimZone> = runtime.block_on(async {
         let mut connected = Vec::with_capacity(zones);
         for (zone, token) in tokens.iter().enumerate() {
-            let mut sim = SimZone::connect(&global.grpc_url(), &ca, token, &zone_name(zone))
-                .await
-                .map_err(anyhow::Error::msg)?;
+            let mut attempts = 0;
+            let mut sim = loop {
+                match SimZone::connect(&global.grpc_url(), &ca, token, &zone_name(zone)).await {
+                    Ok(sim) => break sim,
+                    Err(error) if attempts < 30 => {
+                        attempts += 1;
+                        refused.push(error);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(error) => anyhow::bail!("{} never connected: {error}", zone_name(zone)),
+                }
+            };
             let dataplanes: Vec<(String, String)> = (0..per_zone)
                 .map(|index| mesh.instance(zone * per_zone + index))
                 .collect();
@@ -145,6 +157,8 @@ pub fn measure(zones: usize, per_zone: usize) -> anyhow::Result<Value> {
         "edges": EDGES,
         "convergeSeconds": converge_seconds,
         "convergeCpuSeconds": converge_cpu,
+        "syncsRefused": refused.len(),
+        "firstRefusal": refused.first(),
         "writeToEveryZoneMs": {
             "p50": percentile(&arrivals, 50.0),
             "p99": percentile(&arrivals, 99.0),
