@@ -337,11 +337,12 @@ impl DataplaneService {
             if std::mem::take(&mut deliver) {
                 let update = updates.borrow_and_update().clone();
                 match update.as_deref() {
-                    Some(crate::configs::Update::Config { version, json }) => {
+                    Some(crate::configs::Update::Config(encoded)) => {
+                        let version = &encoded.version;
                         let update = ZoneToDataplane {
                             message: Some(zone_to_dataplane::Message::Config(ProxyConfigUpdate {
                                 version: *version,
-                                config_json: json.clone(),
+                                config_json: encoded.json(),
                             })),
                         };
                         if sender.send(Ok(update)).await.is_err() {

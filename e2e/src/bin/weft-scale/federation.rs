@@ -21,6 +21,10 @@ const EDGES: usize = 2_000;
 const GRAPH_SAMPLES: usize = 20;
 
 pub fn measure(zones: usize, per_zone: usize) -> anyhow::Result<Value> {
+    anyhow::ensure!(
+        zones * per_zone >= SERVICES,
+        "{zones} zones of {per_zone} dataplanes cannot host {SERVICES} services"
+    );
     let work = tempfile::tempdir()?;
     let global = fleet::start_global(work.path());
     let api = global.api();
@@ -77,7 +81,17 @@ pub fn measure(zones: usize, per_zone: usize) -> anyhow::Result<Value> {
     let converge_cpu = cpu_seconds(pid)? - cpu_before;
     let rss_converged = rss_kib(pid)?;
 
-    // Every zone reports the traffic of its share of the edges, every second.
+    // Every edge is reported each second by one zone hosting its source service (global
+    // accepts an edge only from a zone serving one of its ends).
+    let instances_per_service = zones * per_zone / SERVICES;
+    let reporter_of = |service: usize| -> usize {
+        (service + SERVICES * (service % instances_per_service)) / per_zone
+    };
+    let reporters_of_edges: Vec<usize> = mesh
+        .calls
+        .iter()
+        .map(|call| reporter_of(call.source))
+        .collect();
     let sim_zones = std::sync::Arc::new(sim_zones);
     let reporters = {
         let sim_zones = sim_zones.clone();
@@ -86,15 +100,12 @@ pub fn measure(zones: usize, per_zone: usize) -> anyhow::Result<Value> {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let second = mesh.one_second();
-                for (zone, sim) in sim_zones.iter().enumerate() {
-                    let share: Vec<_> = second
-                        .iter()
-                        .enumerate()
-                        .filter(|(edge, _)| edge % sim_zones.len() == zone)
-                        .map(|(_, stats)| stats.clone())
-                        .collect();
-                    if sim.report(MESH, share).await.is_err() {
+                let mut shares = vec![Vec::new(); sim_zones.len()];
+                for (edge, stats) in mesh.one_second().into_iter().enumerate() {
+                    shares[reporters_of_edges[edge]].push(stats);
+                }
+                for (sim, share) in sim_zones.iter().zip(shares) {
+                    if !share.is_empty() && sim.report(MESH, share).await.is_err() {
                         return;
                     }
                 }

@@ -20,11 +20,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::value::RawValue;
 use tokio::sync::{Notify, watch};
 use weft_model::Spec;
-use weft_model::effective::{Change, Dependencies, MeshView, proxy_config_with_dependencies};
-use weft_model::proxy::ProxyConfig;
+use weft_model::effective::{Dependencies, MeshView, proxy_config_with_dependencies};
 
 use crate::dataplanes::Key;
 use crate::metrics::Metrics;
@@ -33,13 +31,15 @@ use crate::state::{MeshState, ZoneState};
 /// How long a round waits for more changes after the first one.
 const SETTLE: Duration = Duration::from_millis(20);
 
+mod diff;
+mod encoded;
+
+pub use encoded::Encoded;
+
 /// What a proxy's session is to send next.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Update {
-    Config {
-        version: u64,
-        json: String,
-    },
+    Config(Encoded),
     /// The proxy's mesh no longer exists; its session ends.
     MeshDeleted,
 }
@@ -101,45 +101,6 @@ struct Computed {
     dependencies: Dependencies,
 }
 
-/// A proxy's configuration as sent: the configuration (its endpoints left out) with the
-/// endpoints of the services it calls, each encoded once per round.
-#[derive(serde::Serialize)]
-struct Wire<'a> {
-    #[serde(flatten)]
-    config: &'a ProxyConfig,
-    endpoints: BTreeMap<&'a str, &'a RawValue>,
-}
-
-/// Each service's endpoints, encoded at most once per round and mesh.
-#[derive(Default)]
-struct EncodedEndpoints(HashMap<String, Box<RawValue>>);
-
-impl EncodedEndpoints {
-    fn encode<'a>(
-        &'a mut self,
-        view: &MeshView<'_>,
-        config: &'a ProxyConfig,
-        dependencies: &'a Dependencies,
-    ) -> serde_json::Result<String> {
-        for service in dependencies.services() {
-            if !self.0.contains_key(service) {
-                let endpoints = view.endpoints(service);
-                if !endpoints.is_empty() {
-                    self.0.insert(
-                        service.to_string(),
-                        serde_json::value::to_raw_value(&endpoints)?,
-                    );
-                }
-            }
-        }
-        let endpoints = dependencies
-            .services()
-            .filter_map(|service| Some((service, self.0.get(service)?.as_ref())))
-            .collect();
-        serde_json::to_string(&Wire { config, endpoints })
-    }
-}
-
 /// Computes and publishes configurations until `shutdown`.
 pub async fn run(
     configs: Arc<Configs>,
@@ -167,6 +128,7 @@ struct Rounds {
     /// Each mesh as the previous round saw it.
     seen: BTreeMap<String, Arc<MeshState>>,
     computed: HashMap<Key, Computed>,
+    endpoints: encoded::EndpointCache,
 }
 
 impl Rounds {
@@ -187,6 +149,7 @@ impl Rounds {
                 .collect();
             (tracked, std::mem::take(&mut slots.fresh))
         };
+        self.endpoints.next_round();
         let mut computed = 0;
         let mut gone: Vec<Key> = Vec::new();
         for (mesh, proxies) in tracked {
@@ -200,10 +163,9 @@ impl Rounds {
             let previous = self.seen.get(&mesh);
             let changed = match previous {
                 Some(previous) if Arc::ptr_eq(previous, current) => Vec::new(),
-                _ => changes(previous.map(Arc::as_ref), current),
+                _ => diff::changes(previous.map(Arc::as_ref), current),
             };
             let mut view: Option<MeshView<'_>> = None;
-            let mut encoded = EncodedEndpoints::default();
             for (name, slot) in proxies {
                 let key = (mesh.clone(), name);
                 let Some(entry) = current.dataplanes.get(&key.1).filter(|entry| entry.local) else {
@@ -229,8 +191,8 @@ impl Rounds {
                     continue;
                 };
                 computed += 1;
-                let json = match encoded.encode(view, &config, &dependencies) {
-                    Ok(json) => json,
+                let mut encoded = match self.endpoints.encode(view, &config, &dependencies) {
+                    Ok(encoded) => encoded,
                     Err(error) => {
                         tracing::error!(mesh = %key.0, dataplane = %key.1, %error, "config not serialisable");
                         continue;
@@ -238,7 +200,7 @@ impl Rounds {
                 };
                 let unchanged = matches!(
                     slot.borrow().as_deref(),
-                    Some(Update::Config { json: sent, .. }) if *sent == json
+                    Some(Update::Config(sent)) if sent.same_as(&encoded)
                 );
                 let version = match self.computed.get_mut(&key) {
                     Some(known) if unchanged => {
@@ -248,7 +210,8 @@ impl Rounds {
                     Some(known) => known.version + 1,
                     None => 1,
                 };
-                slot.send_replace(Some(Arc::new(Update::Config { version, json })));
+                encoded.version = version;
+                slot.send_replace(Some(Arc::new(Update::Config(encoded))));
                 self.computed.insert(
                     key,
                     Computed {
@@ -282,67 +245,6 @@ impl Rounds {
     }
 }
 
-/// The resources that differ between two states of one mesh (`previous` `None`: all of them).
-fn changes<'a>(previous: Option<&'a MeshState>, current: &'a MeshState) -> Vec<Change<'a>> {
-    let mut out = Vec::new();
-    let mesh_before = previous.and_then(|state| state.mesh.as_deref());
-    if mesh_before != current.mesh.as_deref() {
-        out.push(Change {
-            before: mesh_before,
-            after: current.mesh.as_deref(),
-        });
-    }
-    static EMPTY: std::sync::LazyLock<MeshState> = std::sync::LazyLock::new(MeshState::default);
-    let previous = previous.unwrap_or(&EMPTY);
-    diff(
-        &previous.policies,
-        &current.policies,
-        |policy| policy,
-        &mut out,
-    );
-    diff(
-        &previous.dataplanes,
-        &current.dataplanes,
-        |entry| &entry.resource,
-        &mut out,
-    );
-    out
-}
-
-/// Appends a change for every key whose value differs between two sorted maps.
-fn diff<'a, K: Ord, V>(
-    before: &'a BTreeMap<K, Arc<V>>,
-    after: &'a BTreeMap<K, Arc<V>>,
-    resource: impl Fn(&'a V) -> &'a weft_model::Resource,
-    out: &mut Vec<Change<'a>>,
-) {
-    let mut before = before.iter().peekable();
-    let mut after = after.iter().peekable();
-    loop {
-        let (old, new) = match (before.peek(), after.peek()) {
-            (None, None) => return,
-            (Some((old_key, _)), Some((new_key, _))) if old_key == new_key => {
-                let (Some((_, old)), Some((_, new))) = (before.next(), after.next()) else {
-                    return;
-                };
-                if Arc::ptr_eq(old, new) || resource(old) == resource(new) {
-                    continue;
-                }
-                (Some(old), Some(new))
-            }
-            (Some((old_key, _)), Some((new_key, _))) if old_key < new_key => {
-                (before.next().map(|(_, old)| old), None)
-            }
-            (Some(_), None) => (before.next().map(|(_, old)| old), None),
-            _ => (None, after.next().map(|(_, new)| new)),
-        };
-        out.push(Change {
-            before: old.map(|old| resource(old)),
-            after: new.map(|new| resource(new)),
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,7 +264,7 @@ mod tests {
 
     fn version(receiver: &watch::Receiver<Option<Arc<Update>>>) -> Option<u64> {
         match receiver.borrow().as_deref() {
-            Some(Update::Config { version, .. }) => Some(*version),
+            Some(Update::Config(encoded)) => Some(encoded.version),
             _ => None,
         }
     }
@@ -425,7 +327,7 @@ mod tests {
         assert!(
             receivers
                 .iter()
-                .all(|receiver| *receiver.borrow() == Some(Arc::new(Update::MeshDeleted)))
+                .all(|receiver| matches!(receiver.borrow().as_deref(), Some(Update::MeshDeleted)))
         );
         assert!(rounds.computed.is_empty());
     }
