@@ -136,29 +136,45 @@ impl SyntheticMesh {
             .map(|call| {
                 let source = &self.services[call.source];
                 let target = &self.services[call.target];
-                let requests = call.requests_per_second;
-                let failed = requests * call.error_percent / 100;
-                let mut latency_buckets = vec![0u64; BUCKET_COUNT];
-                let bucket = LATENCY_BUCKETS_MICROS
-                    .iter()
-                    .position(|bound| call.latency_micros <= *bound)
-                    .unwrap_or(LATENCY_BUCKETS_MICROS.len());
-                latency_buckets[bucket] = requests;
-                EdgeStats {
-                    source_service: source.name.clone(),
-                    source_version: source.version.clone(),
-                    destination_service: target.name.clone(),
-                    destination_version: target.version.clone(),
-                    requests,
-                    responses_2xx: requests - failed,
-                    responses_5xx: failed,
-                    latency_buckets,
-                    latency_sum_micros: requests * call.latency_micros,
-                    mtls_requests: requests,
-                    ..EdgeStats::default()
-                }
+                edge(
+                    (&source.name, &source.version),
+                    (&target.name, &target.version),
+                    call.requests_per_second,
+                    call.requests_per_second * call.error_percent / 100,
+                    call.latency_micros,
+                )
             })
             .collect()
+    }
+}
+
+/// `requests` calls from `source` to `target` (service, version), `failed` of them 5xx, each
+/// taking `latency_micros`, as a proxy counts them.
+pub fn edge(
+    source: (&str, &str),
+    target: (&str, &str),
+    requests: u64,
+    failed: u64,
+    latency_micros: u64,
+) -> EdgeStats {
+    let mut latency_buckets = vec![0u64; BUCKET_COUNT];
+    let bucket = LATENCY_BUCKETS_MICROS
+        .iter()
+        .position(|bound| latency_micros <= *bound)
+        .unwrap_or(LATENCY_BUCKETS_MICROS.len());
+    latency_buckets[bucket] = requests;
+    EdgeStats {
+        source_service: source.0.to_string(),
+        source_version: source.1.to_string(),
+        destination_service: target.0.to_string(),
+        destination_version: target.1.to_string(),
+        requests,
+        responses_2xx: requests - failed.min(requests),
+        responses_5xx: failed.min(requests),
+        latency_buckets,
+        latency_sum_micros: requests * latency_micros,
+        mtls_requests: requests,
+        ..EdgeStats::default()
     }
 }
 

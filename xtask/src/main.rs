@@ -11,6 +11,7 @@ mod pytools;
 mod scale;
 mod schemathesis;
 mod screenshots;
+mod soak;
 mod sslyze;
 mod test;
 

@@ -15,8 +15,8 @@ const FEDERATION_BEGIN: &str =
 const FEDERATION_END: &str = "<!-- federation:end -->";
 const END: &str = "<!-- scale:end -->";
 
-pub fn run(proxies: &str, zones: usize) -> anyhow::Result<()> {
-    let started = Instant::now();
+/// Release builds of weft-global, weft-zone and weft-scale.
+pub fn build() -> anyhow::Result<()> {
     run_command(crate::cargo().args([
         "build",
         "--release",
@@ -33,6 +33,12 @@ pub fn run(proxies: &str, zones: usize) -> anyhow::Result<()> {
         "--bin",
         "weft-scale",
     ]))?;
+    Ok(())
+}
+
+pub fn run(proxies: &str, zones: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    build()?;
     eprintln!("xtask: measuring {proxies} simulated proxies (this takes minutes)");
     let mut child = Command::new(root().join("target/release/weft-scale"))
         .args(["--proxies", proxies, "--zones", &zones.to_string()])
@@ -164,6 +170,32 @@ fn table(results: &[Value]) -> String {
                 change["zoneCpuSeconds"].as_f64().unwrap_or(f64::NAN),
             ));
         }
+    }
+    out.push_str(
+        "\nTelemetry: then every proxy reports once a second (ten requests to each service it \
+         calls) through the zone to global; \"in the graph\" is the time from switching the \
+         reports on until global's graph shows every edge; the rest is measured over 10 s.\n\n\
+         | proxies | reports / s | bytes / report | zone CPU | zone CPU / report | global CPU | dropped by the zone | in the graph |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for result in results {
+        let telemetry = &result["telemetry"];
+        let number = |key: &str, digits: usize| {
+            telemetry[key]
+                .as_f64()
+                .map_or("–".to_string(), |value| format!("{value:.digits$}"))
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} % | {} µs | {} % | {} | {} s |\n",
+            result["proxies"],
+            number("reportsPerSecond", 0),
+            number("bytesPerReport", 0),
+            number("zoneCpuPercent", 0),
+            number("zoneCpuMicrosPerReport", 0),
+            number("globalCpuPercent", 0),
+            number("dropped", 0),
+            number("firstReportToGraphSeconds", 1),
+        ));
     }
     out
 }

@@ -11,6 +11,7 @@
 //!
 //! Usage: weft-scale [--proxies 1000,5000,10000|none] [--services 100] [--calls 2]
 //!                   [--zones 0] [--zone-dataplanes 200]
+//!        weft-scale --soak-minutes 30 --proxies 2000   (the soak, see `soak`)
 //!
 //! Each proxy calls the `--calls` services after its own, so its config carries their
 //! endpoints (with 10,000 proxies over 100 services, 100 endpoints per service called).
@@ -25,8 +26,10 @@ use weft_e2e::wait_until;
 use weft_sim::proxies::{Fleet, Received};
 
 mod federation;
+mod soak;
+mod telemetry;
 /// Sessions per HTTP/2 connection to the zone (a zone allows 64 streams per connection).
-const PER_CONNECTION: usize = 50;
+pub const PER_CONNECTION: usize = 50;
 
 fn main() -> anyhow::Result<()> {
     let mut sizes = vec![1_000usize, 5_000, 10_000];
@@ -34,6 +37,7 @@ fn main() -> anyhow::Result<()> {
     let mut calls = 2usize;
     let mut zones = 0usize;
     let mut zone_dataplanes = 200usize;
+    let mut soak_minutes = 0u64;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -78,12 +82,24 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--zone-dataplanes takes a number")?;
             }
+            "--soak-minutes" => {
+                soak_minutes = args
+                    .next()
+                    .context("--soak-minutes needs a number")?
+                    .parse()
+                    .context("--soak-minutes takes a number")?;
+            }
             other => bail!(
-                "unknown argument {other:?} (use --proxies, --services, --calls, --zones and --zone-dataplanes)"
+                "unknown argument {other:?} (use --proxies, --services, --calls, --zones, --zone-dataplanes and --soak-minutes)"
             ),
         }
     }
     anyhow::ensure!(services >= 1, "--services must be at least 1");
+    if soak_minutes > 0 {
+        let proxies = sizes.first().copied().unwrap_or(2_000);
+        println!("{}", soak::measure(proxies, soak_minutes, services, calls)?);
+        return Ok(());
+    }
     for size in sizes {
         let result = measure(size, services, calls)?;
         println!("{result}");
@@ -148,6 +164,8 @@ fn measure(proxies: usize, services: usize, calls: usize) -> anyhow::Result<Valu
         ),
         affected,
     )?;
+    let expected_edges = services * calls.min(services - 1);
+    let telemetry = telemetry::measure(&global, &zone, &fleet, expected_edges)?;
     let rss_end = rss_kib(pid)?;
     drop(fleet);
     Ok(json!({
@@ -162,6 +180,7 @@ fn measure(proxies: usize, services: usize, calls: usize) -> anyhow::Result<Valu
         "zoneRssPerProxyKib": (rss_connected.saturating_sub(rss_idle)) as f64 / proxies as f64,
         "everyProxy": all,
         "onePercent": some,
+        "telemetry": telemetry,
     }))
 }
 
