@@ -94,7 +94,7 @@ fn federation_table(result: &Value) -> String {
          | one write → in every zone: p50 / p99 / max | {} / {} / {} ms (global CPU {} s) |\n\
          | global RSS: idle → converged → with telemetry | {} → {} → {} MiB |\n\
          | graph endpoint ({} services, {} edges, {} KB): p50 / p99 | {} / {} ms |\n\
-         | global CPU while the zones report every second | {} % of a core |\n",
+         | global CPU while the zones report every second (nothing else asked of it) | {} % of a core |\n",
         crate::bench::today(),
         result["zones"],
         result["dataplanesPerZone"],

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod registrations;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod uplink;
 
 use std::sync::Arc;

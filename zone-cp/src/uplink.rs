@@ -24,7 +24,8 @@ use crate::store::{GlobalResource, ZoneStore};
 
 use weft_api::sync::{Assembler, BATCH_SIZE, MAX_MESSAGE_BYTES, Received};
 
-const MAX_TELEMETRY_PER_MESSAGE: usize = 256;
+/// Proxy reports merged into one message at most (merged, a message holds each edge once).
+const MAX_TELEMETRY_PER_MESSAGE: usize = 4096;
 
 pub struct Uplink {
     pub zone: String,
@@ -372,6 +373,11 @@ async fn send_local(
                     }
                 }
                 metrics.telemetry_forwarded.inc_by(reports.len() as u64);
+                let (reports, dropped) = crate::telemetry::merge(reports);
+                if dropped > 0 {
+                    tracing::warn!(dropped, "telemetry edges past the per-message limit dropped");
+                    metrics.telemetry_dropped.inc_by(dropped);
+                }
                 sender
                     .send(ZoneMessage { message: Some(zone_message::Message::Telemetry(TelemetryBatch { reports })) })
                     .await

@@ -19,6 +19,8 @@ const SERVICES: usize = 500;
 const EDGES: usize = 2_000;
 /// Graph requests timed.
 const GRAPH_SAMPLES: usize = 20;
+/// How long global's CPU is measured while the zones report.
+const TELEMETRY_WINDOW: Duration = Duration::from_secs(10);
 
 pub fn measure(zones: usize, per_zone: usize) -> anyhow::Result<Value> {
     anyhow::ensure!(
@@ -141,8 +143,12 @@ pub fn measure(zones: usize, per_zone: usize) -> anyhow::Result<Value> {
         let (status, graph) = api.get(&format!("/api/v1/meshes/{MESH}/graph")).ok()?;
         (status == 200 && graph["edges"].as_array()?.len() == EDGES).then_some(())
     });
+    // Global's CPU while it takes every zone's telemetry, nothing else asked of it.
     let cpu_before = cpu_seconds(pid)?;
     let telemetry_started = Instant::now();
+    std::thread::sleep(TELEMETRY_WINDOW);
+    let busy_cpu = cpu_seconds(pid)? - cpu_before;
+    let busy_seconds = telemetry_started.elapsed().as_secs_f64();
     let mut graph_millis: Vec<f64> = Vec::with_capacity(GRAPH_SAMPLES);
     let mut graph_bytes = 0;
     for _ in 0..GRAPH_SAMPLES {
@@ -154,9 +160,6 @@ pub fn measure(zones: usize, per_zone: usize) -> anyhow::Result<Value> {
         graph_bytes = text.len();
     }
     graph_millis.sort_by(f64::total_cmp);
-    // Global's CPU while it takes every zone's telemetry and answers the graph requests.
-    let busy_cpu = cpu_seconds(pid)? - cpu_before;
-    let busy_seconds = telemetry_started.elapsed().as_secs_f64();
     let rss_end = rss_kib(pid)?;
     reporters.abort();
     drop(sim_zones);
