@@ -2,7 +2,7 @@
 //! behaviour, not time. Every proxy acknowledges every change; a change to one service's policy
 //! reaches only that service's proxies and is computed for them only; a new proxy's endpoint
 //! reaches only the proxies calling its service; a 100-document apply is one new config per
-//! proxy.
+//! proxy; every proxy's telemetry, summed by the zone, shows every edge in global's graph.
 //! (`cargo xtask bench scale` measures the same at 1,000 to 10,000 proxies.)
 
 use std::time::Duration;
@@ -177,6 +177,23 @@ fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
         (concerned, concerned as u64),
         "one config per concerned proxy for the whole apply"
     );
+
+    // Telemetry from every proxy, summed by the zone, makes every edge appear in global's
+    // graph, and the zone drops nothing.
+    fleet.report_telemetry(true);
+    let edges = SERVICES * CALLS;
+    wait_until("every edge in the graph", Duration::from_secs(30), || {
+        let (status, graph) = api
+            .get(&format!("/api/v1/meshes/{}/graph", fleet::MESH))
+            .ok()?;
+        (status == 200 && graph["edges"].as_array()?.len() == edges).then_some(())
+    });
+    let (_, metrics) = api::text(&format!("{}/metrics", zone.http_url())).unwrap_or_default();
+    assert_eq!(
+        api::metric_sum(&metrics, &["weft_zone_telemetry_dropped_total "]),
+        0.0
+    );
+    assert!(api::metric_sum(&metrics, &["weft_zone_telemetry_forwarded_total "]) >= PROXIES as f64);
     drop(newcomer);
     drop(fleet);
 }

@@ -273,6 +273,8 @@ async fn session(
         Err(status) => return Ended::Failed(format!("refused: {}", status.message())),
     };
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
+    // A proxy held up reports late, not twice.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let reporting = *proxy.telemetry.borrow();
         tokio::select! {

@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status, Streaming};
 use weft_api::proto::dataplane_discovery_server::{DataplaneDiscovery, DataplaneDiscoveryServer};
 use weft_api::proto::{
     Certificate, CertificateRequest, DataplaneHello, DataplaneMessage, ProxyConfigUpdate,
-    TelemetryReport, ZoneToDataplane, dataplane_message, zone_to_dataplane,
+    ZoneToDataplane, dataplane_message, zone_to_dataplane,
 };
 use weft_model::Spec;
 use weft_model::dataplane::{SERVICE_TAG, ZONE_LABEL};
@@ -75,7 +75,8 @@ pub struct DataplaneService {
     pub state: Arc<ZoneState>,
     /// Bumped after every local registration change; the uplink follows it.
     pub local_changes: Arc<watch::Sender<u64>>,
-    pub telemetry: mpsc::Sender<TelemetryReport>,
+    /// The running sums of the proxies' telemetry, taken by the uplink.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
     pub sessions: Sessions,
     pub grace: Duration,
     pub metrics: Arc<Metrics>,
@@ -104,7 +105,7 @@ impl DataplaneService {
         store: ZoneStore,
         state: Arc<ZoneState>,
         local_changes: Arc<watch::Sender<u64>>,
-        telemetry: mpsc::Sender<TelemetryReport>,
+        telemetry: Arc<crate::telemetry::Telemetry>,
         grace: Duration,
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
@@ -569,11 +570,11 @@ impl DataplaneService {
                 }
                 false
             }
-            Some(dataplane_message::Message::Telemetry(mut report)) => {
+            Some(dataplane_message::Message::Telemetry(report)) => {
                 // A proxy reports for its own mesh only.
-                report.mesh = key.0.clone();
-                if self.telemetry.try_send(report).is_err() {
-                    self.metrics.telemetry_dropped.inc();
+                let dropped = self.telemetry.add(&key.0, &report);
+                if dropped > 0 {
+                    self.metrics.telemetry_dropped.inc_by(dropped);
                 }
                 false
             }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::dataplanes::DataplaneService;
@@ -30,8 +30,6 @@ use crate::state::ZoneState;
 use crate::store::ZoneStore;
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// Telemetry reports buffered for global; beyond this they are dropped (and counted).
-const TELEMETRY_BUFFER: usize = 4096;
 
 pub async fn run(
     config: Config,
@@ -106,7 +104,7 @@ pub async fn run(
 
     let (shutdown_sender, shutdown_receiver) = watch::channel(false);
     let metrics = Arc::new(metrics::Metrics::default());
-    let (telemetry_sender, telemetry_receiver) = mpsc::channel(TELEMETRY_BUFFER);
+    let telemetry = Arc::new(telemetry::Telemetry::default());
     let local_changes = Arc::new(watch::channel(0u64).0);
     let connected = Arc::new(AtomicBool::new(false));
 
@@ -115,7 +113,7 @@ pub async fn run(
         store.clone(),
         state.clone(),
         local_changes.clone(),
-        telemetry_sender,
+        telemetry.clone(),
         config.dataplane_grace,
         metrics.clone(),
         shutdown_receiver.clone(),
@@ -151,7 +149,7 @@ pub async fn run(
         store: store.clone(),
         state: state.clone(),
         local_changes: local_changes.subscribe(),
-        telemetry: telemetry_receiver,
+        telemetry,
         connected: connected.clone(),
         metrics: metrics.clone(),
         health: dataplanes.health.clone(),

@@ -1,48 +1,82 @@
-//! Telemetry on its way to global: the reports the proxies sent since the last message are
-//! summed per mesh and edge, so global receives one report per mesh with each edge once, however
-//! many proxies counted it (10,000 proxies reporting every second are a few hundred edges a
-//! second for global, not 10,000 reports).
+//! Telemetry on its way to global. Each proxy report is added, as it arrives, to one running
+//! sum per mesh and edge; the uplink takes the sums twice a second and sends one report per
+//! mesh with each edge once, however many proxies counted it. 10,000 proxies reporting every
+//! second are a few hundred edges a second for global, the zone queues nothing per report, and
+//! its memory is bounded by the number of distinct edges, not by the reports.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use weft_api::proto::TelemetryReport;
 use weft_api::telemetry::{EdgeCounters, EdgeKey, from_proto, to_proto};
 
-/// Distinct edges one message carries at most (about 200 bytes each, far below the message
-/// size limit); edges past it are dropped and counted.
+/// Distinct edges held between two takes at most (about 200 bytes each on the wire, far below
+/// the message size limit); edges past it are dropped and counted.
 pub const MAX_EDGES: usize = 20_000;
 
-/// `reports` summed: one report per mesh, each edge once; and how many edges were dropped
-/// because the message already held [`MAX_EDGES`].
-pub fn merge(reports: Vec<TelemetryReport>) -> (Vec<TelemetryReport>, u64) {
-    let mut meshes: BTreeMap<String, HashMap<EdgeKey, EdgeCounters>> = BTreeMap::new();
-    let mut distinct = 0;
-    let mut dropped = 0;
-    for report in reports {
-        let edges = meshes.entry(report.mesh).or_default();
+#[derive(Default)]
+pub struct Telemetry {
+    pending: Mutex<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    meshes: BTreeMap<String, HashMap<EdgeKey, EdgeCounters>>,
+    edges: usize,
+    reports: u64,
+}
+
+impl Telemetry {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds one proxy's report for `mesh` (the proxy's own mesh, whatever the report says);
+    /// returns how many of its edges were dropped because [`MAX_EDGES`] are held already.
+    pub fn add(&self, mesh: &str, report: &TelemetryReport) -> u64 {
+        let mut pending = self.pending();
+        pending.reports += 1;
+        let mut dropped = 0;
+        let mut added = 0;
+        let held = pending.edges;
+        let edges = match pending.meshes.get_mut(mesh) {
+            Some(edges) => edges,
+            None => pending.meshes.entry(mesh.to_string()).or_default(),
+        };
         for stats in &report.edges {
             let (key, counters) = from_proto(stats);
             if let Some(known) = edges.get_mut(&key) {
                 known.merge(&counters);
-            } else if distinct < MAX_EDGES {
-                distinct += 1;
+            } else if held + added < MAX_EDGES {
+                added += 1;
                 edges.insert(key, counters);
             } else {
                 dropped += 1;
             }
         }
+        pending.edges += added;
+        dropped
     }
-    let merged = meshes
-        .into_iter()
-        .map(|(mesh, edges)| TelemetryReport {
-            mesh,
-            edges: edges
-                .iter()
-                .map(|(key, counters)| to_proto(key, counters))
-                .collect(),
-        })
-        .collect();
-    (merged, dropped)
+
+    /// Everything added since the last take, summed: one report per mesh; and how many proxy
+    /// reports it holds.
+    pub fn take(&self) -> (Vec<TelemetryReport>, u64) {
+        let pending = std::mem::take(&mut *self.pending());
+        let reports = pending
+            .meshes
+            .into_iter()
+            .map(|(mesh, edges)| TelemetryReport {
+                mesh,
+                edges: edges
+                    .iter()
+                    .map(|(key, counters)| to_proto(key, counters))
+                    .collect(),
+            })
+            .collect();
+        (reports, pending.reports)
+    }
 }
 
 #[cfg(test)]
@@ -61,23 +95,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn reports_are_summed_per_mesh_and_edge() {
-        let report = |mesh: &str, edges| TelemetryReport {
-            mesh: mesh.into(),
+    fn report(edges: Vec<EdgeStats>) -> TelemetryReport {
+        TelemetryReport {
+            mesh: "claimed-by-the-proxy".into(),
             edges,
-        };
-        let (merged, dropped) = merge(vec![
-            report(
-                "shop",
-                vec![edge("web", "catalog", 3), edge("web", "orders", 1)],
-            ),
-            report("shop", vec![edge("web", "catalog", 4)]),
-            report("bank", vec![edge("teller", "ledger", 2)]),
-        ]);
-        assert_eq!((merged.len(), dropped), (2, 0));
-        assert_eq!(merged[0].mesh, "bank");
+        }
+    }
+
+    #[test]
+    fn reports_are_summed_per_mesh_and_edge_until_taken() {
+        let telemetry = Telemetry::default();
+        let web = report(vec![edge("web", "catalog", 3), edge("web", "orders", 1)]);
+        assert_eq!(telemetry.add("shop", &web), 0);
+        assert_eq!(
+            telemetry.add("shop", &report(vec![edge("web", "catalog", 4)])),
+            0
+        );
+        assert_eq!(
+            telemetry.add("bank", &report(vec![edge("teller", "ledger", 2)])),
+            0
+        );
+        let (merged, reports) = telemetry.take();
+        assert_eq!(reports, 3);
+        // The mesh is the one the zone names, never the one in the report.
+        let meshes: Vec<&str> = merged.iter().map(|report| report.mesh.as_str()).collect();
+        assert_eq!(meshes, ["bank", "shop"]);
         let shop = &merged[1];
+        assert_eq!(shop.edges.len(), 2);
         let catalog = shop
             .edges
             .iter()
@@ -85,6 +129,27 @@ mod tests {
             .unwrap();
         assert_eq!((catalog.requests, catalog.responses_2xx), (7, 7));
         assert_eq!(catalog.latency_buckets[0], 7);
-        assert_eq!(shop.edges.len(), 2);
+        // Taken: nothing is left.
+        assert_eq!(telemetry.take(), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn distinct_edges_past_the_limit_are_dropped() {
+        let telemetry = Telemetry::default();
+        let many: Vec<EdgeStats> = (0..MAX_EDGES + 5)
+            .map(|index| edge("web", &format!("svc-{index}"), 1))
+            .collect();
+        assert_eq!(telemetry.add("shop", &report(many)), 5);
+        // A known edge still adds up; a new one is dropped.
+        assert_eq!(
+            telemetry.add("shop", &report(vec![edge("web", "svc-0", 1)])),
+            0
+        );
+        assert_eq!(
+            telemetry.add("shop", &report(vec![edge("web", "new", 1)])),
+            1
+        );
+        let (merged, _) = telemetry.take();
+        assert_eq!(merged[0].edges.len(), MAX_EDGES);
     }
 }

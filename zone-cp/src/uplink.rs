@@ -11,7 +11,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use weft_api::proto::zone_sync_client::ZoneSyncClient;
 use weft_api::proto::{
     BatchKind, GlobalMessage, HealthBatch, Resource as WireResource, ResourceBatch, TelemetryBatch,
-    TelemetryReport, ZoneHello, ZoneMessage, global_message, zone_message,
+    ZoneHello, ZoneMessage, global_message, zone_message,
 };
 use weft_model::Kind;
 use weft_model::resource::{Author, Resource};
@@ -24,8 +24,8 @@ use crate::store::{GlobalResource, ZoneStore};
 
 use weft_api::sync::{Assembler, BATCH_SIZE, MAX_MESSAGE_BYTES, Received};
 
-/// Proxy reports merged into one message at most (merged, a message holds each edge once).
-const MAX_TELEMETRY_PER_MESSAGE: usize = 4096;
+/// How often the summed telemetry goes to global.
+const TELEMETRY_FLUSH: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct Uplink {
     pub zone: String,
@@ -37,7 +37,7 @@ pub struct Uplink {
     pub state: Arc<ZoneState>,
     /// Ticks when a local dataplane changed.
     pub local_changes: watch::Receiver<u64>,
-    pub telemetry: mpsc::Receiver<TelemetryReport>,
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
     pub connected: Arc<AtomicBool>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<HealthReports>,
@@ -204,7 +204,7 @@ impl Uplink {
         let send = send_local(
             &self.store,
             &mut self.local_changes,
-            &mut self.telemetry,
+            &self.telemetry,
             &self.metrics,
             &self.health,
             sender,
@@ -298,12 +298,20 @@ async fn report_progress(
 async fn send_local(
     store: &ZoneStore,
     local_changes: &mut watch::Receiver<u64>,
-    telemetry: &mut mpsc::Receiver<TelemetryReport>,
+    telemetry: &crate::telemetry::Telemetry,
     metrics: &Metrics,
     health: &HealthReports,
     sender: mpsc::Sender<ZoneMessage>,
     after: u64,
 ) -> Result<(), String> {
+    // Telemetry counted while global was away is not replayed as one burst: global's window
+    // has moved on. It is dropped (and counted) when the stream starts.
+    let (_, stale) = telemetry.take();
+    if stale > 0 {
+        metrics.telemetry_dropped.inc_by(stale);
+    }
+    let mut flush = tokio::time::interval(TELEMETRY_FLUSH);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Global gets the whole health picture on every connect and after every change.
     let mut health_changes = health.subscribe();
     health_changes.mark_changed();
@@ -363,21 +371,12 @@ async fn send_local(
                     .await
                     .map_err(|_| "sync stream closed".to_string())?;
             }
-            first = telemetry.recv() => {
-                let Some(first) = first else { return Ok(()) };
-                let mut reports = vec![first];
-                while reports.len() < MAX_TELEMETRY_PER_MESSAGE {
-                    match telemetry.try_recv() {
-                        Ok(report) => reports.push(report),
-                        Err(_) => break,
-                    }
+            _ = flush.tick() => {
+                let (reports, count) = telemetry.take();
+                if reports.is_empty() {
+                    continue;
                 }
-                metrics.telemetry_forwarded.inc_by(reports.len() as u64);
-                let (reports, dropped) = crate::telemetry::merge(reports);
-                if dropped > 0 {
-                    tracing::warn!(dropped, "telemetry edges past the per-message limit dropped");
-                    metrics.telemetry_dropped.inc_by(dropped);
-                }
+                metrics.telemetry_forwarded.inc_by(count);
                 sender
                     .send(ZoneMessage { message: Some(zone_message::Message::Telemetry(TelemetryBatch { reports })) })
                     .await
