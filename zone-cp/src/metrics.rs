@@ -51,13 +51,13 @@ impl Default for Metrics {
         let telemetry_forwarded = Counter::default();
         registry.register(
             "telemetry_forwarded",
-            "Proxy telemetry reports sent to global",
+            "Proxy telemetry reports summed into what was sent to global",
             telemetry_forwarded.clone(),
         );
         let telemetry_dropped = Counter::default();
         registry.register(
             "telemetry_dropped",
-            "Proxy telemetry reports dropped because global was unreachable or slow",
+            "Proxy telemetry dropped: reports counted while global was away, and edges past the per-message limit",
             telemetry_dropped.clone(),
         );
         Metrics {
