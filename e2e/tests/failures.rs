@@ -335,3 +335,68 @@ fn a_zone_that_missed_n_writes_receives_those_n_changes_not_a_snapshot() {
     );
     assert_eq!(sent(&shop, "snapshot"), snapshot, "no snapshot was sent");
 }
+
+/// Global, away while a proxy left and the zone compacted that proxy's tombstone, is behind
+/// the zone's compaction point when it returns: the zone sends it a snapshot of its live
+/// dataplanes, and global forgets the one that left (an incremental resume could not tell it).
+#[test]
+fn a_global_behind_the_zones_compaction_gets_a_snapshot_and_forgets_who_left() {
+    use weft_e2e::fleet::{self, MESH};
+    use weft_e2e::topology::Zone;
+    use weft_sim::proxies::Fleet;
+
+    let work = tempfile::tempdir().unwrap();
+    let mut global = fleet::start_global(work.path());
+    let api = global.api();
+    let zone = Zone::start_with(
+        work.path(),
+        "z1",
+        &global.upstream(),
+        weft_e2e::free_port(),
+        weft_e2e::free_port(),
+        &api.zone_token("z1"),
+        &["--tombstone-retention=1s".to_string()],
+    );
+    zone.wait_for_mesh(MESH);
+    let ca = std::fs::read_to_string(&zone.upstream().ca_file).unwrap();
+    let specs = fleet::proxies(&global, 2, 1, 0);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut proxies = runtime
+        .block_on(Fleet::start(&zone.grpc_url(), &ca, specs, 2))
+        .expect("the proxies connect");
+    let listed = |api: &weft_e2e::api::Api| -> Option<Vec<String>> {
+        let (status, list) = api.get(&format!("/api/v1/meshes/{MESH}/dataplanes")).ok()?;
+        (status == 200).then_some(())?;
+        let mut names: Vec<String> = list["items"]
+            .as_array()?
+            .iter()
+            .filter_map(|item| Some(item["metadata"]["name"].as_str()?.to_string()))
+            .collect();
+        names.sort();
+        Some(names)
+    };
+    wait_until("both proxies at global", Duration::from_secs(30), || {
+        (listed(&api)?.len() == 2).then_some(())
+    });
+
+    global.stop();
+    proxies.leave(1);
+    wait_until(
+        "the departed proxy's tombstone compacted",
+        Duration::from_secs(30),
+        || {
+            zone.process
+                .log_tail(200)
+                .contains("old tombstones of departed dataplanes compacted")
+                .then_some(())
+        },
+    );
+    global.restart();
+    let api = global.api();
+    wait_until(
+        "global to forget the proxy that left",
+        Duration::from_secs(60),
+        || (listed(&api)? == vec!["p-00000".to_string()]).then_some(()),
+    );
+    drop(proxies);
+}

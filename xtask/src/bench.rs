@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// How long `soak` runs, in minutes.
     #[arg(long, default_value_t = 30)]
     minutes: u64,
+    /// Proxies leaving (and as many joining) each minute of `soak`, in percent.
+    #[arg(long, default_value_t = 1.0)]
+    churn_percent: f64,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -280,7 +283,7 @@ struct Samples {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Bench::Soak = args.what {
-        return crate::soak::run(args.soak_proxies, args.minutes);
+        return crate::soak::run(args.soak_proxies, args.minutes, args.churn_percent);
     }
     if let Bench::Scale = args.what {
         return crate::scale::run(&args.proxies, args.zones);

@@ -12,7 +12,7 @@ use crate::root;
 const BEGIN: &str = "<!-- soak:begin (cargo xtask bench soak writes this part) -->";
 const END: &str = "<!-- soak:end -->";
 
-pub fn run(proxies: usize, minutes: u64) -> anyhow::Result<()> {
+pub fn run(proxies: usize, minutes: u64, churn_percent: f64) -> anyhow::Result<()> {
     anyhow::ensure!(minutes >= 1, "--minutes must be at least 1");
     let started = Instant::now();
     crate::scale::build()?;
@@ -23,6 +23,8 @@ pub fn run(proxies: usize, minutes: u64) -> anyhow::Result<()> {
             &proxies.to_string(),
             "--soak-minutes",
             &minutes.to_string(),
+            "--churn-percent",
+            &churn_percent.to_string(),
         ])
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -42,6 +44,13 @@ pub fn run(proxies: usize, minutes: u64) -> anyhow::Result<()> {
         started.elapsed()
     );
     Ok(())
+}
+
+/// A count that arrived as a number of any kind.
+fn count(value: &Value) -> String {
+    value
+        .as_f64()
+        .map_or("–".to_string(), |count| format!("{count:.0}"))
 }
 
 fn table(result: &Value) -> String {
@@ -75,12 +84,12 @@ fn table(result: &Value) -> String {
             minute,
             mib(&sample["zoneRssKib"]),
             mib(&sample["globalRssKib"]),
-            sample["connected"],
+            count(&sample["connected"]),
             sample["changeSeconds"]
                 .as_f64()
                 .map_or("–".to_string(), |seconds| format!("{seconds:.2} s")),
             sample["hellosRefused"],
-            sample["telemetryDropped"],
+            count(&sample["telemetryDropped"]),
         ));
     }
     out

@@ -54,6 +54,11 @@ pub struct Config {
     #[arg(long, env = "WEFT_DATAPLANE_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub dataplane_grace: Duration,
 
+    /// How long the zone keeps the tombstones of its departed dataplanes; a global that was
+    /// away (or restored from a backup) for longer gets a snapshot of the live ones, e.g. 24h.
+    #[arg(long, env = "WEFT_TOMBSTONE_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub tombstone_retention: Duration,
+
     #[arg(long, env = "WEFT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 

@@ -121,6 +121,11 @@ pub async fn run(
     dataplanes.credentials = credentials.clone();
     dataplanes.cas = cas.clone();
     dataplanes.allow_loopback = config.allow_loopback_dataplanes;
+    tokio::spawn(compact_tombstones(
+        store.clone(),
+        config.tombstone_retention,
+        shutdown_receiver.clone(),
+    ));
     let configs_task = tokio::spawn(configs::run(
         dataplanes.configs.clone(),
         state.clone(),
@@ -236,6 +241,32 @@ pub async fn run(
     }
     store.close().await;
     Ok(())
+}
+
+/// Removes the zone's tombstones older than `retention`, at start and then every hour (or
+/// every quarter of the retention, when shorter).
+async fn compact_tombstones(
+    store: ZoneStore,
+    retention: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let period = (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3_600));
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = weft_runtime::stopped(&mut shutdown) => return,
+        }
+        let retention = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+        let before = jiff::Timestamp::now().as_second().saturating_sub(retention);
+        match store.compact_local(before).await {
+            Ok(0) => {}
+            Ok(removed) => {
+                tracing::info!(removed, "old tombstones of departed dataplanes compacted")
+            }
+            Err(error) => tracing::warn!(%error, "compacting tombstones failed"),
+        }
+    }
 }
 
 pub use weft_runtime::{init_logging, shutdown_signal};

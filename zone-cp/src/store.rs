@@ -227,11 +227,12 @@ impl ZoneStore {
         let mut transaction = self.pool.begin().await?;
         let revision = next_revision(&mut transaction).await?;
         let updated = sqlx::query(
-            "UPDATE local_dataplanes SET deleted = 1, revision = ?1, manifest = '' WHERE mesh = ?2 AND name = ?3 AND deleted = 0",
+            "UPDATE local_dataplanes SET deleted = 1, revision = ?1, manifest = '', deleted_at = ?4 WHERE mesh = ?2 AND name = ?3 AND deleted = 0",
         )
         .bind(to_i64(revision))
         .bind(mesh)
         .bind(name)
+        .bind(jiff::Timestamp::now().as_second())
         .execute(&mut *transaction)
         .await?;
         if updated.rows_affected() == 0 {
@@ -240,6 +241,42 @@ impl ZoneStore {
         }
         transaction.commit().await?;
         Ok(Some(revision))
+    }
+
+    /// Removes the tombstones made before `before` (Unix seconds) and moves the compaction
+    /// point past them; returns how many went. A global that has not seen changes up to the
+    /// compaction point gets a snapshot instead ([`ZoneStore::local_compacted`]).
+    pub async fn compact_local(&self, before: i64) -> Result<u64> {
+        let mut transaction = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let newest: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(revision) FROM local_dataplanes WHERE deleted = 1 AND deleted_at < ?1",
+        )
+        .bind(before)
+        .fetch_one(&mut *transaction)
+        .await?;
+        let Some(newest) = newest else {
+            transaction.rollback().await?;
+            return Ok(0);
+        };
+        let removed =
+            sqlx::query("DELETE FROM local_dataplanes WHERE deleted = 1 AND deleted_at < ?1")
+                .bind(before)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        let point = to_u64(newest).max(local_compacted(&mut transaction).await?);
+        set_meta(&mut transaction, "local_compacted", &point.to_string()).await?;
+        transaction.commit().await?;
+        Ok(removed)
+    }
+
+    /// The newest local revision whose tombstones may be gone: a reader behind it needs a
+    /// snapshot.
+    pub async fn local_compacted(&self) -> Result<u64> {
+        Ok(meta(&self.pool, "local_compacted")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     pub async fn local_revision(&self) -> Result<u64> {
@@ -375,6 +412,15 @@ async fn set_meta(
         .execute(&mut **transaction)
         .await?;
     Ok(())
+}
+
+/// The local compaction point as this transaction sees it.
+async fn local_compacted(transaction: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<u64> {
+    let value: Option<String> =
+        sqlx::query_scalar("SELECT value FROM zone_meta WHERE key = 'local_compacted'")
+            .fetch_optional(&mut **transaction)
+            .await?;
+    Ok(value.and_then(|value| value.parse().ok()).unwrap_or(0))
 }
 
 /// The local revision as this transaction sees it.

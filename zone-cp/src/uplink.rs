@@ -327,32 +327,40 @@ async fn send_local(
         }
     };
     let mut sent = after;
-    if sent == 0 {
-        let revision = store.local_revision().await.map_err(|e| e.to_string())?;
-        let live: Vec<WireResource> = store
-            .local_changes(0)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(to_wire)
-            .collect();
-        for batch in weft_api::sync::snapshot_batches(live, revision) {
-            send(batch).await?;
-        }
-        sent = revision;
-    }
     loop {
         local_changes.borrow_and_update();
-        let changes = store.local_changes(sent).await.map_err(|e| e.to_string())?;
-        for chunk in changes.chunks(BATCH_SIZE) {
-            let revision = chunk.last().map_or(sent, |change| change.revision);
-            send(ResourceBatch {
-                kind: BatchKind::Incremental as i32,
-                resources: chunk.iter().cloned().map(to_wire).collect(),
-                revision,
-            })
-            .await?;
+        let changes = if sent == 0 {
+            Vec::new()
+        } else {
+            store.local_changes(sent).await.map_err(|e| e.to_string())?
+        };
+        // Checked after the read: tombstones compacted meanwhile were at or below the
+        // compaction point, so a reader at or past it missed nothing.
+        let compacted = store.local_compacted().await.map_err(|e| e.to_string())?;
+        if sent == 0 || compacted > sent {
+            let revision = store.local_revision().await.map_err(|e| e.to_string())?;
+            let live: Vec<WireResource> = store
+                .local_changes(0)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(to_wire)
+                .collect();
+            for batch in weft_api::sync::snapshot_batches(live, revision) {
+                send(batch).await?;
+            }
             sent = revision;
+        } else {
+            for chunk in changes.chunks(BATCH_SIZE) {
+                let revision = chunk.last().map_or(sent, |change| change.revision);
+                send(ResourceBatch {
+                    kind: BatchKind::Incremental as i32,
+                    resources: chunk.iter().cloned().map(to_wire).collect(),
+                    revision,
+                })
+                .await?;
+                sent = revision;
+            }
         }
         tokio::select! {
             changed = local_changes.changed() => {

@@ -71,6 +71,30 @@ async fn registrations_in_one_batch_take_one_revision_each_and_skip_the_unchange
 }
 
 #[tokio::test]
+async fn old_tombstones_are_compacted_and_the_point_moves_past_them() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = ZoneStore::open(&directory.path().join("zone.db"))
+        .await
+        .unwrap();
+    store.put_local(&dataplane("web-1", 8080)).await.unwrap();
+    store.put_local(&dataplane("web-2", 8081)).await.unwrap();
+    let deleted = store.delete_local("shop", "web-2").await.unwrap().unwrap();
+    let now = jiff::Timestamp::now().as_second();
+    // Nothing is old enough yet.
+    assert_eq!(store.compact_local(now - 60).await.unwrap(), 0);
+    assert_eq!(store.local_compacted().await.unwrap(), 0);
+    // Everything deleted before "a minute from now" is: the tombstone goes, the point moves.
+    assert_eq!(store.compact_local(now + 60).await.unwrap(), 1);
+    assert_eq!(store.local_compacted().await.unwrap(), deleted);
+    // web-1 registered at revision 1; after it there was only web-2, now gone entirely.
+    assert!(store.local_changes(1).await.unwrap().is_empty());
+    // The live dataplane stays; the point never moves back.
+    assert_eq!(store.local_dataplanes().await.unwrap().len(), 1);
+    assert_eq!(store.compact_local(now + 60).await.unwrap(), 0);
+    assert_eq!(store.local_compacted().await.unwrap(), deleted);
+}
+
+#[tokio::test]
 async fn local_dataplanes_have_revisions_and_tombstones() {
     let directory = tempfile::tempdir().unwrap();
     let store = ZoneStore::open(&directory.path().join("zone.db"))

@@ -165,6 +165,11 @@ impl Rounds {
                 Some(previous) if Arc::ptr_eq(previous, current) => Vec::new(),
                 _ => diff::changes(previous.map(Arc::as_ref), current),
             };
+            if changed.is_empty() && !fresh.iter().any(|key| key.0 == mesh) {
+                // Nothing new in this mesh and nobody new: no proxy of it is looked at.
+                self.seen.insert(mesh, current.clone());
+                continue;
+            }
             let mut view: Option<MeshView<'_>> = None;
             for (name, slot) in proxies {
                 let key = (mesh.clone(), name);

@@ -11,7 +11,7 @@
 //!
 //! Usage: weft-scale [--proxies 1000,5000,10000|none] [--services 100] [--calls 2]
 //!                   [--zones 0] [--zone-dataplanes 200]
-//!        weft-scale --soak-minutes 30 --proxies 2000   (the soak, see `soak`)
+//!        weft-scale --soak-minutes 30 --proxies 2000 [--churn-percent 1]   (the soak)
 //!
 //! Each proxy calls the `--calls` services after its own, so its config carries their
 //! endpoints (with 10,000 proxies over 100 services, 100 endpoints per service called).
@@ -38,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     let mut zones = 0usize;
     let mut zone_dataplanes = 200usize;
     let mut soak_minutes = 0u64;
+    let mut churn_percent = 1.0f64;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -89,15 +90,29 @@ fn main() -> anyhow::Result<()> {
                     .parse()
                     .context("--soak-minutes takes a number")?;
             }
+            "--churn-percent" => {
+                churn_percent = args
+                    .next()
+                    .context("--churn-percent needs a number")?
+                    .parse()
+                    .context("--churn-percent takes a number, e.g. 1 or 0.5")?;
+                anyhow::ensure!(
+                    (0.0..=100.0).contains(&churn_percent),
+                    "--churn-percent must be between 0 and 100"
+                );
+            }
             other => bail!(
-                "unknown argument {other:?} (use --proxies, --services, --calls, --zones, --zone-dataplanes and --soak-minutes)"
+                "unknown argument {other:?} (use --proxies, --services, --calls, --zones, --zone-dataplanes, --soak-minutes and --churn-percent)"
             ),
         }
     }
     anyhow::ensure!(services >= 1, "--services must be at least 1");
     if soak_minutes > 0 {
         let proxies = sizes.first().copied().unwrap_or(2_000);
-        println!("{}", soak::measure(proxies, soak_minutes, services, calls)?);
+        println!(
+            "{}",
+            soak::measure(proxies, soak_minutes, churn_percent, services, calls)?
+        );
         return Ok(());
     }
     for size in sizes {

@@ -1,6 +1,6 @@
 //! The soak: `proxies` simulated proxies on one zone for `minutes`, every one reporting
-//! telemetry each second; each minute the oldest 1 % leave (with a goodbye, as a scaled-down
-//! deployment does), as many new ones join, and one policy change must reach every connected
+//! telemetry each second; each minute the oldest `churn_percent` (1 %) leave (with a goodbye,
+//! as a scaled-down deployment does), as many new ones join, and one policy change must reach every connected
 //! proxy. A sample each minute records the zone's and global's memory, the proxies connected,
 //! how long the change took to reach them all, and the hellos refused so far. Flat memory from
 //! start to end means nothing grows with time or churn.
@@ -20,6 +20,7 @@ use crate::PER_CONNECTION;
 pub fn measure(
     proxies: usize,
     minutes: u64,
+    churn_percent: f64,
     services: usize,
     calls: usize,
 ) -> anyhow::Result<Value> {
@@ -45,7 +46,7 @@ pub fn measure(
         || fleet.received().iter().all(|r| r.configs > 0).then_some(()),
     );
     fleet.report_telemetry(true);
-    let churn = (proxies / 100).max(1);
+    let churn = ((proxies as f64 * churn_percent / 100.0).round() as usize).min(proxies);
     let mut active: VecDeque<usize> = (0..proxies).collect();
     let mut samples = vec![sample(0, &zone, zone_pid, global_pid, &fleet, None)?];
     for minute in 1..=minutes {
