@@ -81,8 +81,8 @@ pub struct Fleet {
     tasks: Vec<JoinHandle<()>>,
     /// Tells proxy `i` to say goodbye and stop (taken once it was told).
     leave: Vec<Option<oneshot::Sender<()>>>,
-    /// Whether the proxies report telemetry (once a second each).
-    telemetry: watch::Sender<bool>,
+    /// How often each proxy reports telemetry; `None`: it does not.
+    telemetry: watch::Sender<Option<std::time::Duration>>,
 }
 
 impl Fleet {
@@ -98,7 +98,7 @@ impl Fleet {
             received: Vec::with_capacity(proxies.len()),
             tasks: Vec::with_capacity(proxies.len()),
             leave: Vec::with_capacity(proxies.len()),
-            telemetry: watch::channel(false).0,
+            telemetry: watch::channel(None).0,
         };
         fleet.join(address, ca_pem, proxies, per_connection).await?;
         Ok(fleet)
@@ -142,9 +142,15 @@ impl Fleet {
         }
     }
 
-    /// Switches every proxy's telemetry (a report a second) on or off.
+    /// Switches every proxy's telemetry on (a report a second, as weft-dp sends) or off.
     pub fn report_telemetry(&self, on: bool) {
-        self.telemetry.send_replace(on);
+        self.report_telemetry_every(on.then_some(std::time::Duration::from_secs(1)));
+    }
+
+    /// Every proxy reports telemetry once per `every` (at least every 10 ms); `None` stops it.
+    pub fn report_telemetry_every(&self, every: Option<std::time::Duration>) {
+        self.telemetry
+            .send_replace(every.map(|every| every.max(std::time::Duration::from_millis(10))));
     }
 
     /// A copy of what every proxy has received, in start order.
@@ -180,7 +186,7 @@ fn backoff(attempt: u32, name: &str) -> std::time::Duration {
 struct Proxy {
     spec: ProxySpec,
     record: Arc<Mutex<Received>>,
-    telemetry: watch::Receiver<bool>,
+    telemetry: watch::Receiver<Option<std::time::Duration>>,
 }
 
 impl Proxy {
@@ -272,11 +278,16 @@ async fn session(
         Ok(response) => response.into_inner(),
         Err(status) => return Ended::Failed(format!("refused: {}", status.message())),
     };
-    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(1));
-    // A proxy held up reports late, not twice.
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let ticker = |every: std::time::Duration| {
+        let mut ticker = tokio::time::interval(every);
+        // A proxy held up reports late, not twice.
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        ticker
+    };
+    let mut every = *proxy.telemetry.borrow_and_update();
+    let mut ticks = ticker(every.unwrap_or(std::time::Duration::from_secs(1)));
     loop {
-        let reporting = *proxy.telemetry.borrow();
+        let reporting = every.is_some();
         tokio::select! {
             message = inbound.message() => {
                 let message = match message {
@@ -304,7 +315,7 @@ async fn session(
                     }
                 }
             }
-            _ = ticker.tick(), if reporting => {
+            _ = ticks.tick(), if reporting => {
                 let report = proxy.report();
                 let size = report.encoded_len() as u64;
                 let message = DataplaneMessage {
@@ -317,7 +328,14 @@ async fn session(
                 record.reports += 1;
                 record.report_bytes += size;
             }
-            _ = proxy.telemetry.changed() => {}
+            changed = proxy.telemetry.changed() => {
+                if changed.is_ok() {
+                    every = *proxy.telemetry.borrow_and_update();
+                    if let Some(every) = every {
+                        ticks = ticker(every);
+                    }
+                }
+            }
             _ = &mut *leave => {
                 let goodbye = DataplaneMessage {
                     message: Some(dataplane_message::Message::Goodbye(Goodbye {})),

@@ -11,6 +11,7 @@
 //!
 //! Usage: weft-scale [--proxies 1000,5000,10000|none] [--services 100] [--calls 2]
 //!                   [--zones 0] [--zone-dataplanes 200]
+//!                   [--report-every-ms 1000]
 //!        weft-scale --soak-minutes 30 --proxies 2000 [--churn-percent 1]   (the soak)
 //!
 //! Each proxy calls the `--calls` services after its own, so its config carries their
@@ -39,6 +40,7 @@ fn main() -> anyhow::Result<()> {
     let mut zone_dataplanes = 200usize;
     let mut soak_minutes = 0u64;
     let mut churn_percent = 1.0f64;
+    let mut report_every = std::time::Duration::from_secs(1);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -101,8 +103,17 @@ fn main() -> anyhow::Result<()> {
                     "--churn-percent must be between 0 and 100"
                 );
             }
+            "--report-every-ms" => {
+                let millis: u64 = args
+                    .next()
+                    .context("--report-every-ms needs a number of milliseconds")?
+                    .parse()
+                    .context("--report-every-ms takes a number of milliseconds, e.g. 1000")?;
+                anyhow::ensure!(millis >= 10, "--report-every-ms must be at least 10");
+                report_every = std::time::Duration::from_millis(millis);
+            }
             other => bail!(
-                "unknown argument {other:?} (use --proxies, --services, --calls, --zones, --zone-dataplanes, --soak-minutes and --churn-percent)"
+                "unknown argument {other:?} (use --proxies, --services, --calls, --zones, --zone-dataplanes, --soak-minutes, --churn-percent and --report-every-ms)"
             ),
         }
     }
@@ -111,12 +122,19 @@ fn main() -> anyhow::Result<()> {
         let proxies = sizes.first().copied().unwrap_or(2_000);
         println!(
             "{}",
-            soak::measure(proxies, soak_minutes, churn_percent, services, calls)?
+            soak::measure(
+                proxies,
+                soak_minutes,
+                churn_percent,
+                report_every,
+                services,
+                calls
+            )?
         );
         return Ok(());
     }
     for size in sizes {
-        let result = measure(size, services, calls)?;
+        let result = measure(size, services, calls, report_every)?;
         println!("{result}");
     }
     if zones > 0 {
@@ -126,7 +144,12 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn measure(proxies: usize, services: usize, calls: usize) -> anyhow::Result<Value> {
+fn measure(
+    proxies: usize,
+    services: usize,
+    calls: usize,
+    report_every: std::time::Duration,
+) -> anyhow::Result<Value> {
     let work = tempfile::tempdir()?;
     let (global, zone) = fleet::start(work.path());
     let api = global.api();
@@ -180,7 +203,7 @@ fn measure(proxies: usize, services: usize, calls: usize) -> anyhow::Result<Valu
         affected,
     )?;
     let expected_edges = services * calls.min(services - 1);
-    let telemetry = telemetry::measure(&global, &zone, &fleet, expected_edges)?;
+    let telemetry = telemetry::measure(&global, &zone, &fleet, expected_edges, report_every)?;
     let rss_end = rss_kib(pid)?;
     drop(fleet);
     Ok(json!({

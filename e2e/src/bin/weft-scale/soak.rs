@@ -21,6 +21,7 @@ pub fn measure(
     proxies: usize,
     minutes: u64,
     churn_percent: f64,
+    report_every: Duration,
     services: usize,
     calls: usize,
 ) -> anyhow::Result<Value> {
@@ -45,7 +46,7 @@ pub fn measure(
         Duration::from_secs(600),
         || fleet.received().iter().all(|r| r.configs > 0).then_some(()),
     );
-    fleet.report_telemetry(true);
+    fleet.report_telemetry_every(Some(report_every));
     let churn = ((proxies as f64 * churn_percent / 100.0).round() as usize).min(proxies);
     let mut active: VecDeque<usize> = (0..proxies).collect();
     let mut samples = vec![sample(0, &zone, zone_pid, global_pid, &fleet, None)?];

@@ -1,7 +1,8 @@
-//! Telemetry at scale: every simulated proxy reports once a second (ten requests to each
-//! service it calls), through the zone to global. It measures how long the first reports take
-//! to make every edge appear in global's graph, then over ten seconds the reports and bytes
-//! sent, the zone's and global's CPU, and the reports the zone dropped.
+//! Telemetry at scale: every simulated proxy reports once a second, or as often as
+//! `--report-every-ms` says (ten requests to each service it calls), through the zone to
+//! global. It measures how long the first reports take to make every edge appear in global's
+//! graph, then over ten seconds the reports and bytes sent, the zone's and global's CPU, and
+//! the reports the zone dropped.
 
 use std::time::{Duration, Instant};
 
@@ -16,12 +17,18 @@ use weft_sim::proxies::Fleet;
 
 const WINDOW: Duration = Duration::from_secs(10);
 
-pub fn measure(global: &Global, zone: &Zone, fleet: &Fleet, edges: usize) -> anyhow::Result<Value> {
+pub fn measure(
+    global: &Global,
+    zone: &Zone,
+    fleet: &Fleet,
+    edges: usize,
+    every: Duration,
+) -> anyhow::Result<Value> {
     let api = global.api();
     let zone_pid = zone.process.pid().context("the zone's pid")?;
     let global_pid = global.process.pid().context("global's pid")?;
     let started = Instant::now();
-    fleet.report_telemetry(true);
+    fleet.report_telemetry_every(Some(every));
     wait_until("every edge in the graph", Duration::from_secs(120), || {
         let (status, graph) = api.get(&format!("/api/v1/meshes/{MESH}/graph")).ok()?;
         (status == 200 && graph["edges"].as_array()?.len() >= edges).then_some(())
@@ -54,6 +61,7 @@ pub fn measure(global: &Global, zone: &Zone, fleet: &Fleet, edges: usize) -> any
     fleet.report_telemetry(false);
     Ok(json!({
         "edges": edges,
+        "reportEveryMs": every.as_millis() as u64,
         "firstReportToGraphSeconds": first_seen,
         "reportsPerSecond": reports as f64 / seconds,
         "bytesPerReport": bytes as f64 / (reports.max(1)) as f64,
