@@ -318,6 +318,7 @@ impl DataplaneService {
         self,
         key: Key,
         session_id: u64,
+        services: Vec<String>,
         mut inbound: Streaming<DataplaneMessage>,
         sender: mpsc::Sender<Result<ZoneToDataplane, Status>>,
         superseded: Arc<tokio::sync::Notify>,
@@ -431,7 +432,7 @@ impl DataplaneService {
                             }
                         }
                         Ok(Some(message)) => {
-                            if self.handle(&key, session_id, message) {
+                            if self.handle(&key, session_id, &services, message) {
                                 goodbye = true;
                                 break;
                             }
@@ -549,7 +550,13 @@ impl DataplaneService {
     }
 
     /// Handles one message from a proxy; returns true on goodbye.
-    fn handle(&self, key: &Key, session_id: u64, message: DataplaneMessage) -> bool {
+    fn handle(
+        &self,
+        key: &Key,
+        session_id: u64,
+        services: &[String],
+        message: DataplaneMessage,
+    ) -> bool {
         match message.message {
             Some(dataplane_message::Message::Ack(ack)) => {
                 if let Some(info) = self
@@ -572,7 +579,7 @@ impl DataplaneService {
             }
             Some(dataplane_message::Message::Telemetry(report)) => {
                 // A proxy reports for its own mesh only.
-                let dropped = self.telemetry.add(&key.0, &report);
+                let dropped = self.telemetry.add(&key.0, services, &report);
                 if dropped > 0 {
                     self.metrics.telemetry_dropped.inc_by(dropped);
                 }
@@ -638,13 +645,13 @@ impl DataplaneDiscovery for DataplaneService {
             _ => Vec::new(),
         };
         self.cas
-            .session_started(&key.0, &key.1, session_id, services);
+            .session_started(&key.0, &key.1, session_id, services.clone());
         self.metrics.dataplanes_connected.inc();
         tracing::info!(mesh = %key.0, dataplane = %key.1, proxy_version = %hello.version, "dataplane connected");
         let (sender, receiver) = mpsc::channel(4);
         tokio::spawn(
             self.clone()
-                .run_session(key, session_id, inbound, sender, superseded),
+                .run_session(key, session_id, services, inbound, sender, superseded),
         );
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }

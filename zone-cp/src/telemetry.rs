@@ -7,12 +7,32 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use weft_api::proto::TelemetryReport;
+use weft_api::proto::{EdgeStats, TelemetryReport};
 use weft_api::telemetry::{EdgeCounters, EdgeKey, from_proto, to_proto};
 
 /// Distinct edges held between two takes at most (about 200 bytes each on the wire, far below
 /// the message size limit); edges past it are dropped and counted.
 pub const MAX_EDGES: usize = 20_000;
+
+/// Longest service or version name an edge may carry (a DNS label or a tag value).
+const MAX_NAME: usize = 63;
+
+/// Whether a proxy serving `services` may report `edge`: one end is its own service (it
+/// counts what it sends and what it receives), and every name is short.
+pub fn plausible(edge: &EdgeStats, services: &[String]) -> bool {
+    let short = [
+        &edge.source_service,
+        &edge.source_version,
+        &edge.destination_service,
+        &edge.destination_version,
+    ]
+    .iter()
+    .all(|name| name.len() <= MAX_NAME);
+    short
+        && services
+            .iter()
+            .any(|own| *own == edge.source_service || *own == edge.destination_service)
+}
 
 #[derive(Default)]
 pub struct Telemetry {
@@ -34,8 +54,10 @@ impl Telemetry {
     }
 
     /// Adds one proxy's report for `mesh` (the proxy's own mesh, whatever the report says);
-    /// returns how many of its edges were dropped because [`MAX_EDGES`] are held already.
-    pub fn add(&self, mesh: &str, report: &TelemetryReport) -> u64 {
+    /// `services` are the proxy's own. Returns how many of its edges were dropped: those with
+    /// neither end one of the proxy's services or a name longer than a DNS label (global would
+    /// refuse them too), and those past [`MAX_EDGES`].
+    pub fn add(&self, mesh: &str, services: &[String], report: &TelemetryReport) -> u64 {
         let mut pending = self.pending();
         pending.reports += 1;
         let mut dropped = 0;
@@ -46,6 +68,10 @@ impl Telemetry {
             None => pending.meshes.entry(mesh.to_string()).or_default(),
         };
         for stats in &report.edges {
+            if !plausible(stats, services) {
+                dropped += 1;
+                continue;
+            }
             let (key, counters) = from_proto(stats);
             if let Some(known) = edges.get_mut(&key) {
                 known.merge(&counters);
@@ -82,7 +108,10 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use weft_api::proto::EdgeStats;
+
+    fn own() -> Vec<String> {
+        vec!["web".to_string(), "teller".to_string()]
+    }
 
     fn edge(source: &str, destination: &str, requests: u64) -> EdgeStats {
         EdgeStats {
@@ -106,13 +135,13 @@ mod tests {
     fn reports_are_summed_per_mesh_and_edge_until_taken() {
         let telemetry = Telemetry::default();
         let web = report(vec![edge("web", "catalog", 3), edge("web", "orders", 1)]);
-        assert_eq!(telemetry.add("shop", &web), 0);
+        assert_eq!(telemetry.add("shop", &own(), &web), 0);
         assert_eq!(
-            telemetry.add("shop", &report(vec![edge("web", "catalog", 4)])),
+            telemetry.add("shop", &own(), &report(vec![edge("web", "catalog", 4)])),
             0
         );
         assert_eq!(
-            telemetry.add("bank", &report(vec![edge("teller", "ledger", 2)])),
+            telemetry.add("bank", &own(), &report(vec![edge("teller", "ledger", 2)])),
             0
         );
         let (merged, reports) = telemetry.take();
@@ -134,19 +163,34 @@ mod tests {
     }
 
     #[test]
+    fn only_edges_of_the_proxys_own_services_with_short_names_are_taken() {
+        let telemetry = Telemetry::default();
+        let long = "x".repeat(MAX_NAME + 1);
+        let report = report(vec![
+            edge("web", "catalog", 1),
+            edge("orders", "web", 1),
+            edge("orders", "payments", 1),
+            edge("web", &long, 1),
+        ]);
+        assert_eq!(telemetry.add("shop", &own(), &report), 2);
+        let (merged, _) = telemetry.take();
+        assert_eq!(merged[0].edges.len(), 2);
+    }
+
+    #[test]
     fn distinct_edges_past_the_limit_are_dropped() {
         let telemetry = Telemetry::default();
         let many: Vec<EdgeStats> = (0..MAX_EDGES + 5)
             .map(|index| edge("web", &format!("svc-{index}"), 1))
             .collect();
-        assert_eq!(telemetry.add("shop", &report(many)), 5);
+        assert_eq!(telemetry.add("shop", &own(), &report(many)), 5);
         // A known edge still adds up; a new one is dropped.
         assert_eq!(
-            telemetry.add("shop", &report(vec![edge("web", "svc-0", 1)])),
+            telemetry.add("shop", &own(), &report(vec![edge("web", "svc-0", 1)])),
             0
         );
         assert_eq!(
-            telemetry.add("shop", &report(vec![edge("web", "new", 1)])),
+            telemetry.add("shop", &own(), &report(vec![edge("web", "new", 1)])),
             1
         );
         let (merged, _) = telemetry.take();
