@@ -340,10 +340,10 @@ impl DataplaneService {
                 let update = updates.borrow_and_update().clone();
                 match update.as_deref() {
                     Some(crate::configs::Update::Config(encoded)) => {
-                        let version = &encoded.version;
+                        let version = encoded.version;
                         let update = ZoneToDataplane {
                             message: Some(zone_to_dataplane::Message::Config(ProxyConfigUpdate {
-                                version: *version,
+                                version,
                                 config_json: encoded.json(),
                             })),
                         };
@@ -356,7 +356,7 @@ impl DataplaneService {
                             .get_mut(&key)
                             .filter(|info| info.id == session_id)
                         {
-                            info.config_version = *version;
+                            info.config_version = version;
                         }
                     }
                     Some(crate::configs::Update::MeshDeleted) => {

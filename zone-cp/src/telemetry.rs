@@ -7,32 +7,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use weft_api::proto::{EdgeStats, TelemetryReport};
-use weft_api::telemetry::{EdgeCounters, EdgeKey, from_proto, to_proto};
+use weft_api::proto::TelemetryReport;
+use weft_api::telemetry::{EdgeCounters, EdgeKey, from_proto, plausible, to_proto};
 
 /// Distinct edges held between two takes at most (about 200 bytes each on the wire, far below
 /// the message size limit); edges past it are dropped and counted.
 pub const MAX_EDGES: usize = 20_000;
-
-/// Longest service or version name an edge may carry (a DNS label or a tag value).
-const MAX_NAME: usize = 63;
-
-/// Whether a proxy serving `services` may report `edge`: one end is its own service (it
-/// counts what it sends and what it receives), and every name is short.
-pub fn plausible(edge: &EdgeStats, services: &[String]) -> bool {
-    let short = [
-        &edge.source_service,
-        &edge.source_version,
-        &edge.destination_service,
-        &edge.destination_version,
-    ]
-    .iter()
-    .all(|name| name.len() <= MAX_NAME);
-    short
-        && services
-            .iter()
-            .any(|own| *own == edge.source_service || *own == edge.destination_service)
-}
 
 #[derive(Default)]
 pub struct Telemetry {
@@ -68,7 +48,7 @@ impl Telemetry {
             None => pending.meshes.entry(mesh.to_string()).or_default(),
         };
         for stats in &report.edges {
-            if !plausible(stats, services) {
+            if !plausible(stats, |service| services.iter().any(|own| own == service)) {
                 dropped += 1;
                 continue;
             }
@@ -108,6 +88,7 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_api::proto::EdgeStats;
 
     fn own() -> Vec<String> {
         vec!["web".to_string(), "teller".to_string()]
@@ -165,7 +146,7 @@ mod tests {
     #[test]
     fn only_edges_of_the_proxys_own_services_with_short_names_are_taken() {
         let telemetry = Telemetry::default();
-        let long = "x".repeat(MAX_NAME + 1);
+        let long = "x".repeat(weft_api::telemetry::MAX_EDGE_NAME + 1);
         let report = report(vec![
             edge("web", "catalog", 1),
             edge("orders", "web", 1),

@@ -83,22 +83,9 @@ impl ZoneServices {
     }
 }
 
-/// Longest service or version name an edge may carry (a DNS label or a tag value).
-const MAX_EDGE_NAME: usize = 63;
-
-/// Whether a zone may report `edge` in a mesh where its dataplanes serve `services`: one end
-/// is one of them, and every name is short.
+/// Whether a zone may report `edge` in a mesh where its dataplanes serve `services`.
 fn plausible(edge: &weft_api::proto::EdgeStats, services: &HashSet<String>) -> bool {
-    let short = [
-        &edge.source_service,
-        &edge.source_version,
-        &edge.destination_service,
-        &edge.destination_version,
-    ]
-    .iter()
-    .all(|name| name.len() <= MAX_EDGE_NAME);
-    short
-        && (services.contains(&edge.source_service) || services.contains(&edge.destination_service))
+    weft_api::telemetry::plausible(edge, |service| services.contains(service))
 }
 
 /// Largest CSR a zone may send.
@@ -312,7 +299,7 @@ mod tests {
             !plausible(&edge("catalog", "inventory"), &served),
             "someone else's"
         );
-        let long = "x".repeat(MAX_EDGE_NAME + 1);
+        let long = "x".repeat(weft_api::telemetry::MAX_EDGE_NAME + 1);
         assert!(
             !plausible(&edge("web", &long), &served),
             "names are bounded"

@@ -194,6 +194,24 @@ mod wire {
     use super::{BUCKET_COUNT, EdgeCounters, EdgeKey};
     use crate::proto::EdgeStats;
 
+    /// Longest service or version name an edge may carry (a DNS label or a tag value).
+    pub const MAX_EDGE_NAME: usize = 63;
+
+    /// Whether a reporter that serves the services `serves` accepts may report `edge`: one end
+    /// is one of its services (it counts what it sends and what it receives), and every name
+    /// is short. Zones ask it of each proxy's edges, global of each zone's.
+    pub fn plausible(edge: &EdgeStats, serves: impl Fn(&str) -> bool) -> bool {
+        let short = [
+            &edge.source_service,
+            &edge.source_version,
+            &edge.destination_service,
+            &edge.destination_version,
+        ]
+        .iter()
+        .all(|name| name.len() <= MAX_EDGE_NAME);
+        short && (serves(&edge.source_service) || serves(&edge.destination_service))
+    }
+
     /// Converts counters to their protobuf form.
     pub fn to_proto(key: &EdgeKey, counters: &EdgeCounters) -> EdgeStats {
         EdgeStats {
@@ -276,4 +294,4 @@ mod wire {
 }
 
 #[cfg(feature = "grpc")]
-pub use wire::{from_proto, to_proto};
+pub use wire::{MAX_EDGE_NAME, from_proto, plausible, to_proto};
