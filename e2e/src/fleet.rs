@@ -44,21 +44,32 @@ pub fn start_global(work: &Path) -> Global {
 /// calling the `calls` services after its own (wrapping around), each with a dataplane token
 /// of its service (one issued per service).
 pub fn proxies(global: &Global, proxies: usize, services: usize, calls: usize) -> Vec<ProxySpec> {
-    let api = global.api();
-    let tokens: Vec<String> = (0..services)
-        .map(|index| api.dataplane_token(MESH, &service(index)))
-        .collect();
+    let tokens = tokens(global, services);
     (0..proxies)
-        .map(|index| ProxySpec {
-            mesh: MESH.to_string(),
-            name: format!("p-{index:05}"),
-            service: service(index % services),
-            version: "v1".to_string(),
-            port: u16::try_from(20_000 + index % 40_000).unwrap_or(20_000),
-            calls: callees(index % services, services, calls),
-            token: tokens[index % services].clone(),
-        })
+        .map(|index| proxy(index, services, calls, &tokens[index % services]))
         .collect()
+}
+
+/// A dataplane token for each of the first `services` services, in order.
+pub fn tokens(global: &Global, services: usize) -> Vec<String> {
+    let api = global.api();
+    (0..services)
+        .map(|index| api.dataplane_token(MESH, &service(index)))
+        .collect()
+}
+
+/// Simulated proxy number `index` (`p-00042`), serving service `index % services` with its
+/// `token`, calling the `calls` services after its own.
+pub fn proxy(index: usize, services: usize, calls: usize, token: &str) -> ProxySpec {
+    ProxySpec {
+        mesh: MESH.to_string(),
+        name: format!("p-{index:05}"),
+        service: service(index % services),
+        version: "v1".to_string(),
+        port: u16::try_from(20_000 + index % 40_000).unwrap_or(20_000),
+        calls: callees(index % services, services, calls),
+        token: token.to_string(),
+    }
 }
 
 /// The services service `index` calls: the `calls` next ones, never itself.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use weft_e2e::fleet::{self, MESH, callees, service};
+use weft_e2e::fleet::{self, MESH};
 use weft_e2e::process::rss_kib;
 use weft_e2e::{api, wait_until};
 use weft_sim::proxies::{Fleet, ProxySpec};
@@ -31,11 +31,9 @@ pub fn measure(
     let zone_pid = zone.process.pid().context("the zone's pid")?;
     let global_pid = global.process.pid().context("global's pid")?;
     let specs = fleet::proxies(&global, proxies, services, calls);
-    let tokens: Vec<String> = specs
-        .iter()
-        .take(services)
-        .map(|spec| spec.token.clone())
-        .collect();
+    // Every service's token, for the proxies that join later (there may be fewer proxies
+    // than services at first).
+    let tokens = fleet::tokens(&global, services);
     let ca = std::fs::read_to_string(&zone.upstream().ca_file)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut fleet = runtime
@@ -59,15 +57,7 @@ pub fn measure(
         }
         let first = fleet.received().len();
         let joining: Vec<ProxySpec> = (first..first + churn)
-            .map(|index| ProxySpec {
-                mesh: MESH.to_string(),
-                name: format!("p-{index:05}"),
-                service: service(index % services),
-                version: "v1".to_string(),
-                port: u16::try_from(20_000 + index % 40_000).unwrap_or(20_000),
-                calls: callees(index % services, services, calls),
-                token: tokens[index % services].clone(),
-            })
+            .map(|index| fleet::proxy(index, services, calls, &tokens[index % services]))
             .collect();
         runtime
             .block_on(fleet.join(&zone.grpc_url(), &ca, joining, PER_CONNECTION))
