@@ -188,12 +188,25 @@ fn two_hundred_proxies_get_exactly_the_changes_that_concern_them() {
             .ok()?;
         (status == 200 && graph["edges"].as_array()?.len() == edges).then_some(())
     });
-    let (_, metrics) = api::text(&format!("{}/metrics", zone.http_url())).unwrap_or_default();
+    // An edge shows once one proxy of its service reported; every proxy's report follows.
+    let zone_metrics = || {
+        api::text(&format!("{}/metrics", zone.http_url()))
+            .map(|(_, text)| text)
+            .unwrap_or_default()
+    };
+    wait_until(
+        "a report of every proxy forwarded",
+        Duration::from_secs(30),
+        || {
+            let metrics = zone_metrics();
+            (api::metric_sum(&metrics, &["weft_zone_telemetry_forwarded_total "]) >= PROXIES as f64)
+                .then_some(())
+        },
+    );
     assert_eq!(
-        api::metric_sum(&metrics, &["weft_zone_telemetry_dropped_total "]),
+        api::metric_sum(&zone_metrics(), &["weft_zone_telemetry_dropped_total "]),
         0.0
     );
-    assert!(api::metric_sum(&metrics, &["weft_zone_telemetry_forwarded_total "]) >= PROXIES as f64);
     drop(newcomer);
     drop(fleet);
 }
