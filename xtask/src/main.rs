@@ -6,6 +6,7 @@ mod compose;
 mod console;
 mod demo;
 mod images;
+mod interop;
 mod prerequisites;
 mod pytools;
 mod scale;
@@ -54,6 +55,9 @@ enum Task {
     /// Run docker-compose.yml on the local engine and the failure scenarios across containers;
     /// leaves nothing behind (not in CI).
     ComposeTest,
+    /// Run Python gRPC applications (grpcio's xDS client) against a real weft-zone; also part of
+    /// `test`.
+    Interop,
 }
 
 fn main() -> std::process::ExitCode {
@@ -72,6 +76,7 @@ fn main() -> std::process::ExitCode {
         Task::Screenshots => screenshots::run(),
         Task::Images => images::run(),
         Task::ComposeTest => compose::run(),
+        Task::Interop => interop::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -50,7 +50,8 @@ pub fn run(args: TestArgs) -> anyhow::Result<()> {
             .env("WEFT_CHROMIUM", &tools.chromium)
             .env("WEFT_CHROMEDRIVER", &tools.chromedriver)
             .env("WEFT_PROMTOOL", &tools.promtool)
-            .env("WEFT_AXE_JS", crate::pytools::axe_core()?),
+            .env("WEFT_AXE_JS", crate::pytools::axe_core()?)
+            .env("WEFT_XDS_PYTHON", crate::interop::python()?),
     )?;
     // The model as the console builds it: pattern syntax only.
     run_command(crate::cargo().args([

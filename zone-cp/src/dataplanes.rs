@@ -57,6 +57,9 @@ pub struct SessionInfo {
     /// When the newest certificate issued to the proxy expires (Unix seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate_expires: Option<i64>,
+    /// For a proxyless application: what it was sent and acknowledged of each xDS type.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub xds: std::collections::BTreeMap<String, crate::xds::session::TypeStatus>,
     /// Tells the session's task that a newer session of the proxy took over.
     #[serde(skip)]
     pub superseded: Option<Arc<tokio::sync::Notify>>,
@@ -156,7 +159,17 @@ impl DataplaneService {
                 format!("manifest is not JSON: {error}"),
             ))
         })?;
-        let mut resource = Resource::from_value(value, Author::User).map_err(Error::Invalid)?;
+        let resource = Resource::from_value(value, Author::User).map_err(Error::Invalid)?;
+        self.admit_resource(resource, token)
+    }
+
+    /// Checks a Dataplane (from a proxy's hello or a proxyless application's xDS node) and its
+    /// token, and returns it stamped with this zone.
+    pub(crate) fn admit_resource(
+        &self,
+        mut resource: Resource,
+        token: &str,
+    ) -> Result<Resource, Error> {
         if resource.kind() != Kind::Dataplane {
             return Err(Error::Invalid(ValidationErrors::single(
                 "kind",
@@ -261,7 +274,7 @@ impl DataplaneService {
         Ok(())
     }
 
-    async fn register(&self, resource: &Resource) -> Result<(), Error> {
+    pub(crate) async fn register(&self, resource: &Resource) -> Result<(), Error> {
         self.registrations.register(resource.clone()).await
     }
 
@@ -446,8 +459,51 @@ impl DataplaneService {
                 }
             }
         }
-        self.metrics.dataplanes_connected.dec();
         self.cas.session_ended(&key.0, &key.1, session_id);
+        self.close_session(key, session_id, goodbye).await;
+    }
+
+    /// Records a new session of proxy `key`, ending the one it replaces: its id, and what
+    /// tells the session that a newer one took over.
+    pub(crate) fn open_session(&self, key: &Key) -> (u64, Arc<tokio::sync::Notify>) {
+        let session_id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let superseded = Arc::new(tokio::sync::Notify::new());
+        let previous = self.sessions().insert(
+            key.clone(),
+            SessionInfo {
+                id: session_id,
+                connected: true,
+                superseded: Some(superseded.clone()),
+                ..SessionInfo::default()
+            },
+        );
+        if let Some(stop) = previous.and_then(|info| info.superseded) {
+            stop.notify_one();
+        }
+        self.metrics.dataplanes_connected.inc();
+        (session_id, superseded)
+    }
+
+    /// Changes the session's record, unless a newer session took over.
+    pub(crate) fn update_session(
+        &self,
+        key: &Key,
+        session_id: u64,
+        change: impl FnOnce(&mut SessionInfo),
+    ) {
+        if let Some(info) = self
+            .sessions()
+            .get_mut(key)
+            .filter(|info| info.id == session_id)
+        {
+            change(info);
+        }
+    }
+
+    /// A session ended: the proxy is deregistered at once after a goodbye, else after the
+    /// grace period unless it returns.
+    pub(crate) async fn close_session(&self, key: Key, session_id: u64, goodbye: bool) {
+        self.metrics.dataplanes_connected.dec();
         let current = {
             let mut sessions = self.sessions();
             match sessions.get_mut(&key).filter(|info| info.id == session_id) {
@@ -626,27 +682,13 @@ impl DataplaneDiscovery for DataplaneService {
             resource.name().to_string(),
         );
         self.register(&resource).await.map_err(Status::from)?;
-        let session_id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        let superseded = Arc::new(tokio::sync::Notify::new());
-        let previous = self.sessions().insert(
-            key.clone(),
-            SessionInfo {
-                id: session_id,
-                connected: true,
-                superseded: Some(superseded.clone()),
-                ..SessionInfo::default()
-            },
-        );
-        if let Some(stop) = previous.and_then(|info| info.superseded) {
-            stop.notify_one();
-        }
+        let (session_id, superseded) = self.open_session(&key);
         let services: Vec<String> = match &resource.spec {
             Spec::Dataplane(spec) => spec.services().map(str::to_string).collect(),
             _ => Vec::new(),
         };
         self.cas
             .session_started(&key.0, &key.1, session_id, services.clone());
-        self.metrics.dataplanes_connected.inc();
         tracing::info!(mesh = %key.0, dataplane = %key.1, proxy_version = %hello.version, "dataplane connected");
         let (sender, receiver) = mpsc::channel(4);
         tokio::spawn(

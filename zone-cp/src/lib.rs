@@ -15,6 +15,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod uplink;
+pub mod xds;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -214,6 +215,12 @@ pub async fn run(
     let grpc_task = tokio::spawn(
         weft_runtime::grpc_server::builder(&serving.certificate_pem, &serving.key_pem)
             .context("the gRPC port's TLS settings")?
+            .add_service(
+                xds::AdsService {
+                    dataplanes: dataplanes.clone(),
+                }
+                .into_server(),
+            )
             .add_service(dataplanes.into_server())
             .serve_with_incoming_shutdown(
                 weft_runtime::grpc_server::limited_incoming(

@@ -34,6 +34,15 @@ pub struct Networking {
     pub inbound: Vec<Inbound>,
     #[serde(default)]
     pub outbound: Vec<Outbound>,
+    /// A gRPC application configured over xDS, with no weft-dp in front of it: it serves its
+    /// inbounds itself (`port` equals `servicePort`, or both are 0 for an application that
+    /// serves nothing) and calls its outbounds directly (their `port` is 0).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub proxyless: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,10 +136,23 @@ impl DataplaneSpec {
                 format!("must have at most {MAX_LISTENERS} entries"),
             );
         }
+        let proxyless = self.networking.proxyless;
         for (position, inbound) in self.networking.inbound.iter().enumerate() {
             let item = index(&inbound_path, position);
-            check_port(errors, &at(&item, "port"), inbound.port);
-            check_port(errors, &at(&item, "servicePort"), inbound.service_port);
+            if proxyless {
+                if inbound.port != inbound.service_port {
+                    errors.add(
+                        at(&item, "servicePort"),
+                        "must equal port: a proxyless application serves its own port",
+                    );
+                }
+                if inbound.port != 0 {
+                    check_port(errors, &at(&item, "port"), inbound.port);
+                }
+            } else {
+                check_port(errors, &at(&item, "port"), inbound.port);
+                check_port(errors, &at(&item, "servicePort"), inbound.service_port);
+            }
             if let Some(address) = &inbound.service_address {
                 check_address(errors, &at(&item, "serviceAddress"), address);
             }
@@ -156,6 +178,16 @@ impl DataplaneSpec {
         }
         for (position, outbound) in self.networking.outbound.iter().enumerate() {
             let item = index(&outbound_path, position);
+            if proxyless {
+                if outbound.port != 0 {
+                    errors.add(
+                        at(&item, "port"),
+                        "must be 0: a proxyless application has no local listener",
+                    );
+                }
+                check_name(errors, &at(&item, "service"), &outbound.service);
+                continue;
+            }
             check_port(errors, &at(&item, "port"), outbound.port);
             if !ports.insert(outbound.port) {
                 errors.add(

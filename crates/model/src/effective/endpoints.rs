@@ -20,11 +20,13 @@ pub(crate) fn for_outbound(
         .collect()
 }
 
-/// Every inbound of `service`'s dataplanes, sorted.
+/// Every serving inbound of `service`'s dataplanes, sorted (a proxyless application's port 0
+/// names who it is, not where it listens).
 pub(crate) fn of_service(view: &MeshView<'_>, service: &str) -> Vec<EndpointConfig> {
     let mut list: Vec<EndpointConfig> = view
         .inbounds_of(service)
         .iter()
+        .filter(|(_, _, inbound)| inbound.port != 0)
         .map(|(resource, spec, inbound)| EndpointConfig {
             address: spec.networking.address.clone(),
             port: super::port(inbound.port),
