@@ -238,4 +238,26 @@ async fn an_incremental_client_gets_what_changed_and_its_rejections_show() {
     let mut got = names(&clusters);
     got.sort_unstable();
     assert_eq!(got, ["catalog/version=v1", "catalog/version=v2"]);
+
+    // Each change of listener subscriptions registers the application again (a store write):
+    // a flood of them ends the stream, saying why.
+    for index in 0..25 {
+        stream
+            .send(subscription(LISTENER, &[&format!("s{index}")], None))
+            .await;
+    }
+    let refused = loop {
+        if let Err(status) = stream.next().await {
+            break status;
+        }
+    };
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("changed more than"),
+        "{refused:?}"
+    );
 }

@@ -23,6 +23,9 @@ pub const MAX_NAMES: usize = 1_024;
 const MAX_SERVICES: usize = 64;
 /// Longest rejection detail kept.
 const MAX_DETAIL: usize = 1_024;
+/// Most re-registrations (listener subscription changes) per window: each is a store write.
+const MAX_REREGISTRATIONS: usize = 20;
+const REREGISTRATION_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the zone knows of one resource type of a proxyless application's stream.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -57,6 +60,8 @@ pub struct Session {
     token: String,
     /// Services of the Dataplane as last registered.
     registered: Vec<String>,
+    /// When the last re-registrations happened, newest last.
+    reregistered: std::collections::VecDeque<tokio::time::Instant>,
     pub subscriptions: BTreeMap<&'static str, Subscription>,
     pub sent: BTreeMap<&'static str, Sent>,
     config: Option<(u64, ProxyConfig)>,
@@ -93,6 +98,7 @@ impl Session {
             applicant,
             token,
             registered: Vec::new(),
+            reregistered: std::collections::VecDeque::new(),
             subscriptions: BTreeMap::new(),
             sent: BTreeMap::new(),
             config: None,
@@ -197,6 +203,21 @@ impl Session {
         if services == self.registered {
             return Ok(());
         }
+        let now = tokio::time::Instant::now();
+        while self
+            .reregistered
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > REREGISTRATION_WINDOW)
+        {
+            self.reregistered.pop_front();
+        }
+        if self.reregistered.len() >= MAX_REREGISTRATIONS {
+            return Err(Error::Rejected(format!(
+                "listener subscriptions changed more than {MAX_REREGISTRATIONS} times in {}s; each change registers the dataplane again",
+                REREGISTRATION_WINDOW.as_secs()
+            )));
+        }
+        self.reregistered.push_back(now);
         let resource = self
             .service
             .admit_resource(self.applicant.dataplane(&services)?, &self.token)?;
