@@ -17,16 +17,15 @@ use envoy_types::pb::envoy::r#type::v3::FractionalPercent;
 use envoy_types::pb::envoy::r#type::v3::fractional_percent::DenominatorType;
 use envoy_types::pb::google::protobuf::UInt32Value;
 use weft_model::policy::load_balancing::{Algorithm, LoadBalancingConf};
-use weft_model::policy::retry::RetryConf;
+use weft_model::policy::retry::{
+    DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX_FACTOR, DEFAULT_RETRY_ON, RetryConf,
+};
 use weft_model::proxy::{OutboundConfig, RuleConfig};
 use weft_model::traffic_route::{Filter, HeaderModifier, PathRewrite, Redirect};
 use weft_model::traffic_route::{HeaderMatch, QueryMatch};
 
 use super::clusters::cluster_name;
 use super::{duration, text_duration};
-
-/// Retry conditions when the policy names none (as weft-dp).
-const DEFAULT_RETRY_ON: &str = "5xx";
 
 pub fn route_configuration(name: &str, outbound: &OutboundConfig) -> RouteConfiguration {
     let routes = outbound
@@ -186,7 +185,7 @@ fn query_matcher(query: &QueryMatch) -> QueryParameterMatcher {
 /// Total attempts become retries; the gRPC status conditions keep their names (gRFC A44),
 /// three-digit codes become retriable status codes.
 fn retry_policy(conf: &RetryConf) -> Option<RetryPolicy> {
-    let attempts = conf.attempts.unwrap_or(2);
+    let attempts = conf.attempts.unwrap_or(DEFAULT_ATTEMPTS);
     if attempts <= 1 {
         return None;
     }
@@ -210,11 +209,11 @@ fn retry_policy(conf: &RetryConf) -> Option<RetryPolicy> {
     let base = backoff
         .and_then(|b| b.base.as_ref()?.get())
         .map(|base| base.as_std())
-        .unwrap_or(std::time::Duration::from_millis(25));
+        .unwrap_or(DEFAULT_BACKOFF_BASE);
     let max = backoff
         .and_then(|b| b.max.as_ref()?.get())
         .map(|max| max.as_std())
-        .unwrap_or(base * 10)
+        .unwrap_or(base * DEFAULT_BACKOFF_MAX_FACTOR)
         .max(base);
     Some(RetryPolicy {
         retry_on: retry_on.join(","),

@@ -146,7 +146,7 @@ impl Session {
         self.service.update_session(&self.key, self.id, |info| {
             let status = info
                 .xds
-                .entry(type_url.rsplit('.').next().unwrap_or(type_url).to_string())
+                .entry(resources::type_name(type_url).to_string())
                 .or_default();
             change(status);
             info.config_version = info.xds.values().map(|s| s.sent_version).max().unwrap_or(0);
@@ -179,10 +179,11 @@ impl Session {
         let subscription = self.subscriptions.entry(type_url).or_default();
         subscription.names = names;
         subscription.wildcard = wildcard;
+        // Only the listeners asked for shape the resources; other types filter them.
         if type_url == LISTENER {
             self.register_outbounds().await?;
+            self.rebuild();
         }
-        self.rebuild();
         Ok(())
     }
 
@@ -295,7 +296,7 @@ impl Session {
     }
 
     /// Records what was sent of one type.
-    pub fn sent(
+    pub fn record_sent(
         &mut self,
         type_url: &'static str,
         nonce: String,
