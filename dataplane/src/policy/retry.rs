@@ -13,7 +13,9 @@ use std::time::Duration;
 use http::StatusCode;
 use http_body::Body as _;
 use tower::Layer;
-use weft_model::policy::retry::RetryConf;
+use weft_model::policy::retry::{
+    DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX_FACTOR, DEFAULT_RETRY_ON, RetryConf,
+};
 
 use super::balance::Served;
 use crate::body::{Body, ReplayBody};
@@ -176,19 +178,22 @@ impl RetryPolicy {
         let attempts = conf
             .attempts
             .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(2);
+            .unwrap_or(DEFAULT_ATTEMPTS as u32);
         if attempts <= 1 {
             return None;
         }
         let backoff = conf.backoff.as_ref();
         let base = backoff
             .and_then(|b| super::duration(&b.base))
-            .unwrap_or(Duration::from_millis(25));
+            .unwrap_or(DEFAULT_BACKOFF_BASE);
         let max = backoff
             .and_then(|b| super::duration(&b.max))
-            .unwrap_or(base * 10);
-        let conditions =
-            Conditions::parse(conf.retry_on.as_deref().unwrap_or(&["5xx".to_string()]));
+            .unwrap_or(base * DEFAULT_BACKOFF_MAX_FACTOR);
+        let conditions = Conditions::parse(
+            conf.retry_on
+                .as_deref()
+                .unwrap_or(&[DEFAULT_RETRY_ON.to_string()]),
+        );
         Some(RetryPolicy {
             attempts,
             base,

@@ -22,6 +22,13 @@ pub const RETRY_ON: [&str; 11] = [
     "unavailable",
 ];
 
+/// Where a Retry is silent (Envoy's defaults): two attempts, on `5xx`, backoff from 25 ms up
+/// to ten times the base. weft-dp and the zone's xDS translation both read these.
+pub const DEFAULT_ATTEMPTS: i64 = 2;
+pub const DEFAULT_RETRY_ON: &str = "5xx";
+pub const DEFAULT_BACKOFF_BASE: std::time::Duration = std::time::Duration::from_millis(25);
+pub const DEFAULT_BACKOFF_MAX_FACTOR: u32 = 10;
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryConf {
