@@ -102,6 +102,23 @@ impl Api {
         Self::finish(response)
     }
 
+    /// Waits (30 s at most) until dataplane `name` of `mesh` has a `status` satisfying
+    /// `condition`, as global's API shows it, and returns that status.
+    pub fn wait_for_dataplane_status(
+        &self,
+        mesh: &str,
+        name: &str,
+        what: &str,
+        condition: impl Fn(&Value) -> bool,
+    ) -> Value {
+        crate::wait_until(what, Duration::from_secs(30), || {
+            let (code, dataplane) = self
+                .get(&format!("/api/v1/meshes/{mesh}/dataplanes/{name}"))
+                .ok()?;
+            (code == 200 && condition(&dataplane["status"])).then(|| dataplane["status"].clone())
+        })
+    }
+
     /// GET `path` as text (nothing parsed on this side).
     pub fn get_text(&self, path: &str) -> anyhow::Result<(u16, String)> {
         let mut response = self

@@ -436,3 +436,22 @@ impl Instance {
         );
     }
 }
+
+/// A local global with mesh `mesh` (of tenant `<mesh>-team`) and zone `east` holding it.
+pub fn one_zone(work: &Path, mesh: &str) -> (Global, Zone) {
+    let global = Global::start(work, GlobalOptions::local("one-zone-admin-password"));
+    let api = global.api();
+    api.apply_all(&format!(
+        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: {mesh}-team}}\nspec: {{displayName: {mesh}}}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {mesh}}}\nspec: {{tenant: {mesh}-team}}\n"
+    ));
+    let zone = Zone::start(
+        work,
+        "east",
+        &global.upstream(),
+        crate::free_port(),
+        crate::free_port(),
+        &api.zone_token("east"),
+    );
+    zone.wait_for_mesh(mesh);
+    (global, zone)
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use weft_e2e::process::{Process, binary};
-use weft_e2e::topology::{Global, GlobalOptions, Zone};
+use weft_e2e::topology::{Zone, one_zone};
 use weft_e2e::{free_port, wait_until};
 
 const MESH: &str = "shop";
@@ -199,20 +199,8 @@ fn grpc_applications_follow_weft_policies_over_xds_without_a_sidecar() {
         return;
     };
     let work = tempfile::tempdir().unwrap();
-    let global = Global::start(work.path(), GlobalOptions::local("xds-admin-password"));
+    let (global, mut zone) = one_zone(work.path(), MESH);
     let api = global.api();
-    api.apply_all(&format!(
-        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: search-team}}\nspec: {{displayName: Search}}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {MESH}}}\nspec: {{tenant: search-team}}\n"
-    ));
-    let mut zone = Zone::start(
-        work.path(),
-        "east",
-        &global.upstream(),
-        free_port(),
-        free_port(),
-        &api.zone_token("east"),
-    );
-    zone.wait_for_mesh(MESH);
     let catalog_token = api.dataplane_token(MESH, "catalog");
     let _v1 = catalog(work.path(), &python, &zone, &catalog_token, "v1");
     let _v2 = catalog(work.path(), &python, &zone, &catalog_token, "v2");
@@ -240,17 +228,11 @@ fn grpc_applications_follow_weft_policies_over_xds_without_a_sidecar() {
         search["spec"]["networking"]["outbound"][0]["service"],
         "catalog"
     );
-    wait_until(
+    api.wait_for_dataplane_status(
+        MESH,
+        "search-1",
         "global to show the client connected",
-        Duration::from_secs(30),
-        || {
-            let (_, search) = api
-                .get(&format!("/api/v1/meshes/{MESH}/dataplanes/search-1"))
-                .ok()?;
-            (search["status"]["connected"] == true
-                && search["status"]["ackedVersion"].as_u64() > Some(0))
-            .then_some(())
-        },
+        |status| status["connected"] == true && status["ackedVersion"].as_u64() > Some(0),
     );
 
     // CSDS shows every resource acknowledged.
@@ -325,17 +307,14 @@ fn grpc_applications_follow_weft_policies_over_xds_without_a_sidecar() {
         &format!("/api/v1/meshes/{MESH}/trafficroutes/catalog-words"),
         &format!("apiVersion: weft.dev/v1alpha1\nkind: TrafficRoute\nmetadata: {{name: catalog-words, mesh: {MESH}}}\nspec:\n  targetRef: {{kind: Mesh}}\n  to:\n    - targetRef: {{kind: Service, name: catalog}}\n      rules:\n        - matches: [{{headers: [{{name: x-word, regex: '(?x) g e t'}}]}}]\n          backends: [{{service: catalog, tags: {{version: v2}}}}]\n"),
     );
-    let status = wait_until(
+    let status = api.wait_for_dataplane_status(
+        MESH,
+        "search-1",
         "the rejection to show in the API",
-        Duration::from_secs(30),
-        || {
-            let (_, search) = api
-                .get(&format!("/api/v1/meshes/{MESH}/dataplanes/search-1"))
-                .ok()?;
-            search["status"]["rejection"]
+        |status| {
+            status["rejection"]
                 .as_str()
                 .is_some_and(|r| r.starts_with("RouteConfiguration"))
-                .then(|| search["status"].clone())
         },
     );
     assert!(
@@ -356,11 +335,8 @@ fn grpc_applications_follow_weft_policies_over_xds_without_a_sidecar() {
         "/api/v1/meshes/{MESH}/trafficroutes/catalog-words"
     ))
     .unwrap();
-    wait_until("the rejection to clear", Duration::from_secs(30), || {
-        let (_, search) = api
-            .get(&format!("/api/v1/meshes/{MESH}/dataplanes/search-1"))
-            .ok()?;
-        search["status"]["rejection"].is_null().then_some(())
+    api.wait_for_dataplane_status(MESH, "search-1", "the rejection to clear", |status| {
+        status["rejection"].is_null()
     });
 
     // The zone goes away: the client keeps calling on its last configuration.

@@ -17,8 +17,7 @@ use envoy_types::pb::google::rpc::Status as RpcStatus;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
-use weft_e2e::topology::{Global, GlobalOptions, Zone};
-use weft_e2e::{free_port, wait_until};
+use weft_e2e::topology::{Zone, one_zone};
 
 const MESH: &str = "shop";
 const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
@@ -123,20 +122,8 @@ fn names(response: &DeltaDiscoveryResponse) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incremental_client_gets_what_changed_and_its_rejections_show() {
     let work = tempfile::tempdir().unwrap();
-    let global = Global::start(work.path(), GlobalOptions::local("xds-admin-password"));
+    let (global, zone) = one_zone(work.path(), MESH);
     let api = global.api();
-    api.apply_all(&format!(
-        "apiVersion: weft.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: search-team}}\nspec: {{displayName: Search}}\n---\napiVersion: weft.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: {MESH}}}\nspec: {{tenant: search-team}}\n"
-    ));
-    let zone = Zone::start(
-        work.path(),
-        "east",
-        &global.upstream(),
-        free_port(),
-        free_port(),
-        &api.zone_token("east"),
-    );
-    zone.wait_for_mesh(MESH);
     let search_token = api.dataplane_token(MESH, "search");
     let catalog_token = api.dataplane_token(MESH, "catalog");
     let identity = [("weft.dev/mesh", MESH), ("weft.dev/service", "search")];
@@ -211,17 +198,14 @@ async fn an_incremental_client_gets_what_changed_and_its_rejections_show() {
     stream
         .answer(&seen[ROUTE], Some("weighted clusters are not welcome here"))
         .await;
-    let status = wait_until(
+    let status = api.wait_for_dataplane_status(
+        MESH,
+        "search-1",
         "the rejection to reach global",
-        Duration::from_secs(30),
-        || {
-            let (_, search) = api
-                .get(&format!("/api/v1/meshes/{MESH}/dataplanes/search-1"))
-                .ok()?;
-            search["status"]["rejection"]
+        |status| {
+            status["rejection"]
                 .as_str()
                 .is_some_and(|r| r.contains("not welcome"))
-                .then(|| search["status"].clone())
         },
     );
     assert!(
