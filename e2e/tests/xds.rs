@@ -251,6 +251,28 @@ fn grpc_applications_follow_weft_policies_over_xds_without_a_sidecar() {
         );
     }
 
+    // Its load reports (LRS) put it in global's graph: an edge from search to catalog.
+    let edge = wait_until(
+        "the client's calls in the graph",
+        Duration::from_secs(30),
+        || {
+            let (_, graph) = api.get(&format!("/api/v1/meshes/{MESH}/graph")).ok()?;
+            graph["edges"]
+                .as_array()?
+                .iter()
+                .find(|edge| {
+                    edge["source"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("search"))
+                        && edge["target"]
+                            .as_str()
+                            .is_some_and(|t| t.starts_with("catalog"))
+                })
+                .cloned()
+        },
+    );
+    assert!(edge["requestsPerSecond"].as_f64() > Some(0.0), "{edge}");
+
     // An 80/20 TrafficRoute splits the client's calls.
     api.apply(
         &format!("/api/v1/meshes/{MESH}/trafficroutes/catalog-split"),

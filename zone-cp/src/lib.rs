@@ -221,6 +221,12 @@ pub async fn run(
                 }
                 .into_server(),
             )
+            .add_service(
+                xds::load::LoadService {
+                    dataplanes: dataplanes.clone(),
+                }
+                .into_server(),
+            )
             .add_service(dataplanes.into_server())
             .serve_with_incoming_shutdown(
                 weft_runtime::grpc_server::limited_incoming(

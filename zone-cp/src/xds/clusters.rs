@@ -8,7 +8,8 @@ use envoy_types::pb::envoy::config::cluster::v3::{
     CircuitBreakers, Cluster, OutlierDetection, circuit_breakers::Thresholds, cluster,
 };
 use envoy_types::pb::envoy::config::core::v3::{
-    Address, HealthStatus, Locality, SocketAddress, address, socket_address,
+    Address, ApiVersion, ConfigSource, HealthStatus, Locality, SelfConfigSource, SocketAddress,
+    address, config_source::ConfigSourceSpecifier, socket_address,
 };
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
@@ -29,6 +30,21 @@ pub fn cluster_name(service: &str, tags: &BTreeMap<String, String>) -> String {
         name.push_str(value);
     }
     name
+}
+
+/// The service and tags a cluster name was made of by [`cluster_name`]; `None` for a name it
+/// cannot have made.
+pub fn parse_cluster_name(name: &str) -> Option<(&str, Vec<(&str, &str)>)> {
+    let (service, tags) = name.split_once('/').unwrap_or((name, ""));
+    if service.is_empty() {
+        return None;
+    }
+    let tags = tags
+        .split(',')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('='))
+        .collect::<Option<Vec<_>>>()?;
+    Some((service, tags))
 }
 
 fn count(value: Option<i64>) -> Option<UInt32Value> {
@@ -91,6 +107,14 @@ pub fn cluster(backend: &BackendConfig, outbound: &OutboundConfig) -> Cluster {
             .and_then(|t| text_duration(t.connect.as_ref())),
         circuit_breakers,
         outlier_detection,
+        // The application reports its load to this same server (load.rs).
+        lrs_server: Some(ConfigSource {
+            config_source_specifier: Some(ConfigSourceSpecifier::Self_(SelfConfigSource {
+                transport_api_version: ApiVersion::V3 as i32,
+            })),
+            resource_api_version: ApiVersion::V3 as i32,
+            ..ConfigSource::default()
+        }),
         ..Cluster::default()
     }
 }
@@ -147,5 +171,27 @@ pub fn load_assignment(
             })
             .collect(),
         ..ClusterLoadAssignment::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_read_back() {
+        let tags = BTreeMap::from([
+            ("version".to_string(), "v2".to_string()),
+            ("zone".to_string(), "east".to_string()),
+        ]);
+        let name = cluster_name("catalog", &tags);
+        assert_eq!(name, "catalog/version=v2,zone=east");
+        assert_eq!(
+            parse_cluster_name(&name),
+            Some(("catalog", vec![("version", "v2"), ("zone", "east")]))
+        );
+        assert_eq!(parse_cluster_name("catalog"), Some(("catalog", vec![])));
+        assert_eq!(parse_cluster_name("catalog/version"), None);
+        assert_eq!(parse_cluster_name(""), None);
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod clusters;
 mod delta;
+pub mod load;
 pub mod node;
 pub mod resources;
 pub mod routes;

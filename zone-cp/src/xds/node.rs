@@ -128,6 +128,16 @@ impl Applicant {
         })
     }
 
+    /// Its service and version (the tags it registers with).
+    pub fn identity(&self) -> (&str, Option<&str>) {
+        (
+            self.tags.get(SERVICE_TAG).map_or("", String::as_str),
+            self.tags
+                .get(weft_model::dataplane::VERSION_TAG)
+                .map(String::as_str),
+        )
+    }
+
     /// Its Dataplane, calling `outbound`: checked like any manifest (names, tags, address).
     pub fn dataplane(&self, outbound: &[String]) -> Result<Resource, Error> {
         let manifest = json!({
